@@ -1,0 +1,139 @@
+"""Pilot-based channel estimation (LS / LMMSE) and ZF / MMSE equalisation.
+
+Pilot layout: the symbol stream is cut into groups of ``spacing`` symbols; each group
+starts with ``n_pilots`` known pilots (the constant 1+0j, unit energy) followed by
+``spacing - n_pilots`` data symbols. The overhead is n_pilots / spacing. The receiver
+estimates one h per group and uses it for that group's data, which is exact when the
+group fits inside one coherence block of the channel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Estimator = Literal["ls", "lmmse"]
+Equalizer = Literal["zf", "mmse"]
+
+
+@dataclass(frozen=True)
+class PilotLayout:
+    """``n_pilots`` pilots at the start of every ``spacing`` transmitted symbols."""
+
+    spacing: int = 256
+    n_pilots: int = 4
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.n_pilots < self.spacing):
+            raise ValueError(
+                f"need 1 <= n_pilots < spacing, got n_pilots={self.n_pilots}, spacing={self.spacing}"
+            )
+
+    @property
+    def overhead(self) -> float:
+        """Fraction of transmitted symbols that are pilots."""
+        return self.n_pilots / self.spacing
+
+    @property
+    def data_per_group(self) -> int:
+        return self.spacing - self.n_pilots
+
+    def n_transmitted(self, n_data: int) -> int:
+        """Symbols on air for n_data data symbols (the last group may be short)."""
+        groups = -(-n_data // self.data_per_group)
+        return n_data + groups * self.n_pilots
+
+    def insert(self, data: npt.ArrayLike) -> npt.NDArray[np.complex64]:
+        """(n_data,) data symbols -> (n_transmitted(n_data),) symbols with pilots."""
+        d = np.asarray(data, dtype=np.complex64)
+        groups = -(-d.shape[0] // self.data_per_group)
+        out = np.empty(self.n_transmitted(d.shape[0]), dtype=np.complex64)
+        mask = self._pilot_mask(out.shape[0])
+        out[mask] = 1.0
+        out[~mask] = d
+        assert mask.sum() == groups * self.n_pilots
+        return out
+
+    def split(self, y: npt.ArrayLike) -> tuple[npt.NDArray[np.complex64], npt.NDArray[np.complex64]]:
+        """Received (n_tx,) -> (pilots (groups, n_pilots), data (n_data,))."""
+        y = np.asarray(y, dtype=np.complex64)
+        mask = self._pilot_mask(y.shape[0])
+        return y[mask].reshape(-1, self.n_pilots), y[~mask]
+
+    def _pilot_mask(self, n_tx: int) -> npt.NDArray[np.bool_]:
+        if n_tx % self.spacing and n_tx % self.spacing <= self.n_pilots:
+            raise ValueError(f"{n_tx} symbols do not fit the pilot layout {self}")
+        return (np.arange(n_tx) % self.spacing) < self.n_pilots
+
+
+def estimate_channel(
+    y: npt.ArrayLike,
+    layout: PilotLayout,
+    no: float,
+    method: Estimator = "lmmse",
+    channel_power: float = 1.0,
+) -> tuple[npt.NDArray[np.complex64], npt.NDArray[np.complex64], npt.NDArray[np.float32]]:
+    """Estimate h from the pilots of a received stream.
+
+    Args:
+        y: (n_tx,) received symbols laid out by ``layout``.
+        layout: pilot layout used by the sender.
+        no: noise variance per complex symbol.
+        method: "ls" (mean of y/x over the group's pilots) or "lmmse" (LS shrunk by
+            channel_power / (channel_power + no/n_pilots), for a zero-mean h).
+        channel_power: prior E|h|^2 (2σ² in eq 7).
+    Returns:
+        data: (n_data,) received data symbols,
+        h_hat: (n_data,) estimate of h on each data symbol,
+        err_var: (n_data,) variance of h - h_hat, to add to the noise for demapping.
+    """
+    if method not in ("ls", "lmmse"):
+        raise ValueError(f"unknown estimator {method!r}; expected 'ls' or 'lmmse'")
+    if not (math.isfinite(no) and no > 0):
+        raise ValueError(f"noise variance must be finite and > 0, got {no!r}")
+    pilots, data = layout.split(y)
+    h_ls = pilots.mean(axis=1)  # pilots are 1+0j, so y_p / x_p = y_p
+    ls_var = no / layout.n_pilots
+    if method == "ls":
+        h_group, err = h_ls, ls_var
+    else:
+        shrink = channel_power / (channel_power + ls_var)
+        h_group, err = shrink * h_ls, channel_power * ls_var / (channel_power + ls_var)
+    per_group = np.repeat(h_group, layout.data_per_group)[: data.shape[0]]
+    return data, per_group.astype(np.complex64), np.full(data.shape[0], err, dtype=np.float32)
+
+
+def equalize(
+    y: npt.ArrayLike, h: npt.ArrayLike, no: npt.ArrayLike, method: Equalizer = "mmse"
+) -> tuple[npt.NDArray[np.complex64], npt.NDArray[np.float32]]:
+    """Equalise y = h·x + w one symbol at a time.
+
+    Args:
+        y, h: (n,) complex received symbols and channel (estimates).
+        no: noise variance, scalar or (n,).
+        method: "zf" (x̂ = y/h, unbiased, noise no/|h|²) or "mmse"
+            (x̂ = h* y / (|h|² + no), minimum mean squared error for unit-energy x).
+    Returns:
+        x_hat: (n,) complex64 estimates (0 where h = 0),
+        noise: (n,) float32 post-equaliser error variance (for ZF: no/|h|²).
+    """
+    if method not in ("zf", "mmse"):
+        raise ValueError(f"unknown equalizer {method!r}; expected 'zf' or 'mmse'")
+    y = np.asarray(y, dtype=np.complex128)
+    h = np.asarray(h, dtype=np.complex128)
+    if y.shape != h.shape:
+        raise ValueError(f"y and h must have the same shape, got {y.shape} and {h.shape}")
+    no_arr = np.broadcast_to(np.asarray(no, dtype=np.float64), y.shape)
+    gain = np.abs(h) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if method == "zf":
+            x_hat = np.where(gain > 0, y / np.where(gain > 0, h, 1), 0)
+            noise = np.where(gain > 0, no_arr / gain, np.inf)
+        else:
+            x_hat = np.conj(h) * y / (gain + no_arr)
+            noise = no_arr / (gain + no_arr)
+    return x_hat.astype(np.complex64), noise.astype(np.float32)

@@ -1,0 +1,491 @@
+"""5G NR LDPC (TS 38.212 §5.2.2, §5.3.2, §5.4.2): base graphs 1 and 2, lifting,
+encoding, rate matching with redundancy versions, and a fast layered
+normalised min-sum decoder with early stopping (numba, one core).
+
+Bits are uint8 0/1; LLRs are float32 ``ln P(b=0)/P(b=1)``.
+
+Two domains:
+- the *mother codeword* c of length n_ldpc = (number of base columns)·Z, which holds
+  the first 2Z punctured systematic bits and the filler bits; the HARQ soft buffer
+  lives here so that every redundancy version adds into the same positions;
+- the *transmitted* rate-matched bits, E = n per code block, read from the
+  circular buffer c[2Z:] starting at the RV's k0 and skipping filler bits.
+
+The 38.212 base-graph tables are read from the copy shipped in the installed
+``sionna`` package (our reference implementation), without importing it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+K_MAX = 8448
+LLR_FILLER = 1e4  # filler bits are known zeros
+_LIFTING_SETS = (
+    (2, 4, 8, 16, 32, 64, 128, 256),
+    (3, 6, 12, 24, 48, 96, 192, 384),
+    (5, 10, 20, 40, 80, 160, 320),
+    (7, 14, 28, 56, 112, 224),
+    (9, 18, 36, 72, 144, 288),
+    (11, 22, 44, 88, 176, 352),
+    (13, 26, 52, 104, 208),
+    (15, 30, 60, 120, 240),
+)
+_BG_SHAPE = {1: (46, 68), 2: (42, 52)}
+_RV_COEFF = {1: (0, 17, 33, 56), 2: (0, 13, 25, 43)}
+
+
+def _tables_dir() -> Path:
+    spec = importlib.util.find_spec("sionna")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the 5G base-graph tables come with the 'sionna-no-rt' package; install it")
+    return Path(spec.submodule_search_locations[0]) / "phy" / "fec" / "ldpc" / "codes"
+
+
+@functools.cache
+def base_graph(bg: int, i_ls: int) -> npt.NDArray[np.int16]:
+    """Base matrix V of base graph ``bg`` for set index ``i_ls``: (46, 68) or (42, 52)
+    int16, -1 where there is no circulant (TS 38.212 Tables 5.3.2-2/3)."""
+    if bg not in _BG_SHAPE or not 0 <= i_ls < len(_LIFTING_SETS):
+        raise ValueError(f"no base graph {bg} with set index {i_ls}")
+    bm = np.full(_BG_SHAPE[bg], -1, dtype=np.int16)
+    row = 0
+    for line in (_tables_dir() / f"5G_bg{bg}.csv").read_text().splitlines()[2:]:
+        cells = line.split(";")
+        if not cells[1].strip():
+            continue
+        if cells[0].strip():
+            row = int(cells[0])
+        bm[row, int(cells[1])] = int(cells[2 + i_ls])
+    return bm
+
+
+def select_base_graph(k: int, rate: float) -> int:
+    """Base graph for k information bits at code rate ``rate`` (TS 38.212 §7.2.2)."""
+    if k <= 292 or (k <= 3824 and rate <= 0.67) or rate <= 0.25:
+        return 2
+    return 1
+
+
+@dataclass(frozen=True)
+class LdpcCode:
+    """A lifted 5G LDPC code for k information bits, transmitted as n bits per block.
+
+    Attributes:
+        k, n: information bits (CRC included) and rate-matched bits E per block.
+        bg, z, i_ls: base graph, lifting size Z and its set index.
+        kb: systematic base columns (22 for BG1, 10 for BG2).
+        bm: lifted base matrix, entries are shifts mod Z or -1.
+    """
+
+    k: int
+    n: int
+    bg: int
+    z: int
+    i_ls: int
+    kb: int
+    bm: npt.NDArray[np.int16] = field(repr=False, compare=False)
+
+    @property
+    def k_ldpc(self) -> int:
+        return self.kb * self.z
+
+    @property
+    def n_ldpc(self) -> int:
+        return self.bm.shape[1] * self.z
+
+    @property
+    def n_filler(self) -> int:
+        return self.k_ldpc - self.k
+
+    @property
+    def rate(self) -> float:
+        return self.k / self.n
+
+
+@functools.cache
+def make_code(k: int, n: int, bg: int | None = None) -> LdpcCode:
+    """Choose base graph and lifting for (k, n) as TS 38.212 §5.2.2 does."""
+    if not isinstance(k, (int, np.integer)) or not 12 <= k <= K_MAX:
+        raise ValueError(f"k must be an integer in [12, {K_MAX}], got {k!r}")
+    if not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    rate = k / n
+    if bg is None:
+        bg = select_base_graph(k, rate)
+    if bg not in (1, 2):
+        raise ValueError(f"base graph must be 1 or 2, got {bg!r}")
+    min_rate = 1 / 3 if bg == 1 else 1 / 5
+    if not min_rate <= rate <= 0.95:
+        raise ValueError(
+            f"code rate k/n = {k}/{n} = {rate:.3f} is outside [{min_rate:.3f}, 0.95] for base graph {bg}"
+        )
+    if bg == 2 and k > 3840:
+        raise ValueError(f"base graph 2 supports k <= 3840, got {k}")
+    if bg == 1:
+        kb_select = 22
+    else:
+        kb_select = 10 if k > 640 else 9 if k > 560 else 8 if k > 192 else 6
+    z, i_ls = min((zz, i) for i, s in enumerate(_LIFTING_SETS) for zz in s if kb_select * zz >= k)
+    raw = base_graph(bg, i_ls)
+    bm = np.where(raw >= 0, raw % z, -1).astype(np.int16)
+    return LdpcCode(k=k, n=n, bg=bg, z=z, i_ls=i_ls, kb=22 if bg == 1 else 10, bm=bm)
+
+
+# ---------------------------------------------------------------- graph tables
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """Base graph as CSR over rows: edges of row r are row_ptr[r]:row_ptr[r+1]."""
+
+    row_ptr: npt.NDArray[np.int64]
+    col: npt.NDArray[np.int64]
+    shift: npt.NDArray[np.int64]
+    # encoding schedule: p0 from the sum of the 4 core rows, then one row per unknown
+    p0_shift: int
+    solve_rows: npt.NDArray[np.int64]
+    solve_cols: npt.NDArray[np.int64]
+
+
+@functools.cache
+def _graph(code: LdpcCode) -> _Graph:
+    bm = code.bm
+    rows, cols = np.nonzero(bm >= 0)
+    row_ptr = np.searchsorted(rows, np.arange(bm.shape[0] + 1)).astype(np.int64)
+    kb = code.kb
+    core = range(kb, kb + 4)
+    # Summing the 4 core rows cancels core columns kb+1..kb+3 (equal shifts twice)
+    # and leaves column kb once: that single shift gives p0 directly.
+    p0_shift = None
+    for c in core:
+        shifts, counts = np.unique(bm[:4, c][bm[:4, c] >= 0], return_counts=True)
+        odd = shifts[counts % 2 == 1]
+        if c == kb and len(odd) == 1:
+            p0_shift = int(odd[0])
+        elif c != kb and len(odd):
+            raise RuntimeError(f"base graph {code.bg} core does not have the dual-diagonal form")
+    if p0_shift is None:
+        raise RuntimeError(f"base graph {code.bg} core does not have the dual-diagonal form")
+    known = set(range(kb + 1))
+    solve_rows, solve_cols = [], []
+    pending = list(range(4))
+    while pending:
+        for r in pending:
+            unknown = [c for c in core if bm[r, c] >= 0 and c not in known]
+            if not unknown:  # already implied by the others
+                pending.remove(r)
+                break
+            if len(unknown) == 1:
+                solve_rows.append(r)
+                solve_cols.append(unknown[0])
+                known.add(unknown[0])
+                pending.remove(r)
+                break
+        else:
+            raise RuntimeError("cannot schedule the core parity bits")
+    for r in range(4, bm.shape[0]):
+        solve_rows.append(r)
+        solve_cols.append(kb + r)
+    return _Graph(
+        row_ptr=row_ptr,
+        col=cols.astype(np.int64),
+        shift=bm[rows, cols].astype(np.int64),
+        p0_shift=p0_shift,
+        solve_rows=np.array(solve_rows, dtype=np.int64),
+        solve_cols=np.array(solve_cols, dtype=np.int64),
+    )
+
+
+# ---------------------------------------------------------------- numba kernels
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode_kernel(info, cw, z, kb, row_ptr, col, shift, p0_shift, solve_rows, solve_cols):  # type: ignore[no-untyped-def]
+    """info: (B, kb·z) uint8 -> cw: (B, n_ldpc) uint8, in place."""
+    for b in range(info.shape[0]):
+        c = cw[b]
+        c[: kb * z] = info[b]
+        total = np.zeros(z, dtype=np.uint8)
+        for r in range(4):
+            for e in range(row_ptr[r], row_ptr[r + 1]):
+                if col[e] < kb:
+                    base, s = col[e] * z, shift[e]
+                    for k in range(z):
+                        j = k + s
+                        total[k] ^= c[base + (j - z if j >= z else j)]
+        # (P^x p0)[k] = p0[(k + x) mod z] = total[k]
+        for k in range(z):
+            j = k + p0_shift
+            c[kb * z + (j - z if j >= z else j)] = total[k]
+        for t in range(solve_rows.shape[0]):
+            r, u = solve_rows[t], solve_cols[t]
+            acc = np.zeros(z, dtype=np.uint8)
+            su = 0
+            for e in range(row_ptr[r], row_ptr[r + 1]):
+                if col[e] == u:
+                    su = shift[e]
+                    continue
+                base, s = col[e] * z, shift[e]
+                for k in range(z):
+                    j = k + s
+                    acc[k] ^= c[base + (j - z if j >= z else j)]
+            for k in range(z):
+                j = k + su
+                c[u * z + (j - z if j >= z else j)] = acc[k]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _v2c(post, qe, me, k0, k1, off, min1, min2, arg, sgn, e):  # type: ignore[no-untyped-def]
+    """Variable-to-check messages of bits k0..k1 of one edge, and the running minima."""
+    for k in range(k0, k1):
+        v = post[off + k] - me[k]
+        qe[k] = v
+        a = abs(v)
+        m1 = min1[k]
+        min2[k] = min(min2[k], max(m1, a))
+        if a < m1:
+            arg[k] = e
+        min1[k] = min(m1, a)
+        sgn[k] ^= v < 0
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _c2v(post, qe, me, k0, k1, off, min1, min2, arg, sgn, e, alpha):  # type: ignore[no-untyped-def]
+    """Check-to-variable messages of bits k0..k1 of one edge, and the new posteriors."""
+    for k in range(k0, k1):
+        mag = alpha * (min2[k] if arg[k] == e else min1[k])
+        new = -mag if sgn[k] ^ (qe[k] < 0) else mag
+        me[k] = new
+        post[off + k] = qe[k] + new
+
+
+@numba.njit(cache=True, nogil=True)
+def _decode_kernel(llr, n_rows, z, row_ptr, col, shift, max_iter, alpha, hard, iters, ok):  # type: ignore[no-untyped-def]
+    """Layered normalised min-sum over the first n_rows base rows.
+
+    llr: (B, n_ldpc) float32 channel LLRs; hard: (B, n_ldpc) uint8 out;
+    iters: (B,) int32 out; ok: (B,) bool out (all n_rows checks satisfied).
+    """
+    n_edges = row_ptr[n_rows]
+    max_deg = 0
+    for r in range(n_rows):
+        max_deg = max(max_deg, row_ptr[r + 1] - row_ptr[r])
+    for b in range(llr.shape[0]):
+        post = llr[b].copy()
+        msg = np.zeros((n_edges, z), dtype=np.float32)
+        q = np.empty((max_deg, z), dtype=np.float32)
+        min1 = np.empty(z, dtype=np.float32)
+        min2 = np.empty(z, dtype=np.float32)
+        arg = np.empty(z, dtype=np.int64)
+        sgn = np.empty(z, dtype=np.uint8)
+        syn = np.empty(z, dtype=np.uint8)
+        bits = hard[b]
+        it = 0
+        good = False
+        while it < max_iter and not good:
+            it += 1
+            for r in range(n_rows):
+                e0, e1 = row_ptr[r], row_ptr[r + 1]
+                min1[:] = np.inf
+                min2[:] = np.inf
+                sgn[:] = 0
+                # bit k of an edge with shift s sits at column bit (k + s) mod z:
+                # two contiguous runs, k < z - s and k >= z - s
+                for e in range(e0, e1):
+                    base, s, qe, me = col[e] * z, shift[e], q[e - e0], msg[e]
+                    _v2c(post, qe, me, 0, z - s, base + s, min1, min2, arg, sgn, e)
+                    _v2c(post, qe, me, z - s, z, base + s - z, min1, min2, arg, sgn, e)
+                for e in range(e0, e1):
+                    base, s, qe, me = col[e] * z, shift[e], q[e - e0], msg[e]
+                    _c2v(post, qe, me, 0, z - s, base + s, min1, min2, arg, sgn, e, alpha)
+                    _c2v(post, qe, me, z - s, z, base + s - z, min1, min2, arg, sgn, e, alpha)
+            for i in range(post.shape[0]):
+                bits[i] = post[i] < 0
+            good = True
+            for r in range(n_rows):
+                syn[:] = 0
+                for e in range(row_ptr[r], row_ptr[r + 1]):
+                    base, s = col[e] * z, shift[e]
+                    syn[: z - s] ^= bits[base + s : base + z]
+                    syn[z - s :] ^= bits[base : base + s]
+                if syn.any():
+                    good = False
+                    break
+        iters[b] = it
+        ok[b] = good
+
+
+# ---------------------------------------------------------------- public blocks
+
+
+def _as_bits(bits: npt.ArrayLike, k: int) -> npt.NDArray[np.uint8]:
+    b = np.asarray(bits)
+    if b.ndim not in (1, 2) or b.shape[-1] != k:
+        raise ValueError(f"expected bits of shape (k,) or (B, k) with k={k}, got {b.shape}")
+    if b.size and (b.min() < 0 or b.max() > 1):
+        raise ValueError("bits must be 0 or 1")
+    return np.atleast_2d(b).astype(np.uint8)
+
+
+class LdpcEncoder:
+    """5G LDPC encoder with rate matching.
+
+    Args:
+        k: information bits per block (12 … 8448), CRC included.
+        n: transmitted (rate-matched) bits per block.
+        bg: force base graph 1 or 2 (None: chosen by 38.212).
+        qm: bits per symbol for the 38.212 §5.4.2.2 bit interleaver (None: off).
+
+    ``encoder(bits, rv)``: bits (B, k) or (k,) uint8 -> (B, n) or (n,) uint8.
+    """
+
+    def __init__(self, k: int, n: int, bg: int | None = None, qm: int | None = None) -> None:
+        self.code = make_code(k, n, bg)
+        if qm is not None and (qm < 1 or n % qm):
+            raise ValueError(f"n={n} must be a multiple of the bits per symbol qm={qm}")
+        self.qm = qm
+        self._graph = _graph(self.code)
+        c = self.code
+        d_len = c.n_ldpc - 2 * c.z
+        is_filler = (np.arange(d_len) >= c.k - 2 * c.z) & (np.arange(d_len) < c.k_ldpc - 2 * c.z)
+        self._valid = np.nonzero(~is_filler)[0] + 2 * c.z  # circular buffer, fillers skipped
+        self._filler = slice(c.k, c.k_ldpc)
+
+    @property
+    def k(self) -> int:
+        return self.code.k
+
+    @property
+    def n(self) -> int:
+        return self.code.n
+
+    @functools.cache  # noqa: B019 - a handful of (rv) keys per encoder
+    def positions(self, rv: int = 0) -> npt.NDArray[np.int64]:
+        """(n,) positions in the mother codeword that redundancy version ``rv`` sends,
+        in transmission order (before bit interleaving)."""
+        if rv not in (0, 1, 2, 3):
+            raise ValueError(f"redundancy version must be 0, 1, 2 or 3, got {rv!r}")
+        c = self.code
+        n_cb = c.n_ldpc - 2 * c.z
+        cols = _BG_SHAPE[c.bg][1] - 2
+        k0 = (_RV_COEFF[c.bg][rv] * n_cb // (cols * c.z)) * c.z
+        start = int(np.searchsorted(self._valid - 2 * c.z, k0))
+        idx = (start + np.arange(c.n)) % self._valid.shape[0]
+        out = self._valid[idx]
+        if self.qm:
+            out = out.reshape(self.qm, -1).T.reshape(-1)
+        return out
+
+    def encode_mother(self, bits: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+        """(B, k) information bits -> (B, n_ldpc) mother codewords (fillers are 0)."""
+        c, g = self.code, self._graph
+        info = np.zeros((np.atleast_2d(bits).shape[0], c.k_ldpc), dtype=np.uint8)
+        info[:, : c.k] = _as_bits(bits, c.k)
+        cw = np.empty((info.shape[0], c.n_ldpc), dtype=np.uint8)
+        _encode_kernel(info, cw, c.z, c.kb, g.row_ptr, g.col, g.shift, g.p0_shift, g.solve_rows, g.solve_cols)
+        return cw
+
+    def __call__(self, bits: npt.ArrayLike, rv: int = 0) -> npt.NDArray[np.uint8]:
+        single = np.ndim(bits) == 1
+        out = self.encode_mother(bits)[:, self.positions(rv)]
+        return out[0] if single else out
+
+    def new_buffer(self, batch: int = 1) -> npt.NDArray[np.float32]:
+        """An empty HARQ soft buffer: (batch, n_ldpc) float32 zeros."""
+        return np.zeros((batch, self.code.n_ldpc), dtype=np.float32)
+
+    def accumulate(
+        self, buffer: npt.NDArray[np.float32], llr: npt.ArrayLike, rv: int = 0
+    ) -> npt.NDArray[np.float32]:
+        """Soft-combine received LLRs of version ``rv`` into ``buffer`` in place.
+
+        Args:
+            buffer: (B, n_ldpc) float32 from ``new_buffer``.
+            llr: (B, n) or (n,) LLRs of the transmitted bits.
+        Returns:
+            the same buffer. Chase combining is the same rv twice; incremental
+            redundancy is different rvs, which fill new positions.
+        """
+        llr_arr = np.atleast_2d(np.asarray(llr, dtype=np.float32))
+        if llr_arr.shape != (buffer.shape[0], self.code.n):
+            raise ValueError(
+                f"expected LLRs of shape ({buffer.shape[0]}, {self.code.n}), got {llr_arr.shape}"
+            )
+        if not np.all(np.isfinite(llr_arr)):
+            raise ValueError("LLRs must be finite")
+        pos = self.positions(rv)
+        for b in range(buffer.shape[0]):
+            np.add.at(buffer[b], pos, llr_arr[b])
+        return buffer
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """bits: (B, k) uint8; ok: (B,) parity checks satisfied; iterations: (B,) int32."""
+
+    bits: npt.NDArray[np.uint8]
+    ok: npt.NDArray[np.bool_]
+    iterations: npt.NDArray[np.int32]
+
+
+class LdpcDecoder:
+    """Layered normalised min-sum decoder for the code of ``encoder``.
+
+    Args:
+        encoder: the LdpcEncoder that defines code and rate matching.
+        max_iter: iteration limit (layered converges about twice as fast as flooding).
+        alpha: min-sum normalisation factor.
+
+    ``decoder(llr, rv)``: LLRs (B, n) or (n,) of one transmission -> DecodeResult.
+    ``decoder.decode_buffer(buffer)``: a HARQ soft buffer (B, n_ldpc) -> DecodeResult.
+    """
+
+    def __init__(self, encoder: LdpcEncoder, max_iter: int = 20, alpha: float = 0.75) -> None:
+        if max_iter < 1:
+            raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+        if not 0 < alpha <= 1:
+            raise ValueError(f"alpha must lie in (0, 1], got {alpha}")
+        self.encoder = encoder
+        self.max_iter = max_iter
+        self.alpha = alpha
+
+    def __call__(self, llr: npt.ArrayLike, rv: int = 0) -> DecodeResult:
+        llr_arr = np.atleast_2d(np.asarray(llr, dtype=np.float32))
+        buffer = self.encoder.accumulate(self.encoder.new_buffer(llr_arr.shape[0]), llr_arr, rv)
+        return self.decode_buffer(buffer)
+
+    def decode_buffer(self, buffer: npt.NDArray[np.float32]) -> DecodeResult:
+        code, g = self.encoder.code, self.encoder._graph
+        if buffer.ndim != 2 or buffer.shape[1] != code.n_ldpc:
+            raise ValueError(f"expected a buffer of shape (B, {code.n_ldpc}), got {buffer.shape}")
+        llr = np.ascontiguousarray(buffer, dtype=np.float32).copy()
+        llr[:, self.encoder._filler] = LLR_FILLER
+        # Parity columns never received carry no information: drop their check rows.
+        received = np.nonzero(np.any(llr != 0, axis=0))[0]
+        last_col = int(received.max()) // code.z if received.size else code.kb + 3
+        n_rows = min(max(last_col - code.kb + 1, 4), code.bm.shape[0])
+        hard = np.empty(llr.shape, dtype=np.uint8)
+        iters = np.empty(llr.shape[0], dtype=np.int32)
+        ok = np.empty(llr.shape[0], dtype=np.bool_)
+        _decode_kernel(
+            llr,
+            n_rows,
+            code.z,
+            g.row_ptr,
+            g.col,
+            g.shift,
+            self.max_iter,
+            np.float32(self.alpha),
+            hard,
+            iters,
+            ok,
+        )
+        return DecodeResult(bits=hard[:, : code.k], ok=ok, iterations=iters)

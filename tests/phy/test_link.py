@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+
+from m3e.phy.channels import BlockFadingChannel
+from m3e.phy.harq import redundancy_version
+from m3e.phy.link import MAX_BLOCK_BYTES, TransportCoder
+
+
+@pytest.mark.parametrize("n_bytes", [0, 1, 500, MAX_BLOCK_BYTES, 3 * MAX_BLOCK_BYTES + 7])
+def test_payload_roundtrip_at_high_snr(n_bytes: int, rng: np.random.Generator) -> None:
+    coder = TransportCoder("16qam", 0.75)
+    payload = rng.integers(0, 256, n_bytes, dtype=np.uint8).tobytes()
+    out = BlockFadingChannel("awgn", seed=1)(coder.encode(payload), 30.0)
+    assert coder.receiver(n_bytes).receive(out.y, out.no) == payload
+
+
+def test_harq_recovers_payload_over_rayleigh(rng: np.random.Generator) -> None:
+    coder = TransportCoder("qpsk", 0.75)
+    payload = rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    ch = BlockFadingChannel("rayleigh", coherence=200, seed=3)
+    rx = coder.receiver(len(payload))
+    results = []
+    for attempt in range(4):
+        rv = redundancy_version("ir", attempt)
+        out = ch(coder.encode(payload, rv), 4.0)
+        results.append(rx.receive(out.y, out.no, out.h, rv))
+    assert results[0] is None  # deep fades sink some blocks of the first transmission
+    assert payload in results
+
+
+def test_plan_and_wrong_symbol_count() -> None:
+    coder = TransportCoder("64qam", 0.5)
+    plan = coder.plan(2500)
+    assert plan.n_blocks == 3 and plan.n % 6 == 0 and plan.k / plan.n <= 0.5
+    with pytest.raises(ValueError, match="expected"):
+        coder.receiver(2500).receive(np.zeros(10, dtype=np.complex64), 0.1)
+    with pytest.raises(ValueError, match="code rate"):
+        TransportCoder("qpsk", 1.2)
