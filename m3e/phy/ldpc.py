@@ -244,17 +244,18 @@ def _encode_kernel(info, cw, z, kb, row_ptr, col, shift, p0_shift, solve_rows, s
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
 def _v2c(post, qe, me, k0, k1, off, min1, min2, arg, sgn, e):  # type: ignore[no-untyped-def]
-    """Variable-to-check messages of bits k0..k1 of one edge, and the running minima."""
+    """Variable-to-check messages of bits k0..k1 of one edge, and the running minima.
+
+    Written without branches (selects only) so that LLVM vectorises it."""
     for k in range(k0, k1):
         v = post[off + k] - me[k]
         qe[k] = v
         a = abs(v)
         m1 = min1[k]
+        arg[k] = e if a < m1 else arg[k]
         min2[k] = min(min2[k], max(m1, a))
-        if a < m1:
-            arg[k] = e
         min1[k] = min(m1, a)
-        sgn[k] ^= v < 0
+        sgn[k] = -sgn[k] if v < 0 else sgn[k]
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
@@ -262,7 +263,8 @@ def _c2v(post, qe, me, k0, k1, off, min1, min2, arg, sgn, e, alpha):  # type: ig
     """Check-to-variable messages of bits k0..k1 of one edge, and the new posteriors."""
     for k in range(k0, k1):
         mag = alpha * (min2[k] if arg[k] == e else min1[k])
-        new = -mag if sgn[k] ^ (qe[k] < 0) else mag
+        # sign of the product of the other edges' messages = total sign · own sign
+        new = mag * (-sgn[k] if qe[k] < 0 else sgn[k])
         me[k] = new
         post[off + k] = qe[k] + new
 
@@ -285,7 +287,7 @@ def _decode_kernel(llr, n_rows, z, row_ptr, col, shift, max_iter, alpha, hard, i
         min1 = np.empty(z, dtype=np.float32)
         min2 = np.empty(z, dtype=np.float32)
         arg = np.empty(z, dtype=np.int64)
-        sgn = np.empty(z, dtype=np.uint8)
+        sgn = np.empty(z, dtype=np.float32)
         syn = np.empty(z, dtype=np.uint8)
         bits = hard[b]
         it = 0
@@ -296,7 +298,7 @@ def _decode_kernel(llr, n_rows, z, row_ptr, col, shift, max_iter, alpha, hard, i
                 e0, e1 = row_ptr[r], row_ptr[r + 1]
                 min1[:] = np.inf
                 min2[:] = np.inf
-                sgn[:] = 0
+                sgn[:] = 1
                 # bit k of an edge with shift s sits at column bit (k + s) mod z:
                 # two contiguous runs, k < z - s and k >= z - s
                 for e in range(e0, e1):
