@@ -1,14 +1,26 @@
-"""The ``m3e`` command.
+"""The ``m3e`` command: one entry point for the three processes and the demo.
 
-Subcommands so far:
-  m3e phy   send a text message through the physical layer (CRC + 5G LDPC + QAM +
-            pilots + fading channel + HARQ) and show what each transmission did.
+  m3e send      stream a source to a relay (or straight to a receiver)
+  m3e relay     the channel emulator between sender and receiver
+  m3e receive   decode, record received.mp4, serve the viewer
+  m3e demo      all three locally on the embedded default input
+  m3e phy       send one text message through the physical layer alone
+
+The process packages are imported only by the subcommand that runs them, so the core
+library never depends on a process. Every option is also read from ``--config FILE.toml``
+and from ``M3E_<OPTION>`` environment variables (flags win).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
 import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 from m3e.phy.channels import FADINGS, BlockFadingChannel
 from m3e.phy.estimation import PilotLayout, estimate_channel
@@ -51,9 +63,99 @@ def _phy(args: argparse.Namespace) -> int:
     return 1
 
 
+# (flag, settings field, type, help) shared by the process subcommands
+_OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
+    "media": [
+        ("--source", "source", str, "PATH of any media file, 'testsrc', 'webcam' or 'webcam:/dev/videoN'"),
+        ("--width", "width", int, "frame width"),
+        ("--height", "height", int, "frame height"),
+        ("--fps", "fps", float, "frame rate"),
+        ("--sample-rate", "sample_rate", int, "audio sample rate"),
+        ("--duration", "duration", float, "seconds to send (default: the whole source)"),
+        ("--scheme", "scheme", str, "video scheme: h265 | jpeg"),
+        ("--audio-scheme", "audio_scheme", str, "audio scheme: aac | opus | mp3 | flac | pcm | none"),
+        ("--modulation", "modulation", str, "bpsk | qpsk | 16qam | 64qam"),
+        ("--code-rate", "code_rate", float, "LDPC code rate"),
+        ("--pilot-spacing", "pilot_spacing", int, "symbols between pilot groups"),
+        ("--pilot-count", "pilot_count", int, "pilots per group"),
+        ("--crf", "crf", int, "H.265 quality (lower is better)"),
+        ("--gop", "gop", int, "frames between keyframes"),
+    ],
+    "channel": [
+        ("--snr", "snr_db", float, "Es/N0 in dB"),
+        ("--fading", "fading", str, "awgn | rayleigh | rician"),
+        ("--coherence", "coherence", int, "symbols per fading block"),
+        ("--k-factor", "k_factor", float, "Rician K"),
+        ("--symbol-rate", "symbol_rate", float, "symbols per second on air (0: unpaced)"),
+        ("--delay-ms", "delay_ms", float, "propagation delay each way"),
+        ("--erasure-prob", "erasure_prob", float, "probability a fading block is erased"),
+        ("--feedback-loss", "feedback_loss", float, "probability a feedback message is lost"),
+    ],
+    "receiver": [
+        ("--out", "out", Path, "MP4 file to record"),
+        ("--viewer-port", "viewer_port", int, "viewer HTTP port (0: any free port)"),
+        ("--max-retries", "max_retries", int, "retransmissions before giving up a payload"),
+        ("--playout-delay-ms", "playout_delay_ms", float, "how long to wait for a missing frame"),
+    ],
+    "common": [
+        ("--host", "host", str, "address to bind (default 127.0.0.1)"),
+        ("--seed", "seed", int, "seed of every random draw"),
+        ("--tls-cert", "tls_cert", Path, "PEM certificate (server side)"),
+        ("--tls-key", "tls_key", Path, "PEM private key (server side)"),
+        ("--tls-ca", "tls_ca", Path, "PEM CA bundle (client side)"),
+    ],
+}
+
+
+def _add_options(p: argparse.ArgumentParser, *groups: str) -> None:
+    p.add_argument("--config", type=Path, help="TOML file with any of these options")
+    for g in (*groups, "common"):
+        for flag, dest, typ, text in _OPTIONS[g]:
+            p.add_argument(flag, dest=dest, type=typ, default=None, help=text)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from m3e.config import load_settings
+
+    fields = {dest for group in _OPTIONS.values() for _, dest, _, _ in group}
+    cli = {k: v for k, v in vars(args).items() if k in fields}
+    for key in ("port", "target", "listen"):
+        cli.pop(key, None)
+    return load_settings(cli, args.config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="m3e", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    send = sub.add_parser("send", help="stream a source through the link")
+    send.add_argument("--target", default="127.0.0.1:50051", help="relay (or receiver) address")
+    send.add_argument(
+        "--as-fast-as-possible", action="store_true", help="do not pace the source in real time"
+    )
+    _add_options(send, "media")
+    send.set_defaults(func=_send)
+
+    relay = sub.add_parser("relay", help="run the channel emulator")
+    relay.add_argument("--port", type=int, default=None, help="port to listen on (default 50051; 0: any)")
+    relay.add_argument("--target", default="127.0.0.1:50052", help="receiver address")
+    _add_options(relay, "channel")
+    relay.set_defaults(func=_relay)
+
+    receive = sub.add_parser("receive", help="run the receiver")
+    receive.add_argument("--port", type=int, default=None, help="port to listen on (default 50052; 0: any)")
+    receive.add_argument("--control", default=None, help="relay address, for the viewer's SNR control")
+    receive.add_argument("--no-viewer", action="store_true", help="do not serve the web viewer")
+    receive.add_argument("--once", action="store_true", help="exit when the first stream has finished")
+    _add_options(receive, "receiver")
+    receive.set_defaults(func=_receive)
+
+    demo = sub.add_parser("demo", help="sender, relay and receiver on this machine")
+    demo.add_argument("--no-browser", action="store_true", help="do not open the viewer")
+    _add_options(demo, "media", "channel", "receiver")
+    demo.set_defaults(func=_demo)
+
     phy = sub.add_parser("phy", help="send a message through the physical layer and HARQ")
     phy.add_argument("--message", default="a cat is sitting on a sofa", help="text to send")
     phy.add_argument("--snr", type=float, default=8.0, help="Es/N0 in dB")
@@ -69,12 +171,127 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tls(s: Any) -> Any:
+    from m3e.wire.grpc_util import TlsFiles
+
+    return TlsFiles(s.tls_cert, s.tls_key, s.tls_ca)
+
+
+def _run(coro_factory: Callable[[], Awaitable[int]]) -> int:
+    """Run until done or until SIGINT/SIGTERM, which cancel the work so that every
+    process finishes what it writes (the MP4 stays playable)."""
+
+    async def main() -> int:
+        task = asyncio.ensure_future(coro_factory())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            return 130
+
+    return asyncio.run(main())
+
+
+def _send(args: argparse.Namespace) -> int:
+    from m3e.media.sources import SourceConfig
+    from sender.client import Sender, SenderConfig
+
+    s = _settings(args)
+    media = SourceConfig(s.width, s.height, s.fps, s.sample_rate, s.channels, s.duration)
+    config = SenderConfig(
+        target=args.target,
+        source=s.source,
+        media=media,
+        video_scheme=s.scheme,
+        audio_scheme="" if s.audio_scheme == "none" else s.audio_scheme,
+        modulation=s.modulation,
+        code_rate=s.code_rate,
+        pilot_spacing=s.pilot_spacing,
+        pilot_count=s.pilot_count,
+        gop=s.gop,
+        crf=s.crf,
+        realtime=not args.as_fast_as_possible,
+        max_retries=s.max_retries,
+        tls=_tls(s),
+    )
+    sender = Sender(config)
+
+    async def go() -> int:
+        stats = await sender.run()
+        print(
+            f"sent: {stats.bursts} bursts ({stats.retransmissions} retransmissions), "
+            f"{stats.symbols} symbols, {stats.acks} ACK, {stats.nacks} NACK, "
+            f"{stats.given_up} given up, {stats.reconnects} reconnects"
+        )
+        return 0
+
+    return _run(go)
+
+
+def _relay(args: argparse.Namespace) -> int:
+    from channel_emulator.server import serve
+    from m3e.wire.messages import ChannelSettings
+
+    s = _settings(args)
+    port = s.relay_port if args.port is None else args.port
+    settings = ChannelSettings(
+        snr_db=s.snr_db,
+        fading=s.fading,
+        coherence=s.coherence,
+        k_factor=s.k_factor,
+        symbol_rate=s.symbol_rate,
+        delay_ms=s.delay_ms,
+        erasure_prob=s.erasure_prob,
+        feedback_loss=s.feedback_loss,
+    )
+
+    async def go() -> int:
+        await serve(f"{s.host}:{port}", args.target, settings, s.seed, _tls(s))
+        return 0
+
+    return _run(go)
+
+
+def _receive(args: argparse.Namespace) -> int:
+    from receiver.server import serve
+    from receiver.session import ReceiverConfig
+    from receiver.viewer import Viewer
+
+    s = _settings(args)
+    port = s.receiver_port if args.port is None else args.port
+    config = ReceiverConfig(
+        out=str(s.out), max_retries=s.max_retries, playout_delay_s=s.playout_delay_ms / 1000
+    )
+    viewer = None if args.no_viewer else Viewer(s.host, s.viewer_port, args.control, _tls(s))
+
+    async def go() -> int:
+        await serve(f"{s.host}:{port}", config, viewer, _tls(s), exit_after_session=args.once)
+        return 0
+
+    return _run(go)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from m3e.demo import run_demo
+
+    return run_demo(_settings(args), open_browser=not args.no_browser)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    from m3e.media.sources import SourceError
+
     try:
         return int(args.func(args))
-    except ValueError as exc:
-        print(f"m3e {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, SourceError, ConnectionError) as exc:
+        print(f"m3e {args.command}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
 
 

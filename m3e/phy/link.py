@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from m3e.phy.crc import CRC_BYTES, attach_crc, check_crc
+from m3e.phy.estimation import PilotLayout, estimate_channel
 from m3e.phy.harq import HarqProcess
 from m3e.phy.ldpc import K_MAX, LdpcDecoder, LdpcEncoder
 from m3e.phy.modulation import Constellation, DemapMethod
@@ -47,14 +48,27 @@ class TransportCoder:
         modulation: "bpsk", "qpsk", "16qam" or "64qam".
         rate: LDPC code rate k/n (1/3 … 5/6 is the useful range).
         demap: "maxlog" or "exact" LLRs.
+        pilots: pilot layout inserted into the symbols (None: the receiver is given h).
     """
 
-    def __init__(self, modulation: str = "16qam", rate: float = 0.75, demap: DemapMethod = "maxlog") -> None:
+    def __init__(
+        self,
+        modulation: str = "16qam",
+        rate: float = 0.75,
+        demap: DemapMethod = "maxlog",
+        pilots: PilotLayout | None = None,
+    ) -> None:
         self.constellation = Constellation(modulation)
         if not (math.isfinite(rate) and 0.2 <= rate <= 0.95):
             raise ValueError(f"code rate must lie in [0.2, 0.95], got {rate!r}")
         self.rate = rate
         self.demap_method = demap
+        self.pilots = pilots
+
+    def n_symbols(self, n_bytes: int) -> int:
+        """Symbols on air for a payload of ``n_bytes``, pilots included."""
+        n_data = self.plan(n_bytes).n_bits // self.constellation.q
+        return n_data if self.pilots is None else self.pilots.n_transmitted(n_data)
 
     @functools.cache  # noqa: B019 - plans for a few payload sizes per coder
     def plan(self, n_bytes: int) -> BlockPlan:
@@ -73,13 +87,14 @@ class TransportCoder:
         return enc, LdpcDecoder(enc)
 
     def encode(self, payload: bytes, rv: int = 0) -> npt.NDArray[np.complex64]:
-        """payload -> (plan.n_bits / q,) complex64 unit-energy symbols."""
+        """payload -> (n_symbols(len(payload)),) complex64 unit-energy symbols."""
         p = self.plan(len(payload))
         padded = payload.ljust(p.n_blocks * p.block_bytes, b"\0")
         blocks = [attach_crc(padded[i * p.block_bytes : (i + 1) * p.block_bytes]) for i in range(p.n_blocks)]
         bits = np.unpackbits(np.frombuffer(b"".join(blocks), dtype=np.uint8)).reshape(p.n_blocks, p.k)
         enc, _ = self._codec(p.k, p.n)
-        return self.constellation.map(enc(bits, rv).reshape(-1))
+        symbols = self.constellation.map(enc(bits, rv).reshape(-1))
+        return symbols if self.pilots is None else self.pilots.insert(symbols)
 
     def receiver(self, n_bytes: int) -> PayloadReceiver:
         """A HARQ receiver for one payload of ``n_bytes``."""
@@ -103,17 +118,22 @@ class PayloadReceiver:
         """Add one received transmission and try to decode.
 
         Args:
-            y: (n_bits / q,) received symbols of this payload.
-            no: noise variance (scalar or per symbol, e.g. noise + channel-estimation error).
-            h: channel (estimate) per symbol, None for AWGN.
+            y: (n_symbols,) received symbols of this payload (pilots included if the coder has them).
+            no: noise variance (scalar or per data symbol).
+            h: channel per data symbol; None with pilots (estimated from them) or for AWGN.
             rv: redundancy version the sender used.
         Returns:
             the payload when every block passed its CRC, else None (ask again).
         """
         y = np.asarray(y)
-        expected = self.plan.n_bits // self.coder.constellation.q
+        expected = self.coder.n_symbols(self.plan.n_bytes)
         if y.shape != (expected,):
             raise ValueError(f"expected {expected} symbols for this payload, got {y.shape}")
+        pilots = self.coder.pilots
+        if pilots is not None and h is None:
+            no_scalar = float(np.mean(np.asarray(no, dtype=np.float64)))
+            y, h, err = estimate_channel(y, pilots, no_scalar)
+            no = no_scalar + err  # estimation error adds to the noise the demapper expects
         llr = self.coder.constellation.demap(y, no, h, self.coder.demap_method)
         result = self.harq.receive(llr.reshape(self.plan.n_blocks, self.plan.n), rv)
         packed = np.packbits(result.bits, axis=1)

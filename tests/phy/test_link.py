@@ -36,3 +36,14 @@ def test_plan_and_wrong_symbol_count() -> None:
         coder.receiver(2500).receive(np.zeros(10, dtype=np.complex64), 0.1)
     with pytest.raises(ValueError, match="code rate"):
         TransportCoder("qpsk", 1.2)
+
+
+def test_payload_with_pilots_over_rayleigh(rng: np.random.Generator) -> None:
+    from m3e.phy.estimation import PilotLayout
+
+    coder = TransportCoder("16qam", 0.5, pilots=PilotLayout(spacing=64, n_pilots=4))
+    payload = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    x = coder.encode(payload)
+    assert x.shape == (coder.n_symbols(len(payload)),)
+    out = BlockFadingChannel("rayleigh", coherence=64, seed=5)(x, 25.0)
+    assert coder.receiver(len(payload)).receive(out.y, out.no) == payload

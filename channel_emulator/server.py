@@ -1,0 +1,262 @@
+"""The channel emulator: a transparent gRPC proxy that is the physical channel.
+
+Every burst's symbols go through ``BlockFadingChannel`` (y = h·x + w, paper eq 6–7), take
+``n / symbol_rate`` seconds on air one after another plus the propagation delay, and reach
+the receiver with the noise variance attached (the receiver's SNR knowledge) and the genie
+reference stripped. Feedback travels back with its own delay and loss. The emulator never
+decodes a payload. ``Control`` changes the channel while streams run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+import numpy as np
+
+from m3e.phy.channels import FADINGS, BlockFadingChannel
+from m3e.wire import link_pb2 as pb
+from m3e.wire import link_pb2_grpc as rpc
+from m3e.wire.convert import (
+    burst_from_proto,
+    burst_to_proto,
+    channel_stats_to_proto,
+    feedback_to_proto,
+    settings_from_proto,
+)
+from m3e.wire.grpc_util import TlsFiles, client_channel, create_server, set_serving
+from m3e.wire.messages import Burst, ChannelSettings, ChannelStats, Feedback, FeedbackKind
+
+log = logging.getLogger("m3e.relay")
+MAX_BACKLOG_S = 2.0  # a burst that would wait longer than this for the air is dropped
+
+
+def validate_settings(s: ChannelSettings) -> None:
+    """Raise ValueError (one line) for a setting the channel cannot take."""
+    if s.snr_db is not None and not math.isfinite(s.snr_db):
+        raise ValueError(f"snr_db must be finite, got {s.snr_db}")
+    if s.fading is not None and s.fading not in FADINGS:
+        raise ValueError(f"unknown fading {s.fading!r}; expected one of {list(FADINGS)}")
+    if s.coherence is not None and s.coherence < 1:
+        raise ValueError("coherence must be >= 1 symbol")
+    for name in ("k_factor", "symbol_rate", "delay_ms"):
+        v = getattr(s, name)
+        if v is not None and not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be finite and >= 0, got {v}")
+    for name in ("erasure_prob", "feedback_loss"):
+        v = getattr(s, name)
+        if v is not None and not 0 <= v <= 1:
+            raise ValueError(f"{name} must lie in [0, 1], got {v}")
+
+
+class ChannelEmulator:
+    """Channel state shared by every stream through this emulator."""
+
+    def __init__(self, settings: ChannelSettings, seed: int = 0) -> None:
+        full = ChannelSettings(
+            snr_db=20.0,
+            fading="rayleigh",
+            coherence=1024,
+            k_factor=0.0,
+            symbol_rate=0.0,
+            delay_ms=0.0,
+            erasure_prob=0.0,
+            feedback_loss=0.0,
+        )
+        self.settings = full
+        self.stats = ChannelStats(settings=full)
+        self._seed = seed
+        self._rng = np.random.default_rng(seed + 1)
+        self._air_free = 0.0
+        self._recent: collections.deque[tuple[float, int]] = collections.deque()
+        self.configure(settings)
+
+    def configure(self, update: ChannelSettings) -> ChannelStats:
+        validate_settings(update)
+        changes = {k: v for k, v in dataclasses.asdict(update).items() if v is not None}
+        self.settings = dataclasses.replace(self.settings, **changes)
+        s = self.settings
+        self._seed += 1
+        self.channel = BlockFadingChannel(
+            str(s.fading),
+            coherence=int(s.coherence or 1),
+            k_factor=float(s.k_factor or 0),
+            erasure_prob=float(s.erasure_prob or 0),
+            seed=self._seed,
+        )
+        if changes:
+            log.info("channel: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
+        return self.snapshot()
+
+    def snapshot(self) -> ChannelStats:
+        now = time.monotonic()
+        while self._recent and self._recent[0][0] < now - 5.0:
+            self._recent.popleft()
+        span = max(1.0, now - self._recent[0][0]) if self._recent else 1.0
+        self.stats.symbols_per_s = sum(n for _, n in self._recent) / span
+        self.stats.settings = self.settings
+        return dataclasses.replace(self.stats)
+
+    def apply(self, burst: Burst) -> Burst:
+        """The channel acting on one burst: new symbols, noise variance, genie removed."""
+        out = self.channel(burst.iq, float(self.settings.snr_db or 0.0))
+        erased_blocks = int(np.count_nonzero(out.erased[:: self.channel.coherence]))
+        self.stats.erased_blocks += erased_blocks
+        self.stats.bursts += 1
+        self.stats.symbols += burst.iq.shape[0]
+        self._recent.append((time.monotonic(), burst.iq.shape[0]))
+        return dataclasses.replace(burst, iq=out.y, noise_var=out.no, genie=b"")
+
+    def air_time(self, loop_now: float, n_symbols: int) -> float | None:
+        """When a burst of n symbols has fully arrived (loop clock), or None to drop it."""
+        rate = float(self.settings.symbol_rate or 0.0)
+        start = max(loop_now, self._air_free)
+        if start - loop_now > MAX_BACKLOG_S:
+            return None
+        self._air_free = start + (n_symbols / rate if rate > 0 else 0.0)
+        return self._air_free + float(self.settings.delay_ms or 0.0) / 1000
+
+    def feedback_delay(self) -> float | None:
+        """Seconds until feedback arrives upstream, or None when it is lost."""
+        if self._rng.random() < float(self.settings.feedback_loss or 0.0):
+            self.stats.feedback_dropped += 1
+            return None
+        self.stats.feedback_forwarded += 1
+        return float(self.settings.delay_ms or 0.0) / 1000
+
+
+class LinkProxy(rpc.LinkServicer):
+    """Link served to the sender, relayed over a Link stream to the receiver."""
+
+    def __init__(self, emulator: ChannelEmulator, target: str, tls: TlsFiles | None = None) -> None:
+        self.emulator = emulator
+        self.target = target
+        self.tls = tls
+
+    async def Stream(
+        self, request_iterator: AsyncIterator[pb.Uplink], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.Feedback]:
+        loop = asyncio.get_running_loop()
+        downlink: asyncio.Queue[pb.Uplink | None] = asyncio.Queue()
+        upstream: asyncio.Queue[pb.Feedback | None] = asyncio.Queue()
+        self.emulator.stats.streams += 1
+
+        async def downlink_messages() -> AsyncIterator[pb.Uplink]:
+            while (m := await downlink.get()) is not None:
+                yield m
+
+        async with client_channel(self.target, self.tls) as channel:
+            call = rpc.LinkStub(channel).Stream(downlink_messages())
+
+            async def from_sender() -> None:
+                last_delivery = loop.time()
+                async for msg in request_iterator:
+                    if msg.HasField("header"):
+                        downlink.put_nowait(msg)
+                        continue
+                    try:
+                        burst = burst_from_proto(msg.burst)
+                    except ValueError as exc:
+                        self.emulator.stats.rejected += 1
+                        upstream.put_nowait(
+                            feedback_to_proto(
+                                Feedback(
+                                    msg.burst.session_id,
+                                    msg.burst.seq,
+                                    FeedbackKind.REJECTED,
+                                    reason=str(exc),
+                                    status_code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                                )
+                            )
+                        )
+                        continue
+                    at = self.emulator.air_time(loop.time(), burst.iq.shape[0])
+                    if at is None:
+                        continue  # queue overflow: the burst never makes it on air
+                    out = pb.Uplink(burst=burst_to_proto(self.emulator.apply(burst)))
+                    loop.call_at(at, downlink.put_nowait, out)
+                    last_delivery = at
+                # end the downlink only after the last burst has landed
+                await asyncio.sleep(max(0.0, last_delivery - loop.time()) + 0.01)
+                downlink.put_nowait(None)
+
+            async def from_receiver() -> None:
+                try:
+                    async for fb in call:
+                        delay = self.emulator.feedback_delay()
+                        if delay is not None:
+                            loop.call_later(delay, upstream.put_nowait, fb)
+                finally:
+                    upstream.put_nowait(None)
+
+            tasks = [asyncio.create_task(from_sender()), asyncio.create_task(from_receiver())]
+            try:
+                while (fb := await upstream.get()) is not None:
+                    yield fb
+                for t in tasks:
+                    if t.done() and t.exception() is not None:
+                        raise t.exception()  # type: ignore[misc]
+            except grpc.aio.AioRpcError as exc:
+                await context.abort(
+                    grpc.StatusCode.UNAVAILABLE, f"receiver at {self.target}: {exc.code().name}"
+                )
+            finally:
+                for t in tasks:
+                    t.cancel()
+
+
+class ControlService(rpc.ControlServicer):
+    def __init__(self, emulator: ChannelEmulator) -> None:
+        self.emulator = emulator
+
+    async def Configure(
+        self, request: pb.ChannelSettings, context: grpc.aio.ServicerContext
+    ) -> pb.ChannelStats:
+        try:
+            return channel_stats_to_proto(self.emulator.configure(settings_from_proto(request)))
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise
+
+    async def Stats(self, request: pb.StatsRequest, context: grpc.aio.ServicerContext) -> pb.ChannelStats:
+        return channel_stats_to_proto(self.emulator.snapshot())
+
+
+async def serve(
+    listen: str,
+    target: str,
+    settings: ChannelSettings,
+    seed: int = 0,
+    tls: TlsFiles | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run the emulator until cancelled."""
+    emulator = ChannelEmulator(settings, seed)
+    server, port, health = create_server(
+        listen,
+        [
+            lambda s: rpc.add_LinkServicer_to_server(LinkProxy(emulator, target, tls), s),
+            lambda s: rpc.add_ControlServicer_to_server(ControlService(emulator), s),
+        ],
+        tls,
+    )
+    await server.start()
+    await set_serving(health)
+    log.info(
+        "relay listening on %s:%d -> %s (%s)",
+        listen.rsplit(":", 1)[0],
+        port,
+        target,
+        ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(emulator.settings).items()),
+    )
+    print(f"relay: listening on port {port}", flush=True)
+    try:
+        await server.wait_for_termination()
+    finally:
+        await server.stop(1.0)

@@ -1,0 +1,88 @@
+"""One configuration object for every command: defaults < TOML file < environment
+(``M3E_SNR_DB=5``) < command-line flags. Validated by pydantic; ``seed`` reproduces a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="M3E_", extra="forbid")
+
+    # source and media
+    source: str = "testsrc"
+    width: int = Field(720, ge=16, le=7680)
+    height: int = Field(480, ge=16, le=4320)
+    fps: float = Field(30.0, gt=0, le=120)
+    sample_rate: int = 48000
+    channels: int = Field(1, ge=1, le=2)
+    duration: float | None = Field(None, gt=0)
+    realtime: bool = True
+    # schemes and channel coding
+    scheme: Literal["h265", "jpeg"] = "h265"
+    audio_scheme: Literal["aac", "opus", "mp3", "flac", "pcm", "none"] = "aac"
+    modulation: Literal["bpsk", "qpsk", "16qam", "64qam"] = "16qam"
+    code_rate: float = Field(0.75, ge=0.2, le=0.95)
+    pilot_spacing: int = Field(256, ge=2)
+    pilot_count: int = Field(4, ge=1)
+    gop: int = Field(30, ge=1)
+    crf: int = Field(28, ge=0, le=51)
+    max_retries: int = Field(3, ge=0, le=16)
+    # channel
+    snr_db: float = 20.0
+    fading: Literal["awgn", "rayleigh", "rician"] = "rayleigh"
+    coherence: int = Field(256, ge=1)
+    k_factor: float = Field(0.0, ge=0)
+    symbol_rate: float = Field(0.0, ge=0)
+    delay_ms: float = Field(0.0, ge=0)
+    erasure_prob: float = Field(0.0, ge=0, le=1)
+    feedback_loss: float = Field(0.0, ge=0, le=1)
+    # network
+    host: str = "127.0.0.1"
+    receiver_port: int = Field(50052, ge=0, le=65535)
+    relay_port: int = Field(50051, ge=0, le=65535)
+    viewer_port: int = Field(8080, ge=0, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    # output
+    out: Path = Path("received.mp4")
+    playout_delay_ms: float = Field(300.0, ge=0)
+    seed: int = 0
+
+
+def load_settings(cli: dict[str, Any], toml_file: Path | None = None) -> Settings:
+    """Settings from flags that were given (``cli``), the environment and a TOML file.
+
+    Raises ValueError with one line per problem."""
+    if toml_file is not None and not toml_file.is_file():
+        raise ValueError(f"no such config file: {toml_file}")
+
+    class _Layered(Settings):
+        model_config = SettingsConfigDict(env_prefix="M3E_", extra="forbid", toml_file=toml_file)
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+    try:
+        return Settings(**_Layered(**{k: v for k, v in cli.items() if v is not None}).model_dump())
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"invalid settings: {problems}") from None

@@ -1,0 +1,118 @@
+"""Sinks for what the receiver regenerates: an MP4 recorder and the sound card.
+
+The recorder writes fragmented MP4 (a fragment per keyframe), so the file written so far
+stays playable when the process is stopped abruptly.
+"""
+
+from __future__ import annotations
+
+import fractions
+import logging
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+
+class Mp4Recorder:
+    """H.264 + AAC recorder.
+
+    Args:
+        path: output file.
+        width, height, fps: video geometry; frames are written at frame index / fps.
+        sample_rate, channels: audio format (sample_rate 0: no audio track).
+    """
+
+    def __init__(
+        self, path: str | Path, width: int, height: int, fps: float, sample_rate: int = 0, channels: int = 1
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._out = av.open(
+            str(self.path),
+            "w",
+            format="mp4",
+            options={"movflags": "frag_keyframe+empty_moov+default_base_moof"},
+        )
+        rate = fractions.Fraction(fps).limit_denominator(1001)
+        self._video = self._out.add_stream("libx264", rate=rate)
+        self._video.width, self._video.height, self._video.pix_fmt = width, height, "yuv420p"
+        self._video.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps)))}
+        self._audio: Any = None
+        if sample_rate:
+            self._audio = self._out.add_stream("aac", rate=sample_rate)
+            self._audio.layout = "stereo" if channels == 2 else "mono"
+        self.channels = channels
+        self.sample_rate = sample_rate
+        self.frames = 0
+        self._samples = 0
+        self._closed = False
+
+    def write_video(self, rgb: npt.NDArray[np.uint8], index: int | None = None) -> None:
+        """Write one (H, W, 3) RGB frame; ``index`` defaults to the next frame."""
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame = frame.reformat(self._video.width, self._video.height, "yuv420p")
+        frame.pts = self.frames if index is None else index
+        for p in self._video.encode(frame):
+            self._out.mux(p)
+        self.frames += 1
+
+    def write_audio(self, samples: npt.NDArray[np.int16]) -> None:
+        """Write (n, channels) int16 samples following the previous ones."""
+        if self._audio is None or samples.size == 0:
+            return
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples.reshape(1, -1)), format="s16", layout=self._audio.layout.name
+        )
+        frame.sample_rate = self.sample_rate
+        frame.pts = self._samples
+        self._samples += samples.shape[0]
+        for p in self._audio.encode(frame):
+            self._out.mux(p)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for stream in (self._video, self._audio):
+            if stream is not None:
+                for p in stream.encode(None):
+                    self._out.mux(p)
+        self._out.close()
+
+
+class SoundCard:
+    """Plays (n, channels) int16 audio through sounddevice, or does nothing (with one log
+    line) when there is no sound card or no PortAudio."""
+
+    def __init__(self, sample_rate: int, channels: int = 1) -> None:
+        self._stream: Any = None
+        try:
+            import sounddevice
+
+            self._stream = sounddevice.OutputStream(samplerate=sample_rate, channels=channels, dtype="int16")
+            self._stream.start()
+        except Exception as exc:
+            log.info(
+                "no sound card (%s): audio goes to the recorder and the viewer only",
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
+            self._stream = None
+
+    @property
+    def available(self) -> bool:
+        return self._stream is not None
+
+    def play(self, samples: npt.NDArray[np.int16]) -> None:
+        if self._stream is not None and samples.size:
+            self._stream.write(np.ascontiguousarray(samples))
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+            self._stream = None

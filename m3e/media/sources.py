@@ -1,0 +1,160 @@
+"""Media sources: whatever the user points at, as time-ordered video frames and audio chunks
+at the configured resolution, frame rate and sample rate.
+
+Specs: a file path (anything PyAV opens), ``testsrc`` (PyAV lavfi testsrc2 + a 440 Hz sine,
+the embedded default input), ``webcam`` or ``webcam:/dev/videoN`` (PyAV v4l2, with the
+microphone when one exists), ``mic`` for audio only.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+
+class SourceError(Exception):
+    """A source cannot be opened or read; the message is one line for the user."""
+
+
+@dataclass
+class VideoItem:
+    """Frame ``index`` (pts = index / fps), yuv420p at the configured size."""
+
+    index: int
+    pts: float
+    frame: av.VideoFrame
+
+
+@dataclass
+class AudioItem:
+    """``samples``: (n, channels) int16 starting at ``pts`` seconds."""
+
+    pts: float
+    samples: npt.NDArray[np.int16]
+
+
+MediaItem = VideoItem | AudioItem
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    width: int = 720
+    height: int = 480
+    fps: float = 30.0
+    sample_rate: int = 48000
+    channels: int = 1
+    duration: float | None = None  # seconds; None = until the source ends
+
+    def __post_init__(self) -> None:
+        if not (16 <= self.width <= 7680 and 16 <= self.height <= 4320) or self.width % 2 or self.height % 2:
+            raise SourceError(f"unsupported resolution {self.width}x{self.height} (even, 16…7680 x 16…4320)")
+        if not 1 <= self.fps <= 120:
+            raise SourceError(f"unsupported frame rate {self.fps} (1…120)")
+        if self.sample_rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
+            raise SourceError(f"unsupported sample rate {self.sample_rate}")
+
+
+class MediaSource:
+    """A source opened from a spec; iterate it for ``VideoItem`` / ``AudioItem`` in pts order."""
+
+    def __init__(self, spec: str, config: SourceConfig) -> None:
+        self.spec = spec
+        self.config = config
+        self._containers: list[av.container.InputContainer] = []
+        self._video: av.container.InputContainer | None
+        self._audio: av.container.InputContainer | None
+        if spec == "testsrc":
+            size = f"{config.width}x{config.height}"
+            self._video = self._open(f"testsrc2=size={size}:rate={config.fps}", "lavfi")
+            self._audio = self._open(
+                f"sine=frequency=440:beep_factor=4:sample_rate={config.sample_rate}", "lavfi"
+            )
+        elif spec == "webcam" or spec.startswith("webcam:"):
+            device = spec.partition(":")[2] or "/dev/video0"
+            if not os.path.exists(device):
+                raise SourceError(f"no webcam at {device}")
+            opts = {"video_size": f"{config.width}x{config.height}", "framerate": str(int(config.fps))}
+            self._video = self._open(device, "v4l2", opts)
+            self._audio = None
+        else:
+            if not os.path.exists(spec):
+                raise SourceError(f"no such file: {spec}")
+            if not os.access(spec, os.R_OK) or os.path.isdir(spec):
+                raise SourceError(f"cannot read {spec}")
+            probe = self._open(spec)
+            has_v, has_a = bool(probe.streams.video), bool(probe.streams.audio)
+            if not (has_v or has_a):
+                raise SourceError(f"{spec} has neither video nor audio")
+            # one container per stream: each decodes at its own pace, merged by pts
+            self._video = probe if has_v else None
+            self._audio = (self._open(spec) if has_v else probe) if has_a else None
+
+    @property
+    def has_video(self) -> bool:
+        return self._video is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return self._audio is not None
+
+    def _open(
+        self, url: str, fmt: str | None = None, options: dict[str, str] | None = None
+    ) -> av.container.InputContainer:
+        try:
+            c = av.open(url, format=fmt, options=options or {})
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise SourceError(f"cannot open {url}: {exc.__class__.__name__}: {exc}".splitlines()[0]) from None
+        self._containers.append(c)
+        return c
+
+    def close(self) -> None:
+        for c in self._containers:
+            c.close()
+
+    def __iter__(self) -> Iterator[MediaItem]:
+        streams: list[Iterator[MediaItem]] = []
+        if self._video is not None:
+            streams.append(self._video_items(self._video.decode(video=0)))
+        if self._audio is not None:
+            streams.append(self._audio_items(self._audio.decode(audio=0)))
+        limit = self.config.duration
+        try:
+            for item in heapq.merge(*streams, key=lambda it: it.pts):
+                if limit is not None and item.pts >= limit:
+                    break
+                yield item
+        except av.error.FFmpegError as exc:
+            raise SourceError(f"cannot read {self.spec}: {exc}".splitlines()[0]) from None
+
+    def _video_items(self, frames: Iterator[av.VideoFrame]) -> Iterator[VideoItem]:
+        """Resample to the configured size and frame rate (dropping or repeating frames)."""
+        cfg = self.config
+        index = 0
+        start: float | None = None
+        for frame in frames:
+            t = float(frame.time) if frame.time is not None else index / cfg.fps
+            start = t if start is None else start
+            # every output frame whose time has come shows the newest source frame
+            if index / cfg.fps > t - start + 0.5 / cfg.fps:
+                continue
+            converted = frame.reformat(cfg.width, cfg.height, "yuv420p")
+            while index / cfg.fps <= t - start + 0.5 / cfg.fps:
+                yield VideoItem(index, index / cfg.fps, converted)
+                index += 1
+
+    def _audio_items(self, frames: Iterator[av.AudioFrame]) -> Iterator[AudioItem]:
+        cfg = self.config
+        layout = "stereo" if cfg.channels == 2 else "mono"
+        resampler = av.AudioResampler(format="s16", layout=layout, rate=cfg.sample_rate)
+        n = 0
+        for frame in frames:
+            for f in resampler.resample(frame):
+                samples = f.to_ndarray().reshape(-1, cfg.channels)
+                yield AudioItem(n / cfg.sample_rate, samples.astype(np.int16))
+                n += samples.shape[0]

@@ -1,0 +1,146 @@
+"""``*_to_proto`` / ``*_from_proto``: the only place protobuf meets the domain types.
+
+``*_from_proto`` validates what arrives from another process and raises ``ValueError``
+with a one-line reason; servicers turn that into INVALID_ARGUMENT.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from m3e.wire import link_pb2 as pb
+from m3e.wire.messages import (
+    Burst,
+    ChannelSettings,
+    ChannelStats,
+    Feedback,
+    FeedbackKind,
+    Modality,
+    ReceiverStats,
+    StreamHeader,
+)
+
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+MAX_SYMBOLS = 3_000_000  # 24 MB of complex64: a 1 MB intra frame at QPSK rate 1/3 fits
+MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+GRPC_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+]
+
+
+def _scalars(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name not in skip}
+
+
+def header_to_proto(h: StreamHeader) -> pb.StreamHeader:
+    return pb.StreamHeader(**_scalars(h))
+
+
+def header_from_proto(m: pb.StreamHeader) -> StreamHeader:
+    h = StreamHeader(**{f.name: getattr(m, f.name) for f in dataclasses.fields(StreamHeader)})
+    if not (16 <= h.width <= 7680 and 16 <= h.height <= 4320):
+        raise ValueError(f"unsupported resolution {h.width}x{h.height}")
+    if not 0 < h.fps <= 240:
+        raise ValueError(f"unsupported frame rate {h.fps}")
+    return h
+
+
+def symbols_to_bytes(iq: np.ndarray) -> bytes:
+    """(n,) complex -> little-endian float32 I, Q pairs."""
+    return np.ascontiguousarray(iq, dtype="<c8").tobytes()
+
+
+def symbols_from_bytes(data: bytes) -> np.ndarray:
+    """Inverse of ``symbols_to_bytes``; rejects ragged or non-finite data."""
+    if len(data) % 8:
+        raise ValueError(f"iq holds {len(data)} bytes, not a whole number of complex64 symbols")
+    if len(data) // 8 > MAX_SYMBOLS:
+        raise ValueError(f"burst of {len(data) // 8} symbols exceeds the limit of {MAX_SYMBOLS}")
+    iq = np.frombuffer(data, dtype="<c8").astype(np.complex64)
+    if not np.all(np.isfinite(iq)):
+        raise ValueError("burst contains NaN or infinite symbols")
+    return iq
+
+
+def burst_to_proto(b: Burst) -> pb.Burst:
+    fields = _scalars(b, skip=("iq", "modality"))
+    return pb.Burst(**fields, modality=int(b.modality), iq=symbols_to_bytes(b.iq))  # type: ignore[arg-type]
+
+
+def burst_from_proto(m: pb.Burst) -> Burst:
+    """Structural checks only (lengths, numbers, bounds); the receiver checks the rest."""
+    if m.modality not in Modality._value2member_map_:
+        raise ValueError(f"unknown modality {m.modality}")
+    if m.payload_bytes > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"payload of {m.payload_bytes} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    if not np.isfinite(m.pts) or not np.isfinite(m.code_rate):
+        raise ValueError("pts and code_rate must be finite")
+    names = [f.name for f in dataclasses.fields(Burst) if f.name not in ("iq", "modality")]
+    return Burst(
+        **{n: getattr(m, n) for n in names},
+        modality=Modality(m.modality),
+        iq=symbols_from_bytes(m.iq),
+    )
+
+
+def stats_to_proto(s: ReceiverStats) -> pb.ReceiverStats:
+    return pb.ReceiverStats(**_scalars(s))
+
+
+def stats_from_proto(m: pb.ReceiverStats) -> ReceiverStats:
+    return ReceiverStats(**{f.name: getattr(m, f.name) for f in dataclasses.fields(ReceiverStats)})
+
+
+def feedback_to_proto(f: Feedback) -> pb.Feedback:
+    return pb.Feedback(
+        session_id=f.session_id,
+        seq=f.seq,
+        kind=int(f.kind),  # type: ignore[arg-type]
+        has_xi=f.xi is not None,
+        xi=f.xi or 0.0,
+        reason=f.reason,
+        status_code=f.status_code,
+        stats=stats_to_proto(f.stats) if f.stats else None,
+        decoded_text=f.decoded_text,
+    )
+
+
+def feedback_from_proto(m: pb.Feedback) -> Feedback:
+    if m.kind not in FeedbackKind._value2member_map_:
+        raise ValueError(f"unknown feedback kind {m.kind}")
+    return Feedback(
+        session_id=m.session_id,
+        seq=m.seq,
+        kind=FeedbackKind(m.kind),
+        xi=m.xi if m.has_xi else None,
+        reason=m.reason,
+        status_code=m.status_code,
+        stats=stats_from_proto(m.stats) if m.HasField("stats") else None,
+        decoded_text=m.decoded_text,
+    )
+
+
+def settings_to_proto(s: ChannelSettings) -> pb.ChannelSettings:
+    return pb.ChannelSettings(**{k: v for k, v in _scalars(s).items() if v is not None})
+
+
+def settings_from_proto(m: pb.ChannelSettings) -> ChannelSettings:
+    return ChannelSettings(
+        **{
+            f.name: getattr(m, f.name) if m.HasField(f.name) else None
+            for f in dataclasses.fields(ChannelSettings)
+        }
+    )
+
+
+def channel_stats_to_proto(s: ChannelStats) -> pb.ChannelStats:
+    return pb.ChannelStats(settings=settings_to_proto(s.settings), **_scalars(s, skip=("settings",)))
+
+
+def channel_stats_from_proto(m: pb.ChannelStats) -> ChannelStats:
+    names = [f.name for f in dataclasses.fields(ChannelStats) if f.name != "settings"]
+    return ChannelStats(settings=settings_from_proto(m.settings), **{n: getattr(m, n) for n in names})

@@ -1,0 +1,73 @@
+"""gRPC plumbing shared by the three processes: servers with health checking, bounded
+message sizes and optional TLS, and matching client channels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from m3e.wire.convert import GRPC_OPTIONS
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files; a server needs cert + key, a client needs the CA (or trusts the system's)."""
+
+    cert: Path | None = None
+    key: Path | None = None
+    ca: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return any((self.cert, self.key, self.ca))
+
+    def _read(self, p: Path | None) -> bytes | None:
+        if p is None:
+            return None
+        try:
+            return Path(p).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read TLS file {p}: {exc.strerror}") from None
+
+    def server_credentials(self) -> grpc.ServerCredentials:
+        cert, key = self._read(self.cert), self._read(self.key)
+        if cert is None or key is None:
+            raise ValueError("a TLS server needs both --tls-cert and --tls-key")
+        return grpc.ssl_server_credentials([(key, cert)])
+
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(root_certificates=self._read(self.ca))
+
+
+def create_server(
+    address: str, register: list[Callable[[grpc.aio.Server], None]], tls: TlsFiles | None = None
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """An aio server on ``address`` ("127.0.0.1:0" picks a free port) with the standard health
+    service. Returns (server, bound port, health servicer); call ``await server.start()``."""
+    server = grpc.aio.server(options=GRPC_OPTIONS)
+    for reg in register:
+        reg(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if tls is not None and tls.enabled:
+        port = server.add_secure_port(address, tls.server_credentials())
+    else:
+        port = server.add_insecure_port(address)
+    if port == 0:
+        raise ValueError(f"cannot listen on {address}")
+    return server, port, health_servicer
+
+
+async def set_serving(health_servicer: health.aio.HealthServicer, service: str = "") -> None:
+    await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+
+
+def client_channel(address: str, tls: TlsFiles | None = None) -> grpc.aio.Channel:
+    """An aio channel to ``address`` with the same message bounds as the servers."""
+    if tls is not None and tls.enabled:
+        return grpc.aio.secure_channel(address, tls.channel_credentials(), options=GRPC_OPTIONS)
+    return grpc.aio.insecure_channel(address, options=GRPC_OPTIONS)

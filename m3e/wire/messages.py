@@ -1,0 +1,117 @@
+"""Domain messages of the link, free of protobuf (which stays at the process edge).
+
+Field meanings are documented in protos/m3e/v1/link.proto.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+
+class Modality(enum.IntEnum):
+    UNSPECIFIED = 0
+    VIDEO = 1
+    AUDIO = 2
+    TEXT = 3
+
+
+class FeedbackKind(enum.IntEnum):
+    UNSPECIFIED = 0
+    ACK = 1
+    NACK = 2
+    REJECTED = 3
+    GIVE_UP = 4
+
+
+@dataclass
+class StreamHeader:
+    session_id: str
+    width: int
+    height: int
+    fps: float
+    sample_rate: int = 0
+    audio_channels: int = 0
+    video_scheme: str = "h265"
+    audio_scheme: str = ""
+    audio_config: bytes = b""
+
+
+@dataclass
+class Burst:
+    """One coded payload as channel symbols. iq: (n,) complex64, pilots included."""
+
+    session_id: str
+    seq: int
+    pts: float
+    modality: Modality
+    scheme: str
+    modulation: str
+    code_rate: float
+    payload_bytes: int
+    iq: npt.NDArray[np.complex64]
+    rv: int = 0
+    attempt: int = 0
+    pilot_spacing: int = 0
+    pilot_count: int = 0
+    capture_time: float = 0.0
+    keyframe: bool = False
+    noise_var: float = 0.0
+    genie: bytes = b""
+    index: int = 0
+
+
+@dataclass
+class ReceiverStats:
+    bursts: int = 0
+    payloads_ok: int = 0
+    payloads_lost: int = 0
+    nacks: int = 0
+    rejected: int = 0
+    frames: int = 0
+    fps: float = 0.0
+    latency_ms_p50: float = 0.0
+    latency_ms_p95: float = 0.0
+    bler: float = 0.0
+
+
+@dataclass
+class Feedback:
+    session_id: str
+    seq: int
+    kind: FeedbackKind
+    xi: float | None = None
+    reason: str = ""
+    status_code: int = 0
+    stats: ReceiverStats | None = None
+    decoded_text: str = ""
+
+
+@dataclass
+class ChannelSettings:
+    """Emulator settings; None leaves a setting unchanged in ``Control.Configure``."""
+
+    snr_db: float | None = None
+    fading: str | None = None
+    coherence: int | None = None
+    k_factor: float | None = None
+    symbol_rate: float | None = None
+    delay_ms: float | None = None
+    erasure_prob: float | None = None
+    feedback_loss: float | None = None
+
+
+@dataclass
+class ChannelStats:
+    settings: ChannelSettings = field(default_factory=ChannelSettings)
+    bursts: int = 0
+    symbols: int = 0
+    symbols_per_s: float = 0.0
+    erased_blocks: int = 0
+    rejected: int = 0
+    feedback_forwarded: int = 0
+    feedback_dropped: int = 0
+    streams: int = 0

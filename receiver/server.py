@@ -1,0 +1,140 @@
+"""The receiver process: the Link servicer around ``ReceiverSession``, and the viewer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+
+from m3e.wire import link_pb2 as pb
+from m3e.wire import link_pb2_grpc as rpc
+from m3e.wire.convert import burst_from_proto, feedback_to_proto, header_from_proto
+from m3e.wire.grpc_util import TlsFiles, create_server, set_serving
+from m3e.wire.messages import Feedback, FeedbackKind, StreamHeader
+from receiver.session import FAILED_PRECONDITION, INVALID, ReceiverConfig, ReceiverSession
+from receiver.viewer import Viewer
+
+log = logging.getLogger("m3e.receiver")
+
+
+class ReceiverService(rpc.LinkServicer):
+    """Keeps one session per session id, so a stream that reconnects carries on."""
+
+    def __init__(self, config: ReceiverConfig, viewer: Viewer | None = None) -> None:
+        self.config = config
+        self.viewer = viewer
+        self.sessions: dict[str, ReceiverSession] = {}
+        # one worker: bursts of a session are decoded in arrival order, off the event loop
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="decode")
+        self.finished = asyncio.Event()
+
+    async def Stream(
+        self, request_iterator: AsyncIterator[pb.Uplink], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.Feedback]:
+        loop = asyncio.get_running_loop()
+        session: ReceiverSession | None = None
+        async for msg in request_iterator:
+            if msg.HasField("header"):
+                try:
+                    header = header_from_proto(msg.header)
+                    session = self.sessions.get(header.session_id)
+                    if session is None:
+                        session = await loop.run_in_executor(self.worker, self._new_session, header)
+                        self.sessions[header.session_id] = session
+                        log.info(
+                            "session %s: %dx%d @ %g fps, %s + %s",
+                            header.session_id,
+                            header.width,
+                            header.height,
+                            header.fps,
+                            header.video_scheme,
+                            header.audio_scheme or "no audio",
+                        )
+                    else:
+                        log.info("session %s resumed", header.session_id)
+                except ValueError as exc:
+                    yield feedback_to_proto(
+                        Feedback(
+                            msg.header.session_id,
+                            0,
+                            FeedbackKind.REJECTED,
+                            reason=str(exc),
+                            status_code=INVALID,
+                        )
+                    )
+                continue
+            if session is None:
+                yield feedback_to_proto(
+                    Feedback(
+                        msg.burst.session_id,
+                        msg.burst.seq,
+                        FeedbackKind.REJECTED,
+                        reason="no stream header yet",
+                        status_code=FAILED_PRECONDITION,
+                    )
+                )
+                continue
+            try:
+                burst = burst_from_proto(msg.burst)
+            except ValueError as exc:
+                session.stats.rejected += 1
+                yield feedback_to_proto(
+                    Feedback(
+                        msg.burst.session_id,
+                        msg.burst.seq,
+                        FeedbackKind.REJECTED,
+                        reason=str(exc),
+                        status_code=INVALID,
+                    )
+                )
+                continue
+            fb = await loop.run_in_executor(self.worker, session.on_burst, burst)
+            yield feedback_to_proto(fb)
+        # The sender closed its stream: the session is complete.
+        if session is not None:
+            await loop.run_in_executor(self.worker, session.close)
+            self.sessions.pop(session.header.session_id, None)
+            log.info("session %s finished: %s", session.header.session_id, session.stats)
+            self.finished.set()
+
+    def _new_session(self, header: StreamHeader) -> ReceiverSession:
+        v = self.viewer
+        return ReceiverSession(
+            header, self.config, on_frame=v.on_frame if v else None, on_audio=v.on_audio if v else None
+        )
+
+    def close_all(self) -> None:
+        for s in self.sessions.values():
+            s.close()
+        self.sessions.clear()
+
+
+async def serve(
+    listen: str,
+    config: ReceiverConfig,
+    viewer: Viewer | None = None,
+    tls: TlsFiles | None = None,
+    exit_after_session: bool = False,
+) -> None:
+    """Run the receiver until cancelled (or after one complete session)."""
+    service = ReceiverService(config, viewer)
+    server, port, health = create_server(listen, [lambda s: rpc.add_LinkServicer_to_server(service, s)], tls)
+    await server.start()
+    await set_serving(health)
+    if viewer is not None:
+        viewer.service = service
+        await viewer.start()
+    print(f"receiver: listening on port {port}", flush=True)
+    try:
+        if exit_after_session:
+            await service.finished.wait()
+        else:
+            await server.wait_for_termination()
+    finally:
+        await server.stop(1.0)
+        await asyncio.get_running_loop().run_in_executor(service.worker, service.close_all)
+        if viewer is not None:
+            await viewer.stop()

@@ -1,0 +1,224 @@
+"""One received stream, from bursts to played frames and audio.
+
+Synchronous on purpose: the servicer runs it on one worker thread so that the heavy parts
+(LDPC decoding, H.265 decoding, MP4 encoding) never block the event loop, and the order of
+bursts is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+
+from m3e.codecs.traditional import AudioDecoder, VideoDecoder, check_audio_scheme, check_video_scheme
+from m3e.media.sinks import Mp4Recorder, SoundCard
+from m3e.phy.estimation import PilotLayout
+from m3e.phy.link import PayloadReceiver, TransportCoder
+from m3e.restore.playout import PlayoutBuffer
+from m3e.wire.messages import Burst, Feedback, FeedbackKind, Modality, ReceiverStats, StreamHeader
+
+log = logging.getLogger("m3e.receiver")
+INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
+FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION.value[0]
+
+
+@dataclass
+class _Pending:
+    rx: PayloadReceiver
+    attempts: int = 0
+
+
+@dataclass
+class PlayedFrame:
+    """What sinks and the viewer get for every frame index."""
+
+    index: int
+    rgb: npt.NDArray[np.uint8]
+    frozen: bool
+    latency_ms: float | None
+
+
+@dataclass
+class ReceiverConfig:
+    out: str | None = "received.mp4"
+    max_retries: int = 3
+    playout_delay_s: float = 0.3
+    sound_card: bool = True
+
+
+@dataclass
+class _Counters:
+    transmissions: int = 0
+    failed_transmissions: int = 0
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=300))
+    play_times: deque[float] = field(default_factory=lambda: deque(maxlen=90))
+
+
+class ReceiverSession:
+    """State of one session; survives reconnects (a new stream with the same session id)."""
+
+    def __init__(
+        self,
+        header: StreamHeader,
+        config: ReceiverConfig,
+        on_frame: Callable[[PlayedFrame], None] | None = None,
+        on_audio: Callable[[npt.NDArray[np.int16]], None] | None = None,
+    ) -> None:
+        check_video_scheme(header.video_scheme)
+        if header.audio_scheme:
+            check_audio_scheme(header.audio_scheme)
+        self.header = header
+        self.config = config
+        self.stats = ReceiverStats()
+        self._c = _Counters()
+        self._coders: dict[tuple[str, float, int, int], TransportCoder] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._video = PlayoutBuffer[tuple[bytes, float]](config.playout_delay_s)
+        self._audio = PlayoutBuffer[tuple[bytes, float]](config.playout_delay_s)
+        self._video_decoder = VideoDecoder(header.video_scheme)
+        channels = max(1, header.audio_channels)
+        self._audio_decoder = (
+            AudioDecoder(header.audio_scheme, header.sample_rate, channels, header.audio_config)
+            if header.audio_scheme
+            else None
+        )
+        self._last_rgb = np.zeros((header.height, header.width, 3), dtype=np.uint8)
+        self._audio_pts_played = 0.0
+        self.recorder = (
+            Mp4Recorder(
+                config.out,
+                header.width,
+                header.height,
+                header.fps,
+                header.sample_rate if header.audio_scheme else 0,
+                channels,
+            )
+            if config.out
+            else None
+        )
+        self.sound = (
+            SoundCard(header.sample_rate, channels) if header.audio_scheme and config.sound_card else None
+        )
+        self.on_frame = on_frame
+        self.on_audio = on_audio
+        self.payload_bytes = 0
+
+    # ----------------------------------------------------------------- bursts
+    def on_burst(self, burst: Burst) -> Feedback:
+        """Decode one transmission; returns the feedback for the sender."""
+        try:
+            coder = self._coder(burst)
+        except ValueError as exc:
+            self.stats.rejected += 1
+            return Feedback(
+                burst.session_id, burst.seq, FeedbackKind.REJECTED, reason=str(exc), status_code=INVALID
+            )
+        self.stats.bursts += 1
+        self._c.transmissions += 1
+        pending = self._pending.get(burst.seq)
+        if pending is None:
+            pending = self._pending[burst.seq] = _Pending(coder.receiver(burst.payload_bytes))
+        pending.attempts += 1
+        try:
+            payload = pending.rx.receive(burst.iq, max(burst.noise_var, 1e-9), None, burst.rv)
+        except ValueError as exc:
+            self.stats.rejected += 1
+            return Feedback(
+                burst.session_id, burst.seq, FeedbackKind.REJECTED, reason=str(exc), status_code=INVALID
+            )
+        now = time.monotonic()
+        buffer = self._video if burst.modality == Modality.VIDEO else self._audio
+        if payload is not None:
+            del self._pending[burst.seq]
+            self.stats.payloads_ok += 1
+            self.payload_bytes += len(payload)
+            buffer.put(burst.index, (payload, burst.capture_time), now)
+            kind = FeedbackKind.ACK
+        else:
+            self._c.failed_transmissions += 1
+            if burst.attempt + 1 >= self.config.max_retries + 1:
+                del self._pending[burst.seq]
+                self.stats.payloads_lost += 1
+                buffer.give_up(burst.index)
+                kind = FeedbackKind.GIVE_UP
+            else:
+                self.stats.nacks += 1
+                kind = FeedbackKind.NACK
+        self._play(now)
+        self._update_stats()
+        return Feedback(burst.session_id, burst.seq, kind, stats=self.stats)
+
+    def _coder(self, burst: Burst) -> TransportCoder:
+        expected = {Modality.VIDEO: self.header.video_scheme, Modality.AUDIO: self.header.audio_scheme}
+        if burst.modality not in expected or burst.scheme != expected[burst.modality]:
+            raise ValueError(f"unexpected scheme {burst.scheme!r} for {burst.modality.name.lower()}")
+        key = (burst.modulation, round(burst.code_rate, 6), burst.pilot_spacing, burst.pilot_count)
+        coder = self._coders.get(key)
+        if coder is None:
+            pilots = PilotLayout(burst.pilot_spacing, burst.pilot_count) if burst.pilot_count else None
+            coder = self._coders[key] = TransportCoder(burst.modulation, burst.code_rate, pilots=pilots)
+        if burst.iq.shape[0] != coder.n_symbols(burst.payload_bytes):
+            raise ValueError(
+                f"{burst.iq.shape[0]} symbols do not match a {burst.payload_bytes}-byte payload "
+                f"({coder.n_symbols(burst.payload_bytes)} expected)"
+            )
+        return coder
+
+    # --------------------------------------------------------------- play-out
+    def _play(self, now: float) -> None:
+        for index, item in self._video.pop_ready(now):
+            rgb, frozen, latency = self._last_rgb, True, None
+            if item is not None:
+                frames = self._video_decoder.decode(item[0])
+                if frames:
+                    rgb, frozen = frames[-1], False
+                    self._last_rgb = rgb
+                latency = (time.time() - item[1]) * 1000 if item[1] else None
+            self._emit_frame(PlayedFrame(index, rgb, frozen, latency))
+        for _, item in self._audio.pop_ready(now):
+            if item is None or self._audio_decoder is None:
+                continue
+            samples = self._audio_decoder.decode(item[0])
+            if self.recorder:
+                self.recorder.write_audio(samples)
+            if self.sound:
+                self.sound.play(samples)
+            if self.on_audio:
+                self.on_audio(samples)
+
+    def _emit_frame(self, frame: PlayedFrame) -> None:
+        if self.recorder:
+            self.recorder.write_video(frame.rgb, frame.index)
+        self.stats.frames += 1
+        if frame.latency_ms is not None:
+            self._c.latencies.append(frame.latency_ms)
+        self._c.play_times.append(time.monotonic())
+        if self.on_frame:
+            try:
+                self.on_frame(frame)
+            except Exception:  # a viewer problem must never stop reception
+                log.exception("viewer failed on frame %d", frame.index)
+
+    def _update_stats(self) -> None:
+        s, c = self.stats, self._c
+        if len(c.play_times) > 1:
+            s.fps = (len(c.play_times) - 1) / max(1e-6, c.play_times[-1] - c.play_times[0])
+        if c.latencies:
+            s.latency_ms_p50 = float(np.percentile(c.latencies, 50))
+            s.latency_ms_p95 = float(np.percentile(c.latencies, 95))
+        s.bler = c.failed_transmissions / max(1, c.transmissions)
+
+    def close(self) -> None:
+        """Play out what is left and finish the recording (it stays playable)."""
+        self._play(time.monotonic() + 3600)
+        if self.recorder:
+            self.recorder.close()
+        if self.sound:
+            self.sound.close()

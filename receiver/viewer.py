@@ -1,0 +1,234 @@
+"""The web viewer: live video, audio, statistics charts and an SNR control, on aiohttp.
+
+A WebSocket carries binary messages tagged by their first byte (``V`` + JPEG frame,
+``A`` + little-endian int16 PCM) and JSON text messages with the statistics; ``/mjpeg``
+is the fallback for clients without WebSocket. The SNR control goes to the emulator's
+``Control`` service when the receiver knows its address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import fractions
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import av
+import grpc
+import numpy as np
+import numpy.typing as npt
+from aiohttp import WSMsgType, web
+
+from m3e.wire import link_pb2 as pb
+from m3e.wire import link_pb2_grpc as rpc
+from m3e.wire.convert import channel_stats_from_proto, settings_to_proto
+from m3e.wire.grpc_util import TlsFiles, client_channel
+from m3e.wire.messages import ChannelSettings
+
+if TYPE_CHECKING:
+    from receiver.server import ReceiverService
+    from receiver.session import PlayedFrame
+
+log = logging.getLogger("m3e.viewer")
+PAGE = Path(__file__).parent / "static" / "viewer.html"
+
+
+class JpegEncoder:
+    """RGB frames to JPEG through PyAV's mjpeg encoder."""
+
+    def __init__(self, quality: int = 5) -> None:
+        self.quality = quality
+        self._ctx: Any = None
+
+    def encode(self, rgb: npt.NDArray[np.uint8]) -> bytes:
+        h, w = rgb.shape[:2]
+        if self._ctx is None or (self._ctx.width, self._ctx.height) != (w, h):
+            self._ctx = av.CodecContext.create("mjpeg", "w")
+            self._ctx.width, self._ctx.height, self._ctx.pix_fmt = w, h, "yuvj420p"
+            self._ctx.time_base = fractions.Fraction(1, 30)
+            self._ctx.options = {"qmin": str(self.quality), "qmax": str(self.quality)}
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuvj420p")
+        return b"".join(bytes(p) for p in self._ctx.encode(frame))
+
+
+class Viewer:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        control: str | None = None,
+        tls: TlsFiles | None = None,
+    ) -> None:
+        self.host, self.port = host, port
+        self.control = control
+        self.tls = tls
+        self.service: ReceiverService | None = None
+        self._lock = threading.Lock()
+        self._jpeg = b""
+        self._frame_index = -1
+        self._clients = 0
+        self._audio: collections.deque[bytes] = collections.deque(maxlen=200)
+        self._encoder = JpegEncoder()
+        self._channel: dict[str, Any] = {}
+        self._bitrate = _Rate()
+        self._runner: web.AppRunner | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    # ---- called from the decode worker thread
+    def on_frame(self, frame: PlayedFrame) -> None:
+        if self._clients == 0 and self._frame_index >= 0:
+            with self._lock:
+                self._frame_index = frame.index
+            return
+        jpeg = self._encoder.encode(frame.rgb)
+        with self._lock:
+            self._jpeg, self._frame_index = jpeg, frame.index
+
+    def on_audio(self, samples: npt.NDArray[np.int16]) -> None:
+        if self._clients:
+            self._audio.append(samples.astype("<i2").tobytes())
+
+    # ---- HTTP
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024)
+        app.add_routes(
+            [
+                web.get("/", self._page),
+                web.get("/ws", self._ws),
+                web.get("/mjpeg", self._mjpeg),
+                web.get("/api/stats", self._stats_handler),
+                web.post("/api/channel", self._set_channel),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._poller = asyncio.create_task(self._poll_channel())
+        print(f"viewer: http://{self.host}:{self.port}/", flush=True)
+
+    async def stop(self) -> None:
+        if self._poller:
+            self._poller.cancel()
+        if self._runner:
+            await self._runner.cleanup()
+
+    def stats(self) -> dict[str, Any]:
+        sessions = list(self.service.sessions.values()) if self.service else []
+        out: dict[str, Any] = {"frame": self._frame_index, "channel": self._channel, "time": time.time()}
+        if sessions:
+            s = sessions[0]
+            out.update(
+                session=s.header.session_id,
+                width=s.header.width,
+                height=s.header.height,
+                fps_source=s.header.fps,
+                sample_rate=s.header.sample_rate,
+                receiver=dataclasses.asdict(s.stats),
+                bitrate_kbps=self._bitrate.update(s.payload_bytes * 8) / 1000,
+            )
+        return out
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(PAGE)
+
+    async def _stats_handler(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=10, max_msg_size=4096)
+        await ws.prepare(request)
+        self._clients += 1
+        sent_index, last_stats = -2, 0.0
+        try:
+            while not ws.closed:
+                with self._lock:
+                    jpeg, index = self._jpeg, self._frame_index
+                if index != sent_index and jpeg:
+                    await ws.send_bytes(b"V" + jpeg)
+                    sent_index = index
+                while self._audio:
+                    await ws.send_bytes(b"A" + self._audio.popleft())
+                if time.monotonic() - last_stats > 0.5:
+                    await ws.send_str(json.dumps(self.stats()))
+                    last_stats = time.monotonic()
+                try:
+                    msg = await ws.receive(timeout=1 / 60)
+                    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                        break
+                except TimeoutError:
+                    pass
+        except (ConnectionResetError, RuntimeError):
+            pass
+        finally:
+            self._clients -= 1
+        return ws
+
+    async def _mjpeg(self, request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame"})
+        await resp.prepare(request)
+        self._clients += 1
+        sent = -2
+        try:
+            while True:
+                with self._lock:
+                    jpeg, index = self._jpeg, self._frame_index
+                if index != sent and jpeg:
+                    await resp.write(b"--frame\r\nContent-Type: image/jpeg\r\n\r\n" + jpeg + b"\r\n")
+                    sent = index
+                await asyncio.sleep(1 / 60)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self._clients -= 1
+        return resp
+
+    async def _set_channel(self, request: web.Request) -> web.Response:
+        if not self.control:
+            return web.json_response({"error": "this receiver was started without --control"}, status=409)
+        try:
+            body = await request.json()
+            settings = ChannelSettings(snr_db=float(body["snr_db"]))
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"error": 'expected JSON {"snr_db": number}'}, status=400)
+        try:
+            async with client_channel(self.control, self.tls) as ch:
+                reply = await rpc.ControlStub(ch).Configure(settings_to_proto(settings), timeout=3)
+        except grpc.aio.AioRpcError as exc:
+            return web.json_response({"error": f"relay: {exc.details()}"}, status=502)
+        self._channel = dataclasses.asdict(channel_stats_from_proto(reply))
+        return web.json_response(self._channel)
+
+    async def _poll_channel(self) -> None:
+        if not self.control:
+            return
+        async with client_channel(self.control, self.tls) as ch:
+            stub = rpc.ControlStub(ch)
+            while True:
+                try:
+                    self._channel = dataclasses.asdict(
+                        channel_stats_from_proto(await stub.Stats(pb.StatsRequest(), timeout=2))
+                    )
+                except Exception:
+                    self._channel = {}
+                await asyncio.sleep(1.0)
+
+
+class _Rate:
+    """Rate of a growing counter over the last few seconds."""
+
+    def __init__(self) -> None:
+        self._samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=20)
+
+    def update(self, total: int) -> float:
+        now = time.monotonic()
+        self._samples.append((now, total))
+        t0, v0 = self._samples[0]
+        return (total - v0) / (now - t0) if now > t0 else 0.0

@@ -1,0 +1,284 @@
+"""The sender process: source -> traditional codecs -> channel coding -> Link stream.
+
+A producer thread reads the source (in real time for live and paced files), encodes every
+frame and audio packet and turns each into a burst of symbols. The event loop streams the
+bursts, reads feedback, retransmits on NACK with the next redundancy version (HARQ IR),
+and reconnects with backoff when the link drops (forcing a keyframe so the receiver can
+resynchronise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+from av.video.frame import PictureType
+
+from m3e.codecs.traditional import AudioEncoder, Packet, VideoEncoder
+from m3e.media.sources import AudioItem, MediaSource, SourceConfig
+from m3e.phy.estimation import PilotLayout
+from m3e.phy.harq import redundancy_version
+from m3e.phy.link import TransportCoder
+from m3e.wire import link_pb2 as pb
+from m3e.wire import link_pb2_grpc as rpc
+from m3e.wire.convert import burst_to_proto, feedback_from_proto, header_to_proto
+from m3e.wire.grpc_util import TlsFiles, client_channel
+from m3e.wire.messages import Burst, Feedback, FeedbackKind, Modality, StreamHeader
+
+log = logging.getLogger("m3e.sender")
+
+
+@dataclass
+class SenderConfig:
+    target: str = "127.0.0.1:50051"
+    source: str = "testsrc"
+    media: SourceConfig = field(default_factory=SourceConfig)
+    video_scheme: str = "h265"
+    audio_scheme: str = "aac"
+    modulation: str = "16qam"
+    code_rate: float = 0.75
+    pilot_spacing: int = 256
+    pilot_count: int = 4
+    gop: int = 30
+    crf: int = 28
+    realtime: bool = True
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    max_retries: int = 3
+    reconnect_timeout_s: float = 30.0
+    tls: TlsFiles | None = None
+
+
+@dataclass
+class SenderStats:
+    bursts: int = 0
+    retransmissions: int = 0
+    acks: int = 0
+    nacks: int = 0
+    given_up: int = 0
+    rejected: int = 0
+    symbols: int = 0
+    reconnects: int = 0
+    last_receiver: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Unacked:
+    burst: Burst
+    payload: bytes
+    sent_at: float
+
+
+class Sender:
+    def __init__(self, config: SenderConfig) -> None:
+        self.config = config
+        self.stats = SenderStats()
+        c = config
+        self.source = MediaSource(c.source, c.media)
+        self.coder = TransportCoder(
+            c.modulation, c.code_rate, pilots=PilotLayout(c.pilot_spacing, c.pilot_count)
+        )
+        m = c.media
+        self.video = (
+            VideoEncoder(c.video_scheme, m.width, m.height, m.fps, gop=c.gop, crf=c.crf)
+            if self.source.has_video
+            else None
+        )
+        self.audio = (
+            AudioEncoder(c.audio_scheme, m.sample_rate, m.channels)
+            if self.source.has_audio and c.audio_scheme
+            else None
+        )
+        if self.video is None:
+            raise ValueError(f"{c.source} has no video stream")
+        self.header = StreamHeader(
+            session_id=c.session_id,
+            width=m.width,
+            height=m.height,
+            fps=m.fps,
+            sample_rate=m.sample_rate if self.audio else 0,
+            audio_channels=m.channels if self.audio else 0,
+            video_scheme=c.video_scheme,
+            audio_scheme=c.audio_scheme if self.audio else "",
+            audio_config=self.audio.config if self.audio else b"",
+        )
+        self._seq = 0
+        self._index = {Modality.VIDEO: 0, Modality.AUDIO: 0}
+        self._unacked: collections.OrderedDict[int, _Unacked] = collections.OrderedDict()
+        self._force_keyframe = threading.Event()
+
+    # ------------------------------------------------------------- producing
+    def _burst(self, packet: Packet, modality: Modality, scheme: str, capture_time: float) -> Burst:
+        c = self.config
+        burst = Burst(
+            session_id=c.session_id,
+            seq=self._seq,
+            pts=packet.pts,
+            modality=modality,
+            scheme=scheme,
+            modulation=c.modulation,
+            code_rate=c.code_rate,
+            payload_bytes=len(packet.data),
+            iq=self.coder.encode(packet.data, 0),
+            pilot_spacing=c.pilot_spacing,
+            pilot_count=c.pilot_count,
+            capture_time=capture_time,
+            keyframe=packet.keyframe,
+            index=self._index[modality],
+        )
+        self._seq += 1
+        self._index[modality] += 1
+        return burst
+
+    def _produce(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue[tuple[Burst, bytes] | None],
+        stop: threading.Event,
+    ) -> None:
+        """Producer thread: source -> encoders -> bursts, paced in real time if asked."""
+        assert self.video is not None
+        start = time.monotonic()
+        try:
+            for item in self.source:
+                if stop.is_set():
+                    break
+                if self.config.realtime:
+                    delay = start + item.pts - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                captured = time.time()
+                if isinstance(item, AudioItem):
+                    if self.audio is None:
+                        continue
+                    packets, modality, scheme = (
+                        self.audio.encode(item.samples),
+                        Modality.AUDIO,
+                        self.config.audio_scheme,
+                    )
+                else:
+                    if self._force_keyframe.is_set():
+                        self._force_keyframe.clear()
+                        item.frame.pict_type = PictureType.I
+                    packets, modality, scheme = (
+                        self.video.encode(item.frame),
+                        Modality.VIDEO,
+                        self.config.video_scheme,
+                    )
+                for p in packets:
+                    burst = self._burst(p, modality, scheme, captured)
+                    asyncio.run_coroutine_threadsafe(queue.put((burst, p.data)), loop).result()
+        finally:
+            asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
+
+    # ------------------------------------------------------------- streaming
+    async def run(self) -> SenderStats:
+        """Stream the whole source; returns the statistics when the receiver has it all."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[Burst, bytes] | None] = asyncio.Queue(maxsize=64)
+        stop = threading.Event()
+        producer = loop.run_in_executor(None, self._produce, loop, queue, stop)
+        retransmit: asyncio.Queue[Burst] = asyncio.Queue()
+        self._source_done = False
+        backoff, down_since = 0.2, time.monotonic()
+        try:
+            while True:
+                answered = self.stats.acks + self.stats.nacks + self.stats.given_up
+                try:
+                    await self._stream_once(queue, retransmit)
+                    return self.stats
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() not in (
+                        grpc.StatusCode.UNAVAILABLE,
+                        grpc.StatusCode.CANCELLED,
+                        grpc.StatusCode.INTERNAL,
+                        grpc.StatusCode.UNKNOWN,
+                    ):
+                        raise
+                    if self.stats.acks + self.stats.nacks + self.stats.given_up > answered:
+                        backoff, down_since = 0.2, time.monotonic()  # the link worked for a while
+                    if time.monotonic() - down_since > self.config.reconnect_timeout_s:
+                        raise ConnectionError(f"cannot reach {self.config.target}: {exc.details()}") from None
+                    log.warning("link down (%s); reconnecting in %.1f s", exc.code().name, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(2.0, backoff * 2)
+                    self.stats.reconnects += 1
+                    self._force_keyframe.set()
+                    self._unacked.clear()  # what was in flight is gone with the old link
+        finally:
+            stop.set()
+            while not queue.empty():
+                queue.get_nowait()
+            await producer
+
+    async def _stream_once(
+        self, queue: asyncio.Queue[tuple[Burst, bytes] | None], retransmit: asyncio.Queue[Burst]
+    ) -> None:
+
+        async def outgoing() -> AsyncIterator[pb.Uplink]:
+            yield pb.Uplink(header=header_to_proto(self.header))
+            while True:
+                if not retransmit.empty():
+                    yield self._send(retransmit.get_nowait())
+                    continue
+                if self._source_done:
+                    if not self._unacked:
+                        return
+                    get: asyncio.Future[Burst] = asyncio.ensure_future(retransmit.get())
+                    try:
+                        yield self._send(await asyncio.wait_for(get, timeout=2.0))
+                    except TimeoutError:
+                        return  # the receiver stopped answering for the last bursts
+                    continue
+                item = await queue.get()
+                if item is None:
+                    self._source_done = True
+                    continue
+                burst, payload = item
+                self._unacked[burst.seq] = _Unacked(burst, payload, time.monotonic())
+                while len(self._unacked) > 512:
+                    self._unacked.popitem(last=False)
+                yield self._send(burst)
+
+        async with client_channel(self.config.target, self.config.tls) as channel:
+            call = rpc.LinkStub(channel).Stream(outgoing())
+            async for msg in call:
+                fb = feedback_from_proto(msg)
+                self._on_feedback(fb, retransmit)
+
+    def _send(self, burst: Burst) -> pb.Uplink:
+        self.stats.bursts += 1
+        self.stats.symbols += burst.iq.shape[0]
+        return pb.Uplink(burst=burst_to_proto(burst))
+
+    def _on_feedback(self, fb: Feedback, retransmit: asyncio.Queue[Burst]) -> None:
+        if fb.stats is not None:
+            self.stats.last_receiver = {k: float(v) for k, v in vars(fb.stats).items()}
+        entry = self._unacked.get(fb.seq)
+        if fb.kind == FeedbackKind.ACK:
+            self.stats.acks += 1
+            self._unacked.pop(fb.seq, None)
+        elif fb.kind == FeedbackKind.NACK and entry is not None:
+            self.stats.nacks += 1
+            b = entry.burst
+            attempt = b.attempt + 1
+            rv = redundancy_version("ir", attempt)
+            again = Burst(
+                **{**vars(b), "attempt": attempt, "rv": rv, "iq": self.coder.encode(entry.payload, rv)}
+            )
+            entry.burst = again
+            self.stats.retransmissions += 1
+            retransmit.put_nowait(again)
+        elif fb.kind == FeedbackKind.GIVE_UP:
+            self.stats.given_up += 1
+            self._unacked.pop(fb.seq, None)
+        elif fb.kind == FeedbackKind.REJECTED:
+            self.stats.rejected += 1
+            self._unacked.pop(fb.seq, None)
+            log.warning("burst %d rejected: %s", fb.seq, fb.reason)
