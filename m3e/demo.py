@@ -20,8 +20,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def _start(args: list[str], ready: str, timeout: float = 60.0) -> subprocess.Popen[str]:
-    """Start ``python -m m3e.cli ARGS`` and wait until it prints ``ready``."""
+def start_process(
+    args: list[str], ready: str, timeout: float = 60.0, echo: bool = True
+) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m m3e.cli ARGS``; wait until it prints a line containing ``ready``
+    and return the process and that line."""
     proc = subprocess.Popen([sys.executable, "-m", "m3e.cli", *args], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
@@ -29,9 +32,10 @@ def _start(args: list[str], ready: str, timeout: float = 60.0) -> subprocess.Pop
         line = proc.stdout.readline()
         if not line:
             raise RuntimeError(f"{args[0]} exited with code {proc.wait()}")
-        print(f"  [{args[0]}] {line.rstrip()}", flush=True)
+        if echo:
+            print(f"  [{args[0]}] {line.rstrip()}", flush=True)
         if ready in line:
-            return proc
+            return proc, line
     proc.kill()
     raise RuntimeError(f"{args[0]} did not start within {timeout:.0f} s")
 
@@ -45,92 +49,74 @@ def _flags(settings: Any, names: list[str]) -> list[str]:
     return out
 
 
+RELAY_FLAGS = [
+    "snr_db",
+    "fading",
+    "coherence",
+    "k_factor",
+    "symbol_rate",
+    "delay_ms",
+    "erasure_prob",
+    "feedback_loss",
+]
+SEND_FLAGS = [
+    "width",
+    "height",
+    "fps",
+    "sample_rate",
+    "scheme",
+    "audio_scheme",
+    "modulation",
+    "code_rate",
+    "pilot_spacing",
+    "pilot_count",
+    "crf",
+    "gop",
+]
+
+
 def run_demo(settings: Any, open_browser: bool = True) -> int:
     s = settings
     host = s.host
-    relay_port, receiver_port = free_port(host), free_port(host)
+    relay, receiver = f"{host}:{free_port(host)}", f"{host}:{free_port(host)}"
     viewer_port = s.viewer_port or free_port(host)
     common = ["--host", host, "--seed", str(s.seed)]
+    receive_args = [
+        "receive",
+        "--port",
+        receiver.rsplit(":", 1)[1],
+        "--once",
+        "--control",
+        relay,
+        "--viewer-port",
+        str(viewer_port),
+        "--out",
+        str(s.out),
+        *_flags(s, ["max_retries", "playout_delay_ms"]),
+        *common,
+    ]
+    relay_args = [
+        "relay",
+        "--port",
+        relay.rsplit(":", 1)[1],
+        "--target",
+        receiver,
+        *_flags(s, RELAY_FLAGS),
+        *common,
+    ]
+    duration = s.duration or (DEMO_SECONDS if s.source == "testsrc" else None)
+    send_args = ["send", "--target", relay, "--source", s.source, *_flags(s, SEND_FLAGS), *common]
+    if duration:
+        send_args += ["--duration", str(duration)]
     procs: list[subprocess.Popen[str]] = []
     try:
-        procs.append(
-            _start(
-                [
-                    "receive",
-                    "--port",
-                    str(receiver_port),
-                    "--once",
-                    "--control",
-                    f"{host}:{relay_port}",
-                    "--viewer-port",
-                    str(viewer_port),
-                    "--out",
-                    str(s.out),
-                    *_flags(s, ["max_retries", "playout_delay_ms"]),
-                    *common,
-                ],
-                "viewer:",
-            )
-        )
-        procs.append(
-            _start(
-                [
-                    "relay",
-                    "--port",
-                    str(relay_port),
-                    "--target",
-                    f"{host}:{receiver_port}",
-                    *_flags(
-                        s,
-                        [
-                            "snr_db",
-                            "fading",
-                            "coherence",
-                            "k_factor",
-                            "symbol_rate",
-                            "delay_ms",
-                            "erasure_prob",
-                            "feedback_loss",
-                        ],
-                    ),
-                    *common,
-                ],
-                "listening",
-            )
-        )
+        procs.append(start_process(receive_args, "viewer:")[0])
+        procs.append(start_process(relay_args, "listening")[0])
         url = f"http://{host}:{viewer_port}/"
         print(f"viewer: {url}", flush=True)
         if open_browser:
             webbrowser.open(url)
-        duration = s.duration or (DEMO_SECONDS if s.source == "testsrc" else None)
-        send = [
-            "send",
-            "--target",
-            f"{host}:{relay_port}",
-            "--source",
-            s.source,
-            *_flags(
-                s,
-                [
-                    "width",
-                    "height",
-                    "fps",
-                    "sample_rate",
-                    "scheme",
-                    "audio_scheme",
-                    "modulation",
-                    "code_rate",
-                    "pilot_spacing",
-                    "pilot_count",
-                    "crf",
-                    "gop",
-                ],
-            ),
-            *common,
-        ]
-        if duration:
-            send += ["--duration", str(duration)]
-        sender = subprocess.run([sys.executable, "-m", "m3e.cli", *send], check=False)
+        sender = subprocess.run([sys.executable, "-m", "m3e.cli", *send_args], check=False)
         if sender.returncode != 0:
             return sender.returncode
         procs[0].wait(timeout=30)

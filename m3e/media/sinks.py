@@ -36,12 +36,18 @@ class Mp4Recorder:
             str(self.path),
             "w",
             format="mp4",
-            options={"movflags": "frag_keyframe+empty_moov+default_base_moof"},
+            options={"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"},
         )
         rate = fractions.Fraction(fps).limit_denominator(1001)
         self._video = self._out.add_stream("libx264", rate=rate)
         self._video.width, self._video.height, self._video.pix_fmt = width, height, "yuv420p"
-        self._video.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps)))}
+        # near-transparent re-encode: the recording should show what the receiver decoded
+        self._video.options = {
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "crf": "16",
+            "g": str(max(1, round(fps))),
+        }
         self._audio: Any = None
         if sample_rate:
             self._audio = self._out.add_stream("aac", rate=sample_rate)

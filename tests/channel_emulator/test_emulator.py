@@ -1,0 +1,140 @@
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import numpy as np
+import pytest
+
+from channel_emulator.server import ChannelEmulator, ControlService, LinkProxy, validate_settings
+from m3e.wire import link_pb2 as pb
+from m3e.wire import link_pb2_grpc as rpc
+from m3e.wire.convert import burst_from_proto, burst_to_proto, feedback_to_proto, settings_to_proto
+from m3e.wire.grpc_util import client_channel, create_server
+from m3e.wire.messages import Burst, ChannelSettings, Feedback, FeedbackKind, Modality
+
+
+def _burst(seq: int, n: int = 512) -> Burst:
+    return Burst(
+        "s",
+        seq,
+        seq / 30,
+        Modality.VIDEO,
+        "h265",
+        "qpsk",
+        0.5,
+        10,
+        np.ones(n, dtype=np.complex64),
+        genie=b"clean reference",
+    )
+
+
+def test_apply_perturbs_symbols_with_the_set_snr_and_strips_the_genie() -> None:
+    emu = ChannelEmulator(ChannelSettings(snr_db=10.0, fading="awgn"))
+    out = emu.apply(_burst(0, 200_000))
+    assert out.genie == b""
+    assert out.noise_var == pytest.approx(0.1)
+    assert np.var(out.iq - 1) == pytest.approx(0.1, rel=0.02)
+    assert emu.stats.bursts == 1 and emu.stats.symbols == 200_000
+
+
+def test_pacing_by_symbol_rate_and_delay() -> None:
+    emu = ChannelEmulator(ChannelSettings(symbol_rate=1000.0, delay_ms=50.0))
+    assert emu.air_time(0.0, 500) == pytest.approx(0.55)  # 0.5 s on air + 50 ms
+    assert emu.air_time(0.0, 500) == pytest.approx(1.05)  # waits for the first burst
+    assert emu.air_time(10.0, 100) == pytest.approx(10.15)  # idle air: starts at once
+    emu.configure(ChannelSettings(symbol_rate=1.0))
+    emu.air_time(20.0, 10)
+    assert emu.air_time(20.0, 10) is None  # more than the backlog limit: dropped
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ChannelSettings(snr_db=float("nan")),
+        ChannelSettings(fading="nakagami"),
+        ChannelSettings(coherence=0),
+        ChannelSettings(erasure_prob=2.0),
+        ChannelSettings(delay_ms=-1.0),
+    ],
+)
+def test_invalid_settings(bad: ChannelSettings) -> None:
+    with pytest.raises(ValueError):
+        validate_settings(bad)
+
+
+class _RecordingReceiver(rpc.LinkServicer):
+    """Downstream end for these tests: ACKs and records every burst it gets."""
+
+    def __init__(self) -> None:
+        self.bursts: list[Burst] = []
+
+    async def Stream(self, request_iterator: AsyncIterator[pb.Uplink], context) -> AsyncIterator[pb.Feedback]:  # type: ignore[no-untyped-def]
+        async for msg in request_iterator:
+            if msg.HasField("burst"):
+                b = burst_from_proto(msg.burst)
+                self.bursts.append(b)
+                yield feedback_to_proto(Feedback(b.session_id, b.seq, FeedbackKind.ACK))
+
+
+async def test_proxy_rejects_malformed_bursts_and_the_stream_goes_on() -> None:
+    downstream = _RecordingReceiver()
+    rx_server, rx_port, _ = create_server(
+        "127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(downstream, s)]
+    )
+    await rx_server.start()
+    emu = ChannelEmulator(ChannelSettings(snr_db=30.0, fading="awgn"))
+    server, port, _ = create_server(
+        "127.0.0.1:0",
+        [
+            lambda s: rpc.add_LinkServicer_to_server(LinkProxy(emu, f"127.0.0.1:{rx_port}"), s),
+            lambda s: rpc.add_ControlServicer_to_server(ControlService(emu), s),
+        ],
+    )
+    await server.start()
+    try:
+        bad = burst_to_proto(_burst(1))
+        bad.iq = b"\0" * 13  # ragged
+
+        async def uplink() -> AsyncIterator[pb.Uplink]:
+            yield pb.Uplink(burst=burst_to_proto(_burst(0)))
+            yield pb.Uplink(burst=bad)
+            yield pb.Uplink(burst=burst_to_proto(_burst(2)))
+
+        async with client_channel(f"127.0.0.1:{port}") as ch:
+            feedback = [m async for m in rpc.LinkStub(ch).Stream(uplink())]
+            kinds = {m.seq: m.kind for m in feedback}
+            assert kinds == {0: pb.Feedback.ACK, 1: pb.Feedback.REJECTED, 2: pb.Feedback.ACK}
+            rejected = next(m for m in feedback if m.seq == 1)
+            assert rejected.status_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+            assert [b.seq for b in downstream.bursts] == [0, 2]
+            assert all(b.genie == b"" and b.noise_var > 0 for b in downstream.bursts)
+
+            control = rpc.ControlStub(ch)
+            stats = await control.Configure(settings_to_proto(ChannelSettings(snr_db=3.0)))
+            assert stats.settings.snr_db == 3.0 and stats.rejected == 1 and stats.bursts == 2
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await control.Configure(settings_to_proto(ChannelSettings(fading="nakagami")))
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        await server.stop(0)
+        await rx_server.stop(0)
+
+
+async def test_proxy_reports_an_unreachable_receiver() -> None:
+    emu = ChannelEmulator(ChannelSettings())
+    server, port, _ = create_server(
+        "127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(LinkProxy(emu, "127.0.0.1:1"), s)]
+    )
+    await server.start()
+    try:
+
+        async def uplink() -> AsyncIterator[pb.Uplink]:
+            yield pb.Uplink(burst=burst_to_proto(_burst(0)))
+            await asyncio.sleep(0.5)
+
+        async with client_channel(f"127.0.0.1:{port}") as ch:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                _ = [m async for m in rpc.LinkStub(ch).Stream(uplink())]
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await server.stop(0)

@@ -1,0 +1,93 @@
+"""Helpers for end-to-end tests: the three real processes on ephemeral ports."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from m3e.demo import start_process
+from m3e.media.sources import MediaSource, SourceConfig, VideoItem
+
+
+def port_of(line: str) -> int:
+    return int(re.search(r"port (\d+)", line).group(1))  # type: ignore[union-attr]
+
+
+@dataclass
+class Link:
+    """A receiver and a relay, started for one test and stopped after it."""
+
+    tmp: Path
+    procs: list[subprocess.Popen[str]] = field(default_factory=list)
+    receiver_port: int = 0
+    relay_port: int = 0
+    viewer_port: int = 0
+
+    def start_receiver(self, *extra: str, viewer: bool = False) -> None:
+        args = ["receive", "--port", "0", "--once", "--out", str(self.tmp / "received.mp4"), *extra]
+        args += ["--viewer-port", "0"] if viewer else ["--no-viewer"]
+        proc, line = start_process(args, "receiver: listening", echo=False)
+        self.procs.append(proc)
+        self.receiver_port = port_of(line)
+        if viewer:
+            self.viewer_port = int(re.search(r":(\d+)/", proc.stdout.readline()).group(1))  # type: ignore[union-attr]
+
+    def start_relay(self, *extra: str, port: int = 0) -> subprocess.Popen[str]:
+        args = ["relay", "--port", str(port), "--target", f"127.0.0.1:{self.receiver_port}", *extra]
+        proc, line = start_process(args, "listening", echo=False)
+        self.procs.append(proc)
+        self.relay_port = port_of(line)
+        return proc
+
+    def send(self, *extra: str, background: bool = False) -> subprocess.Popen[str]:
+        args = [sys.executable, "-m", "m3e.cli", "send", "--target", f"127.0.0.1:{self.relay_port}", *extra]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.procs.append(proc)
+        if not background:
+            proc.wait(timeout=120)
+        return proc
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+@pytest.fixture
+def link(tmp_path: Path) -> Iterator[Link]:
+    lk = Link(tmp_path)
+    yield lk
+    lk.stop()
+
+
+def recorded_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def has_audio(path: Path) -> bool:
+    with av.open(str(path)) as c:
+        return bool(c.streams.audio) and sum(f.samples for f in c.decode(audio=0)) > 0
+
+
+def mean_ssim_against_testsrc(frames: list[np.ndarray], width: int, height: int, fps: float) -> float:
+    src = MediaSource(
+        "testsrc", SourceConfig(width=width, height=height, fps=fps, duration=len(frames) / fps)
+    )
+    reference = [it.frame.to_ndarray(format="rgb24") for it in src if isinstance(it, VideoItem)]
+    scores = [structural_similarity(a, b, channel_axis=2) for a, b in zip(reference, frames, strict=False)]
+    return float(np.mean(scores))

@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+
+from m3e.wire import link_pb2 as pb
+from m3e.wire.convert import (
+    MAX_SYMBOLS,
+    burst_from_proto,
+    burst_to_proto,
+    channel_stats_from_proto,
+    channel_stats_to_proto,
+    feedback_from_proto,
+    feedback_to_proto,
+    header_from_proto,
+    header_to_proto,
+    settings_from_proto,
+    settings_to_proto,
+    symbols_from_bytes,
+    symbols_to_bytes,
+)
+from m3e.wire.messages import (
+    Burst,
+    ChannelSettings,
+    ChannelStats,
+    Feedback,
+    FeedbackKind,
+    Modality,
+    ReceiverStats,
+    StreamHeader,
+)
+
+
+def _wire(msg):  # type: ignore[no-untyped-def]
+    return type(msg).FromString(msg.SerializeToString())
+
+
+def _burst(**kw) -> Burst:  # type: ignore[no-untyped-def]
+    iq = (np.arange(6) + 1j * np.arange(6)).astype(np.complex64)
+    fields = dict(
+        session_id="s1",
+        seq=7,
+        pts=0.25,
+        modality=Modality.AUDIO,
+        scheme="aac",
+        modulation="qpsk",
+        code_rate=0.5,
+        payload_bytes=12,
+        iq=iq,
+        rv=2,
+        attempt=1,
+        pilot_spacing=64,
+        pilot_count=4,
+        capture_time=1.5,
+        keyframe=True,
+        noise_var=0.125,
+        genie=b"ref",
+        index=3,
+    )
+    fields.update(kw)
+    return Burst(**fields)
+
+
+def test_burst_roundtrip() -> None:
+    b = _burst()
+    back = burst_from_proto(_wire(burst_to_proto(b)))
+    assert np.array_equal(back.iq, b.iq)
+    assert {**vars(back), "iq": None} == {**vars(b), "iq": None}
+
+
+def test_other_messages_roundtrip() -> None:
+    h = StreamHeader("s", 720, 480, 30.0, 48000, 1, "h265", "aac", b"\x11\x90")
+    assert header_from_proto(_wire(header_to_proto(h))) == h
+    f = Feedback("s", 3, FeedbackKind.NACK, xi=0.5, reason="crc", stats=ReceiverStats(bursts=4, fps=29.5))
+    assert feedback_from_proto(_wire(feedback_to_proto(f))) == f
+    f2 = Feedback("s", 4, FeedbackKind.ACK)
+    assert feedback_from_proto(_wire(feedback_to_proto(f2))) == f2
+    s = ChannelSettings(snr_db=0.0, fading="awgn", erasure_prob=0.1)
+    assert settings_from_proto(_wire(settings_to_proto(s))) == s  # 0.0 survives (optional fields)
+    st = ChannelStats(settings=s, bursts=5, symbols=100, symbols_per_s=12.5, streams=1)
+    assert channel_stats_from_proto(_wire(channel_stats_to_proto(st))) == st
+
+
+def test_symbols_are_little_endian_float32_pairs() -> None:
+    iq = np.array([1 + 2j, -3.5 + 0.25j], dtype=np.complex64)
+    raw = symbols_to_bytes(iq)
+    assert np.array_equal(np.frombuffer(raw, "<f4"), [1, 2, -3.5, 0.25])
+    assert np.array_equal(symbols_from_bytes(raw), iq)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda m: setattr(m, "iq", b"\0" * 12), "whole number"),
+        (lambda m: setattr(m, "iq", np.array([np.nan], np.complex64).tobytes()), "NaN"),
+        (lambda m: setattr(m, "iq", b"\0" * 8 * (MAX_SYMBOLS + 1)), "exceeds"),
+        (lambda m: setattr(m, "modality", 9), "modality"),
+        (lambda m: setattr(m, "payload_bytes", 10**9), "payload"),
+        (lambda m: setattr(m, "pts", float("inf")), "finite"),
+    ],
+)
+def test_malformed_bursts_are_rejected(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
+    m = burst_to_proto(_burst())
+    mutate(m)
+    with pytest.raises(ValueError, match=message):
+        burst_from_proto(m)
+
+
+def test_bad_headers_are_rejected() -> None:
+    with pytest.raises(ValueError, match="resolution"):
+        header_from_proto(pb.StreamHeader(session_id="s", width=8, height=8, fps=30))
+    with pytest.raises(ValueError, match="frame rate"):
+        header_from_proto(pb.StreamHeader(session_id="s", width=64, height=64, fps=0))
