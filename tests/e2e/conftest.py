@@ -35,11 +35,12 @@ class Link:
     def start_receiver(self, *extra: str, viewer: bool = False) -> None:
         args = ["receive", "--port", "0", "--once", "--out", str(self.tmp / "received.mp4"), *extra]
         args += ["--viewer-port", "0"] if viewer else ["--no-viewer"]
-        proc, line = start_process(args, "receiver: listening", echo=False)
+        proc, line = start_process(args, "viewer:" if viewer else "receiver: listening", echo=False)
         self.procs.append(proc)
+        if viewer:  # the viewer's line comes first, then the receiver's
+            self.viewer_port = int(re.search(r":(\d+)/", line).group(1))  # type: ignore[union-attr]
+            line = proc.stdout.readline()  # type: ignore[union-attr]
         self.receiver_port = port_of(line)
-        if viewer:
-            self.viewer_port = int(re.search(r":(\d+)/", proc.stdout.readline()).group(1))  # type: ignore[union-attr]
 
     def start_relay(self, *extra: str, port: int = 0) -> subprocess.Popen[str]:
         args = ["relay", "--port", str(port), "--target", f"127.0.0.1:{self.receiver_port}", *extra]
@@ -84,10 +85,15 @@ def has_audio(path: Path) -> bool:
         return bool(c.streams.audio) and sum(f.samples for f in c.decode(audio=0)) > 0
 
 
-def mean_ssim_against_testsrc(frames: list[np.ndarray], width: int, height: int, fps: float) -> float:
-    src = MediaSource(
-        "testsrc", SourceConfig(width=width, height=height, fps=fps, duration=len(frames) / fps)
-    )
-    reference = [it.frame.to_ndarray(format="rgb24") for it in src if isinstance(it, VideoItem)]
-    scores = [structural_similarity(a, b, channel_axis=2) for a, b in zip(reference, frames, strict=False)]
-    return float(np.mean(scores))
+def mean_ssim_against_testsrc(
+    frames: list[np.ndarray], width: int, height: int, fps: float, first: int = 0
+) -> float:
+    """Mean SSIM of recorded frames[first:] against the source frames with the same index."""
+    config = SourceConfig(width=width, height=height, fps=fps, duration=len(frames) / fps)
+    reference = [
+        it.frame.to_ndarray(format="rgb24")
+        for it in MediaSource("testsrc", config)
+        if isinstance(it, VideoItem)
+    ]
+    pairs = zip(reference[first:], frames[first:], strict=False)
+    return float(np.mean([structural_similarity(a, b, channel_axis=2) for a, b in pairs]))

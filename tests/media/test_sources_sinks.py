@@ -1,3 +1,4 @@
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_testsrc_gives_frames_and_audio_at_the_configured_rates() -> None:
     audio = [i for i in items if isinstance(i, AudioItem)]
     assert len(video) == 30 and video[0].frame.width == 320 and video[0].frame.format.name == "yuv420p"
     assert sum(a.samples.shape[0] for a in audio) == pytest.approx(32000, abs=1024)
-    assert all(a.pts <= b.pts for a, b in zip(items, items[1:], strict=False))  # time order
+    assert all(a.pts <= b.pts for a, b in itertools.pairwise(items))  # time order
 
 
 def test_file_is_resampled_to_size_and_frame_rate(tmp_path: Path) -> None:
