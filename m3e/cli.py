@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
 import signal
 import sys
@@ -134,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--as-fast-as-possible", action="store_true", help="do not pace the source in real time"
     )
+    send.add_argument("--stats-json", default=None, help="write the sender's statistics here at the end")
     _add_options(send, "media")
     send.set_defaults(func=_send)
 
@@ -148,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     receive.add_argument("--control", default=None, help="relay address, for the viewer's SNR control")
     receive.add_argument("--no-viewer", action="store_true", help="do not serve the web viewer")
     receive.add_argument("--once", action="store_true", help="exit when the first stream has finished")
+    receive.add_argument("--stats-json", default=None, help="write the session's statistics here at the end")
     _add_options(receive, "receiver")
     receive.set_defaults(func=_receive)
 
@@ -213,13 +217,14 @@ def _send(args: argparse.Namespace) -> int:
         gop=s.gop,
         crf=s.crf,
         realtime=not args.as_fast_as_possible,
-        max_retries=s.max_retries,
         tls=_tls(s),
     )
     sender = Sender(config)
 
     async def go() -> int:
         stats = await sender.run()
+        if args.stats_json:
+            Path(args.stats_json).write_text(json.dumps(dataclasses.asdict(stats)))
         print(
             f"sent: {stats.bursts} bursts ({stats.retransmissions} retransmissions), "
             f"{stats.symbols} symbols, {stats.acks} ACK, {stats.nacks} NACK, "
@@ -262,7 +267,10 @@ def _receive(args: argparse.Namespace) -> int:
     s = _settings(args)
     port = s.receiver_port if args.port is None else args.port
     config = ReceiverConfig(
-        out=str(s.out), max_retries=s.max_retries, playout_delay_s=s.playout_delay_ms / 1000
+        out=str(s.out),
+        max_retries=s.max_retries,
+        playout_delay_s=s.playout_delay_ms / 1000,
+        stats_path=args.stats_json,
     )
     viewer = None if args.no_viewer else Viewer(s.host, s.viewer_port, args.control, _tls(s))
 

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
+from m3e.phy.estimation import PilotLayout
+from m3e.phy.link import TransportCoder
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import burst_from_proto, feedback_to_proto, header_from_proto
@@ -120,6 +122,7 @@ async def serve(
     exit_after_session: bool = False,
 ) -> None:
     """Run the receiver until cancelled (or after one complete session)."""
+    TransportCoder(pilots=PilotLayout()).warm_up()
     service = ReceiverService(config, viewer)
     server, port, health = create_server(listen, [lambda s: rpc.add_LinkServicer_to_server(service, s)], tls)
     await server.start()

@@ -7,11 +7,14 @@ bursts is kept.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -51,6 +54,7 @@ class ReceiverConfig:
     max_retries: int = 3
     playout_delay_s: float = 0.3
     sound_card: bool = True
+    stats_path: str | None = None  # JSON summary written when the session closes
 
 
 @dataclass
@@ -59,6 +63,8 @@ class _Counters:
     failed_transmissions: int = 0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=300))
     play_times: deque[float] = field(default_factory=lambda: deque(maxlen=90))
+    # the whole session, for the summary: (wall time played, latency ms or None, frozen)
+    played: list[tuple[float, float | None, bool]] = field(default_factory=list)
 
 
 class ReceiverSession:
@@ -200,6 +206,7 @@ class ReceiverSession:
         if frame.latency_ms is not None:
             self._c.latencies.append(frame.latency_ms)
         self._c.play_times.append(time.monotonic())
+        self._c.played.append((time.time(), frame.latency_ms, frame.frozen))
         if self.on_frame:
             try:
                 self.on_frame(frame)
@@ -222,3 +229,10 @@ class ReceiverSession:
             self.recorder.close()
         if self.sound:
             self.sound.close()
+        if self.config.stats_path:
+            summary = {
+                **dataclasses.asdict(self.stats),
+                "payload_bytes": self.payload_bytes,
+                "played": [list(p) for p in self._c.played],
+            }
+            Path(self.config.stats_path).write_text(json.dumps(summary))

@@ -50,7 +50,6 @@ class SenderConfig:
     crf: int = 28
     realtime: bool = True
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-    max_retries: int = 3
     reconnect_timeout_s: float = 30.0
     tls: TlsFiles | None = None
 
@@ -112,6 +111,8 @@ class Sender:
         self._index = {Modality.VIDEO: 0, Modality.AUDIO: 0}
         self._unacked: collections.OrderedDict[int, _Unacked] = collections.OrderedDict()
         self._force_keyframe = threading.Event()
+        self._wake = asyncio.Event()  # something new to send (a burst or a retransmission)
+        self.coder.warm_up()
 
     # ------------------------------------------------------------- producing
     def _burst(self, packet: Packet, modality: Modality, scheme: str, capture_time: float) -> Burst:
@@ -174,8 +175,10 @@ class Sender:
                 for p in packets:
                     burst = self._burst(p, modality, scheme, captured)
                     asyncio.run_coroutine_threadsafe(queue.put((burst, p.data)), loop).result()
+                    loop.call_soon_threadsafe(self._wake.set)
         finally:
             asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
+            loop.call_soon_threadsafe(self._wake.set)
 
     # ------------------------------------------------------------- streaming
     async def run(self) -> SenderStats:
@@ -220,37 +223,35 @@ class Sender:
     async def _stream_once(
         self, queue: asyncio.Queue[tuple[Burst, bytes] | None], retransmit: asyncio.Queue[Burst]
     ) -> None:
-
         async def outgoing() -> AsyncIterator[pb.Uplink]:
             yield pb.Uplink(header=header_to_proto(self.header))
             while True:
+                # retransmissions first: a frame behind a missing one is held at the receiver
                 if not retransmit.empty():
                     yield self._send(retransmit.get_nowait())
-                    continue
-                if self._source_done:
-                    if not self._unacked:
-                        return
-                    get: asyncio.Future[Burst] = asyncio.ensure_future(retransmit.get())
-                    try:
-                        yield self._send(await asyncio.wait_for(get, timeout=2.0))
+                elif not queue.empty():
+                    item = queue.get_nowait()
+                    if item is None:
+                        self._source_done = True
+                        continue
+                    burst, payload = item
+                    self._unacked[burst.seq] = _Unacked(burst, payload, time.monotonic())
+                    while len(self._unacked) > 512:
+                        self._unacked.popitem(last=False)
+                    yield self._send(burst)
+                elif self._source_done and not self._unacked:
+                    return
+                else:
+                    try:  # after the source ended, stop when the receiver stops answering
+                        await asyncio.wait_for(self._wake.wait(), 2.0 if self._source_done else None)
                     except TimeoutError:
-                        return  # the receiver stopped answering for the last bursts
-                    continue
-                item = await queue.get()
-                if item is None:
-                    self._source_done = True
-                    continue
-                burst, payload = item
-                self._unacked[burst.seq] = _Unacked(burst, payload, time.monotonic())
-                while len(self._unacked) > 512:
-                    self._unacked.popitem(last=False)
-                yield self._send(burst)
+                        return
+                    self._wake.clear()
 
         async with client_channel(self.config.target, self.config.tls) as channel:
             call = rpc.LinkStub(channel).Stream(outgoing())
             async for msg in call:
-                fb = feedback_from_proto(msg)
-                self._on_feedback(fb, retransmit)
+                self._on_feedback(feedback_from_proto(msg), retransmit)
 
     def _send(self, burst: Burst) -> pb.Uplink:
         self.stats.bursts += 1
@@ -275,6 +276,7 @@ class Sender:
             entry.burst = again
             self.stats.retransmissions += 1
             retransmit.put_nowait(again)
+            self._wake.set()
         elif fb.kind == FeedbackKind.GIVE_UP:
             self.stats.given_up += 1
             self._unacked.pop(fb.seq, None)

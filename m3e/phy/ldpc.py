@@ -11,14 +11,12 @@ Two domains:
 - the *transmitted* rate-matched bits, E = n per code block, read from the
   circular buffer c[2Z:] starting at the RV's k0 and skipping filler bits.
 
-The 38.212 base-graph tables are read from the copy shipped in the installed
-``sionna`` package (our reference implementation), without importing it.
+The 38.212 base-graph tables live in data/base_graphs.npz (see make_base_graphs.py).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,11 +40,7 @@ _BG_SHAPE = {1: (46, 68), 2: (42, 52)}
 _RV_COEFF = {1: (0, 17, 33, 56), 2: (0, 13, 25, 43)}
 
 
-def _tables_dir() -> Path:
-    spec = importlib.util.find_spec("sionna")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the 5G base-graph tables come with the 'sionna-no-rt' package; install it")
-    return Path(spec.submodule_search_locations[0]) / "phy" / "fec" / "ldpc" / "codes"
+_TABLES = Path(__file__).with_name("data") / "base_graphs.npz"
 
 
 @functools.cache
@@ -55,16 +49,8 @@ def base_graph(bg: int, i_ls: int) -> npt.NDArray[np.int16]:
     int16, -1 where there is no circulant (TS 38.212 Tables 5.3.2-2/3)."""
     if bg not in _BG_SHAPE or not 0 <= i_ls < len(_LIFTING_SETS):
         raise ValueError(f"no base graph {bg} with set index {i_ls}")
-    bm = np.full(_BG_SHAPE[bg], -1, dtype=np.int16)
-    row = 0
-    for line in (_tables_dir() / f"5G_bg{bg}.csv").read_text().splitlines()[2:]:
-        cells = line.split(";")
-        if not cells[1].strip():
-            continue
-        if cells[0].strip():
-            row = int(cells[0])
-        bm[row, int(cells[1])] = int(cells[2 + i_ls])
-    return bm
+    with np.load(_TABLES) as tables:
+        return np.asarray(tables[f"bg{bg}"][i_ls])
 
 
 def select_base_graph(k: int, rate: float) -> int:

@@ -96,6 +96,13 @@ class TransportCoder:
         symbols = self.constellation.map(enc(bits, rv).reshape(-1))
         return symbols if self.pilots is None else self.pilots.insert(symbols)
 
+    def warm_up(self) -> None:
+        """Load the compiled kernels (numba's cache) now rather than on the first live burst."""
+        payload = bytes(64)
+        y = self.encode(payload)
+        h = None if self.pilots else np.ones(y.shape[0], dtype=np.complex64)
+        self.receiver(len(payload)).receive(y, 1e-3, h)
+
     def receiver(self, n_bytes: int) -> PayloadReceiver:
         """A HARQ receiver for one payload of ``n_bytes``."""
         p = self.plan(n_bytes)

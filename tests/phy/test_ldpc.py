@@ -145,3 +145,20 @@ def test_chase_combining_improves_decoding(rng: np.random.Generator) -> None:
     snr = 8.5
     one, two = _harq_bler("chase", 1, snr, rng), _harq_bler("chase", 2, snr, rng)
     assert one > 0.9 and two < 0.1
+
+
+def test_committed_base_graphs_match_the_reference_tables() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    from m3e.phy.data.make_base_graphs import SHAPES, read_csv
+    from m3e.phy.ldpc import base_graph
+
+    spec = importlib.util.find_spec("sionna")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("sionna not installed")
+    codes = Path(spec.submodule_search_locations[0]) / "phy" / "fec" / "ldpc" / "codes"
+    for bg, shape in SHAPES.items():
+        ref = read_csv(codes / f"5G_bg{bg}.csv", shape)
+        for i_ls in range(8):
+            assert np.array_equal(base_graph(bg, i_ls), ref[i_ls])
