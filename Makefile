@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/m3e phy --message "a cat is sitting on a sofa" --snr 6 --fading rayleigh
-	$(PY) -m bench.phy --quick
+	$(VENV)/bin/m3e phy --message "a cat is sitting on a sofa" --snr 10 --fading rayleigh
+	$(VENV)/bin/m3e demo $(if $(DISPLAY),,--no-browser)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -27,6 +27,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.phy
+	$(PY) -m bench.stream
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

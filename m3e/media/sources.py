@@ -3,19 +3,23 @@ at the configured resolution, frame rate and sample rate.
 
 Specs: a file path (anything PyAV opens), ``testsrc`` (PyAV lavfi testsrc2 + a 440 Hz sine,
 the embedded default input), ``webcam`` or ``webcam:/dev/videoN`` (PyAV v4l2, with the
-microphone when one exists), ``mic`` for audio only.
+default microphone through sounddevice when one exists), ``mic`` for the microphone alone.
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
 import os
+import queue
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import av
 import numpy as np
 import numpy.typing as npt
+
+log = logging.getLogger(__name__)
 
 
 class SourceError(Exception):
@@ -69,6 +73,7 @@ class MediaSource:
         self._containers: list[av.container.InputContainer] = []
         self._video: av.container.InputContainer | None
         self._audio: av.container.InputContainer | None
+        self._microphone: Microphone | None = None
         if spec == "testsrc":
             size = f"{config.width}x{config.height}"
             self._video = self._open(f"testsrc2=size={size}:rate={config.fps}", "lavfi")
@@ -82,6 +87,13 @@ class MediaSource:
             opts = {"video_size": f"{config.width}x{config.height}", "framerate": str(int(config.fps))}
             self._video = self._open(device, "v4l2", opts)
             self._audio = None
+            try:
+                self._microphone = Microphone(config)
+            except SourceError as exc:
+                log.info("%s: streaming the webcam without sound", exc)
+        elif spec == "mic":
+            self._video = self._audio = None
+            self._microphone = Microphone(config)
         else:
             if not os.path.exists(spec):
                 raise SourceError(f"no such file: {spec}")
@@ -101,7 +113,7 @@ class MediaSource:
 
     @property
     def has_audio(self) -> bool:
-        return self._audio is not None
+        return self._audio is not None or self._microphone is not None
 
     def _open(
         self, url: str, fmt: str | None = None, options: dict[str, str] | None = None
@@ -116,6 +128,8 @@ class MediaSource:
     def close(self) -> None:
         for c in self._containers:
             c.close()
+        if self._microphone is not None:
+            self._microphone.close()
 
     def __iter__(self) -> Iterator[MediaItem]:
         streams: list[Iterator[MediaItem]] = []
@@ -123,6 +137,8 @@ class MediaSource:
             streams.append(self._video_items(self._video.decode(video=0)))
         if self._audio is not None:
             streams.append(self._audio_items(self._audio.decode(audio=0)))
+        if self._microphone is not None:
+            streams.append(iter(self._microphone))
         limit = self.config.duration
         try:
             for item in heapq.merge(*streams, key=lambda it: it.pts):
@@ -158,3 +174,37 @@ class MediaSource:
                 samples = f.to_ndarray().reshape(-1, cfg.channels)
                 yield AudioItem(n / cfg.sample_rate, samples.astype(np.int16))
                 n += samples.shape[0]
+
+
+class Microphone:
+    """The default input device through sounddevice, as ``AudioItem`` blocks in real time."""
+
+    def __init__(self, config: SourceConfig, block: int = 1024) -> None:
+        try:
+            import sounddevice
+        except OSError as exc:  # the PortAudio library itself is missing
+            raise SourceError(f"no microphone ({exc})") from None
+        self._blocks: queue.Queue[npt.NDArray[np.int16]] = queue.Queue(maxsize=256)
+        self.config = config
+        try:
+            self._stream = sounddevice.InputStream(
+                samplerate=config.sample_rate,
+                channels=config.channels,
+                dtype="int16",
+                blocksize=block,
+                callback=lambda data, frames, t, status: self._blocks.put_nowait(data.copy()),
+            )
+            self._stream.start()
+        except Exception as exc:  # PortAudio reports a missing device in several ways
+            raise SourceError(f"no microphone ({str(exc).splitlines()[0] or type(exc).__name__})") from None
+
+    def __iter__(self) -> Iterator[AudioItem]:
+        n = 0
+        while True:
+            samples = self._blocks.get()
+            yield AudioItem(n / self.config.sample_rate, samples)
+            n += samples.shape[0]
+
+    def close(self) -> None:
+        self._stream.stop()
+        self._stream.close()

@@ -126,3 +126,9 @@ def test_sound_card_falls_back_quietly() -> None:
     card = SoundCard(48000)
     card.play(np.zeros((480, 1), np.int16))  # no device here: a no-op, never an exception
     card.close()
+
+
+def test_absent_microphone_is_a_one_line_error() -> None:
+    with pytest.raises(SourceError, match="no microphone") as info:
+        MediaSource("mic", SourceConfig())
+    assert "\n" not in str(info.value)
