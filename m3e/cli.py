@@ -82,6 +82,7 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--pilot-count", "pilot_count", int, "pilots per group"),
         ("--crf", "crf", int, "H.265 quality (lower is better)"),
         ("--gop", "gop", int, "frames between keyframes"),
+        ("--reconnect-timeout", "reconnect_timeout_s", float, "seconds to keep retrying a lost link"),
     ],
     "channel": [
         ("--snr", "snr_db", float, "Es/N0 in dB"),
@@ -217,6 +218,7 @@ def _send(args: argparse.Namespace) -> int:
         gop=s.gop,
         crf=s.crf,
         realtime=not args.as_fast_as_possible,
+        reconnect_timeout_s=s.reconnect_timeout_s,
         tls=_tls(s),
     )
     sender = Sender(config)

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     gop: int = Field(30, ge=1)
     crf: int = Field(28, ge=0, le=51)
     max_retries: int = Field(3, ge=0, le=16)
+    reconnect_timeout_s: float = Field(30.0, gt=0)
     # channel
     snr_db: float = 20.0
     fading: Literal["awgn", "rayleigh", "rician"] = "rayleigh"

@@ -63,3 +63,62 @@ def test_help_everywhere() -> None:
     for cmd in ("send", "relay", "receive", "demo", "phy"):
         r = _m3e(cmd, "--help")
         assert r.returncode == 0 and "--seed" in r.stdout
+
+
+def test_ctrl_c_stops_the_receiver_cleanly_and_the_recording_plays(link: Link) -> None:
+    link.start_receiver()
+    link.start_relay("--snr", "25", "--fading", "awgn")
+    sender = link.send("--duration", "20", "--width", "320", "--height", "240", background=True)
+    time.sleep(4)
+    receiver = link.procs[0]
+    receiver.send_signal(signal.SIGINT)
+    assert receiver.wait(timeout=30) == 130
+    frames = recorded_frames(link.tmp / "received.mp4")
+    assert len(frames) >= 30
+    sender.send_signal(signal.SIGINT)
+    assert sender.wait(timeout=30) in (0, 130)
+
+
+def test_tls_on_every_hop(link: Link) -> None:
+    tmp = link.tmp
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(tmp / "key.pem"),
+            "-out",
+            str(tmp / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    tls = [
+        "--tls-cert",
+        str(tmp / "cert.pem"),
+        "--tls-key",
+        str(tmp / "key.pem"),
+        "--tls-ca",
+        str(tmp / "cert.pem"),
+    ]
+    link.start_receiver(*tls)
+    link.start_relay("--snr", "25", "--fading", "awgn", *tls)
+    sender = link.send(
+        "--duration", "2", "--width", "320", "--height", "240", "--tls-ca", str(tmp / "cert.pem")
+    )
+    assert sender.returncode == 0
+    assert link.procs[0].wait(timeout=30) == 0
+    assert len(recorded_frames(tmp / "received.mp4")) >= 55
+    # a plaintext client cannot talk to a TLS relay
+    plain = link.send("--duration", "1", "--width", "320", "--height", "240", "--reconnect-timeout", "2")
+    assert plain.returncode == 2
