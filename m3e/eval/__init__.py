@@ -1,0 +1,1 @@
+"""Evaluation: offline test sets, metrics and figures."""

@@ -1,0 +1,165 @@
+"""A labelled test clip the project makes offline: scenes built from scikit-image's natural
+images, slowly panned and zoomed, with scene cuts at known times, synthetic speech
+(espeak-ng) on some scenes and simple sound effects on others.
+
+    python -m m3e.eval.testset OUT_DIR     # writes clip.mp4 and labels.json
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE = 48000
+
+
+@dataclass(frozen=True)
+class Scene:
+    image: str  # skimage.data function name
+    label: str  # the noun the text should contain
+    seconds: float
+    speech: str = ""  # spoken with espeak-ng (en-us)
+    sound: str = ""  # "beep", "noise", "hum" or ""
+    motion: str = "pan"  # "pan" or "zoom"
+
+
+SCENES: tuple[Scene, ...] = (
+    Scene("chelsea", "cat", 3.0, sound="beep"),
+    Scene("astronaut", "person", 4.0, speech="The astronaut is talking about the mission to the moon."),
+    Scene("coffee", "cup", 3.0, motion="zoom"),
+    Scene("stereo_motorcycle", "motorcycle", 3.0, sound="hum"),
+    Scene("rocket", "rocket", 3.0, sound="noise", motion="zoom"),
+    Scene("chelsea", "cat", 3.0, motion="zoom", speech="A cat is sitting on the sofa near the window."),
+    Scene("coffee", "cup", 3.0, sound="beep"),
+    Scene(
+        "astronaut",
+        "person",
+        4.0,
+        motion="zoom",
+        speech="Please send the pictures of the rocket to the team.",
+    ),
+)
+
+
+def _image(name: str) -> npt.NDArray[np.uint8]:
+    from skimage import data
+
+    img = getattr(data, name)()
+    if isinstance(img, tuple):  # stereo pairs
+        img = img[0]
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    return np.ascontiguousarray(img[..., :3].astype(np.uint8))
+
+
+def _frame(
+    img: npt.NDArray[np.uint8], progress: float, motion: str, size: tuple[int, int]
+) -> npt.NDArray[np.uint8]:
+    """A view of ``img`` at ``progress`` in [0, 1] of a slow pan or zoom, resized to ``size``."""
+    h, w = img.shape[:2]
+    if motion == "zoom":
+        scale = 1.0 - 0.2 * progress  # 20 % zoom-in over the scene
+        cw, ch = int(w * scale), int(h * scale)
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+    else:
+        cw, ch = int(w * 0.85), int(h * 0.85)  # pan across 15 % of the width
+        x0, y0 = int((w - cw) * progress), (h - ch) // 2
+    return np.asarray(
+        cv2.resize(img[y0 : y0 + ch, x0 : x0 + cw], size, interpolation=cv2.INTER_AREA), np.uint8
+    )
+
+
+def speech_audio(text: str, rate: int = SAMPLE_RATE) -> npt.NDArray[np.float32]:
+    """Synthesised speech (espeak-ng, en-us, 140 words/min) as float32 mono at ``rate``."""
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("the test set needs espeak-ng (Debian package espeak-ng)")
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "s.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav), text], check=True)
+        with av.open(str(wav)) as c:
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            return np.concatenate(
+                [f.to_ndarray().reshape(-1) for fr in c.decode(audio=0) for f in resampler.resample(fr)]
+            )
+
+
+def _sound(kind: str, n: int, rng: np.random.Generator) -> npt.NDArray[np.float32]:
+    t = np.arange(n) / SAMPLE_RATE
+    if kind == "beep":
+        return (0.3 * np.sin(2 * np.pi * 880 * t) * ((t % 1.0) < 0.25)).astype(np.float32)
+    if kind == "hum":
+        return (0.3 * np.sign(np.sin(2 * np.pi * 60 * t)) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(
+            np.float32
+        )
+    if kind == "noise":
+        return (0.2 * rng.standard_normal(n)).astype(np.float32)
+    return np.zeros(n, dtype=np.float32)
+
+
+def make_clip(
+    out_dir: Path,
+    scenes: tuple[Scene, ...] = SCENES,
+    size: tuple[int, int] = (720, 480),
+    fps: int = 30,
+    seed: int = 0,
+) -> Path:
+    """Write ``clip.mp4`` (H.264 + AAC) and ``labels.json`` into ``out_dir``; returns the clip."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    clip = out_dir / "clip.mp4"
+    container = av.open(str(clip), "w")
+    video = container.add_stream("libx264", rate=fps)
+    video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+    video.options = {"crf": "18", "preset": "veryfast"}
+    audio = container.add_stream("aac", rate=SAMPLE_RATE)
+    audio.layout = "mono"
+    labels: list[dict[str, object]] = []
+    t = 0.0
+    sound_parts = []
+    for scene in scenes:
+        img = _image(scene.image)
+        n_frames = round(scene.seconds * fps)
+        for i in range(n_frames):
+            frame = av.VideoFrame.from_ndarray(
+                _frame(img, i / max(1, n_frames - 1), scene.motion, size), format="rgb24"
+            )
+            for packet in video.encode(frame):
+                container.mux(packet)
+        n = int(scene.seconds * SAMPLE_RATE)
+        track = _sound(scene.sound, n, rng)
+        if scene.speech:
+            words = speech_audio(scene.speech)[: n - SAMPLE_RATE // 4]
+            track[SAMPLE_RATE // 4 : SAMPLE_RATE // 4 + words.shape[0]] += words
+        sound_parts.append(track)
+        labels.append({**asdict(scene), "start": t, "end": t + scene.seconds})
+        t += scene.seconds
+    pcm = (np.clip(np.concatenate(sound_parts), -1, 1) * 32767).astype(np.int16)
+    for i in range(0, pcm.shape[0], 1024):
+        chunk = av.AudioFrame.from_ndarray(pcm[None, i : i + 1024].copy(), format="s16", layout="mono")
+        chunk.sample_rate = SAMPLE_RATE
+        for packet in audio.encode(chunk):
+            container.mux(packet)
+    for stream in (video, audio):
+        for packet in stream.encode(None):
+            container.mux(packet)
+    container.close()
+    cuts = [s["start"] for s in labels[1:]]
+    (out_dir / "labels.json").write_text(
+        json.dumps({"scenes": labels, "cuts": cuts, "duration": t}, indent=2)
+    )
+    return clip
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "testset")
+    print(make_clip(target))
