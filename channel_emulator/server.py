@@ -160,6 +160,9 @@ class LinkProxy(rpc.LinkServicer):
                     if msg.HasField("header"):
                         downlink.put_nowait(msg)
                         continue
+                    if msg.HasField("end"):  # after the last burst has landed
+                        loop.call_at(max(last_delivery, loop.time()), downlink.put_nowait, msg)
+                        continue
                     try:
                         burst = burst_from_proto(msg.burst)
                     except ValueError as exc:

@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-fast-as-possible", action="store_true", help="do not pace the source in real time"
     )
     send.add_argument("--stats-json", default=None, help="write the sender's statistics here at the end")
+    send.add_argument(
+        "--semantics", action="store_true", help="also send each keyframe's text (m3e describe)"
+    )
     _add_options(send, "media")
     send.set_defaults(func=_send)
 
@@ -158,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="sender, relay and receiver on this machine")
     demo.add_argument("--no-browser", action="store_true", help="do not open the viewer")
+    demo.add_argument("--no-semantics", action="store_true", help="do not send keyframe texts")
     _add_options(demo, "media", "channel", "receiver")
     demo.set_defaults(func=_demo)
 
@@ -227,6 +231,7 @@ def _send(args: argparse.Namespace) -> int:
         crf=s.crf,
         realtime=not args.as_fast_as_possible,
         reconnect_timeout_s=s.reconnect_timeout_s,
+        semantics=args.semantics,
         tls=_tls(s),
     )
     sender = Sender(config)
@@ -304,9 +309,12 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from m3e.demo import run_demo
+    from m3e.demo import run_demo, sample_clip
 
-    return run_demo(_settings(args), open_browser=not args.no_browser)
+    settings = _settings(args)
+    if args.source is None:  # the embedded default input
+        settings.source = str(sample_clip())
+    return run_demo(settings, open_browser=not args.no_browser, semantics=not args.no_semantics)
 
 
 def main(argv: list[str] | None = None) -> int:

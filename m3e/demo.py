@@ -1,5 +1,9 @@
 """``m3e demo``: receiver, relay and sender as three real processes on this machine,
-streaming the embedded default input (or ``--source``) through the emulated channel."""
+streaming the embedded default input (or ``--source``) through the emulated channel.
+
+The default input is the project's sample clip (``m3e.eval.testset``: natural images with
+cuts, speech and sounds, made offline on first use), or PyAV's testsrc2 pattern when
+espeak-ng is missing."""
 
 from __future__ import annotations
 
@@ -7,11 +11,28 @@ import contextlib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import webbrowser
+from pathlib import Path
 from typing import Any
 
 DEMO_SECONDS = 10.0
+SAMPLE_DIR = Path(tempfile.gettempdir()) / "m3e-sample-clip"
+
+
+def sample_clip() -> Path | str:
+    """The sample clip, made once per machine; "testsrc" when it cannot be made here."""
+    from m3e.eval.testset import make_clip
+
+    clip = SAMPLE_DIR / "clip.mp4"
+    if not clip.exists():
+        try:
+            make_clip(SAMPLE_DIR)
+        except (RuntimeError, OSError) as exc:
+            print(f"demo: no sample clip ({exc}); streaming testsrc instead", flush=True)
+            return "testsrc"
+    return clip
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -75,7 +96,7 @@ SEND_FLAGS = [
 ]
 
 
-def run_demo(settings: Any, open_browser: bool = True) -> int:
+def run_demo(settings: Any, open_browser: bool = True, semantics: bool = True) -> int:
     s = settings
     host = s.host
     relay, receiver = f"{host}:{free_port(host)}", f"{host}:{free_port(host)}"
@@ -108,6 +129,8 @@ def run_demo(settings: Any, open_browser: bool = True) -> int:
     send_args = ["send", "--target", relay, "--source", s.source, *_flags(s, SEND_FLAGS), *common]
     if duration:
         send_args += ["--duration", str(duration)]
+    if semantics:
+        send_args.append("--semantics")
     procs: list[subprocess.Popen[str]] = []
     try:
         procs.append(start_process(receive_args, "viewer:")[0])

@@ -38,7 +38,11 @@ class ReceiverService(rpc.LinkServicer):
     ) -> AsyncIterator[pb.Feedback]:
         loop = asyncio.get_running_loop()
         session: ReceiverSession | None = None
+        completed = False
         async for msg in request_iterator:
+            if msg.HasField("end"):
+                completed = True
+                continue
             if msg.HasField("header"):
                 try:
                     header = header_from_proto(msg.header)
@@ -95,8 +99,8 @@ class ReceiverService(rpc.LinkServicer):
                 continue
             fb = await loop.run_in_executor(self.worker, session.on_burst, burst)
             yield feedback_to_proto(fb)
-        # The sender closed its stream: the session is complete.
-        if session is not None:
+        # Only a stream the sender completed ends the session; a cut one may come back.
+        if session is not None and completed:
             await loop.run_in_executor(self.worker, session.close)
             self.sessions.pop(session.header.session_id, None)
             log.info("session %s finished: %s", session.header.session_id, session.stats)

@@ -115,6 +115,7 @@ class ReceiverSession:
         self.on_frame = on_frame
         self.on_audio = on_audio
         self.payload_bytes = 0
+        self.texts: list[dict[str, object]] = []  # keyframe semantics received, in arrival order
 
     # ----------------------------------------------------------------- bursts
     def on_burst(self, burst: Burst) -> Feedback:
@@ -141,28 +142,49 @@ class ReceiverSession:
             )
         now = time.monotonic()
         buffer = self._video if burst.modality == Modality.VIDEO else self._audio
+        decoded_text = ""
         if payload is not None:
             del self._pending[burst.seq]
             self.stats.payloads_ok += 1
             self.payload_bytes += len(payload)
-            buffer.put(burst.index, (payload, burst.capture_time), now)
+            if burst.modality == Modality.TEXT:
+                decoded_text = self._on_text(payload)
+            else:
+                buffer.put(burst.index, (payload, burst.capture_time), now)
             kind = FeedbackKind.ACK
         else:
             self._c.failed_transmissions += 1
             if burst.attempt + 1 >= self.config.max_retries + 1:
                 del self._pending[burst.seq]
                 self.stats.payloads_lost += 1
-                buffer.give_up(burst.index)
+                if burst.modality != Modality.TEXT:
+                    buffer.give_up(burst.index)
                 kind = FeedbackKind.GIVE_UP
             else:
                 self.stats.nacks += 1
                 kind = FeedbackKind.NACK
         self._play(now)
         self._update_stats()
-        return Feedback(burst.session_id, burst.seq, kind, stats=self.stats)
+        return Feedback(burst.session_id, burst.seq, kind, stats=self.stats, decoded_text=decoded_text)
+
+    def _on_text(self, payload: bytes) -> str:
+        """A keyframe's semantics arrived: keep them (and show them); returns the sentence."""
+        try:
+            item = json.loads(payload)
+            text = str(item["text"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("undecodable keyframe text (%d bytes)", len(payload))
+            return ""
+        self.texts.append(item)
+        log.info("keyframe %.2f s: %s", float(item.get("time_s", 0.0)), text)
+        return text
 
     def _coder(self, burst: Burst) -> TransportCoder:
-        expected = {Modality.VIDEO: self.header.video_scheme, Modality.AUDIO: self.header.audio_scheme}
+        expected = {
+            Modality.VIDEO: self.header.video_scheme,
+            Modality.AUDIO: self.header.audio_scheme,
+            Modality.TEXT: self.header.text_scheme,
+        }
         if burst.modality not in expected or burst.scheme != expected[burst.modality]:
             raise ValueError(f"unexpected scheme {burst.scheme!r} for {burst.modality.name.lower()}")
         key = (burst.modulation, round(burst.code_rate, 6), burst.pilot_spacing, burst.pilot_count)
@@ -234,5 +256,6 @@ class ReceiverSession:
                 **dataclasses.asdict(self.stats),
                 "payload_bytes": self.payload_bytes,
                 "played": [list(p) for p in self._c.played],
+                "texts": self.texts,
             }
             Path(self.config.stats_path).write_text(json.dumps(summary))

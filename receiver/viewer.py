@@ -133,6 +133,7 @@ class Viewer:
                 sample_rate=s.header.sample_rate,
                 receiver=dataclasses.asdict(s.stats),
                 bitrate_kbps=self._bitrate.update(s.payload_bytes * 8) / 1000,
+                texts=s.texts[-5:],
             )
         return out
 

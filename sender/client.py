@@ -52,6 +52,7 @@ class SenderConfig:
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     reconnect_timeout_s: float = 30.0
     tls: TlsFiles | None = None
+    semantics: bool = False  # also send each keyframe's text (MODALITY_TEXT, JSON)
 
 
 @dataclass
@@ -106,9 +107,10 @@ class Sender:
             video_scheme=c.video_scheme,
             audio_scheme=c.audio_scheme if self.audio else "",
             audio_config=self.audio.config if self.audio else b"",
+            text_scheme="json" if c.semantics else "",
         )
         self._seq = 0
-        self._index = {Modality.VIDEO: 0, Modality.AUDIO: 0}
+        self._index = {Modality.VIDEO: 0, Modality.AUDIO: 0, Modality.TEXT: 0}
         self._unacked: collections.OrderedDict[int, _Unacked] = collections.OrderedDict()
         self._force_keyframe = threading.Event()
         self._wake = asyncio.Event()  # something new to send (a burst or a retransmission)
@@ -146,6 +148,24 @@ class Sender:
         """Producer thread: source -> encoders -> bursts, paced in real time if asked."""
         assert self.video is not None
         start = time.monotonic()
+        lock = threading.Lock()  # the semantic worker makes bursts too
+
+        def enqueue(packet: Packet, modality: Modality, scheme: str, captured: float) -> None:
+            with lock:
+                burst = self._burst(packet, modality, scheme, captured)
+            asyncio.run_coroutine_threadsafe(queue.put((burst, packet.data)), loop).result()
+            loop.call_soon_threadsafe(self._wake.set)
+
+        worker = None
+        if self.config.semantics:
+            from sender.semantic import SemanticWorker, semantics_payload
+
+            m = self.config.media
+            worker = SemanticWorker(
+                m.fps,
+                m.sample_rate,
+                lambda k: enqueue(Packet(semantics_payload(k), k.time_s), Modality.TEXT, "json", time.time()),
+            )
         try:
             for item in self.source:
                 if stop.is_set():
@@ -155,6 +175,11 @@ class Sender:
                     if delay > 0:
                         time.sleep(delay)
                 captured = time.time()
+                if worker is not None:
+                    if isinstance(item, AudioItem):
+                        worker.offer_audio(item.samples)
+                    else:
+                        worker.offer_frame(item.frame, item.index, item.pts)
                 if isinstance(item, AudioItem):
                     if self.audio is None:
                         continue
@@ -173,10 +198,10 @@ class Sender:
                         self.config.video_scheme,
                     )
                 for p in packets:
-                    burst = self._burst(p, modality, scheme, captured)
-                    asyncio.run_coroutine_threadsafe(queue.put((burst, p.data)), loop).result()
-                    loop.call_soon_threadsafe(self._wake.set)
+                    enqueue(p, modality, scheme, captured)
         finally:
+            if worker is not None:
+                worker.close()  # its last keyframes go out before the end of the stream
             asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
             loop.call_soon_threadsafe(self._wake.set)
 
@@ -240,11 +265,13 @@ class Sender:
                         self._unacked.popitem(last=False)
                     yield self._send(burst)
                 elif self._source_done and not self._unacked:
+                    yield pb.Uplink(end=pb.StreamEnd(session_id=self.config.session_id))
                     return
                 else:
                     try:  # after the source ended, stop when the receiver stops answering
                         await asyncio.wait_for(self._wake.wait(), 2.0 if self._source_done else None)
                     except TimeoutError:
+                        yield pb.Uplink(end=pb.StreamEnd(session_id=self.config.session_id))
                         return
                     self._wake.clear()
 

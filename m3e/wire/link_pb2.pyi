@@ -18,7 +18,7 @@ MODALITY_AUDIO: Modality
 MODALITY_TEXT: Modality
 
 class StreamHeader(_message.Message):
-    __slots__ = ("session_id", "width", "height", "fps", "sample_rate", "audio_channels", "video_scheme", "audio_scheme", "audio_config")
+    __slots__ = ("session_id", "width", "height", "fps", "sample_rate", "audio_channels", "video_scheme", "audio_scheme", "audio_config", "text_scheme")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class StreamHeader(_message.Message):
     VIDEO_SCHEME_FIELD_NUMBER: _ClassVar[int]
     AUDIO_SCHEME_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    TEXT_SCHEME_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     width: int
     height: int
@@ -37,7 +38,8 @@ class StreamHeader(_message.Message):
     video_scheme: str
     audio_scheme: str
     audio_config: bytes
-    def __init__(self, session_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[float] = ..., sample_rate: _Optional[int] = ..., audio_channels: _Optional[int] = ..., video_scheme: _Optional[str] = ..., audio_scheme: _Optional[str] = ..., audio_config: _Optional[bytes] = ...) -> None: ...
+    text_scheme: str
+    def __init__(self, session_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[float] = ..., sample_rate: _Optional[int] = ..., audio_channels: _Optional[int] = ..., video_scheme: _Optional[str] = ..., audio_scheme: _Optional[str] = ..., audio_config: _Optional[bytes] = ..., text_scheme: _Optional[str] = ...) -> None: ...
 
 class Burst(_message.Message):
     __slots__ = ("session_id", "seq", "pts", "modality", "scheme", "modulation", "code_rate", "rv", "attempt", "payload_bytes", "iq", "pilot_spacing", "pilot_count", "capture_time", "keyframe", "noise_var", "genie", "index")
@@ -79,13 +81,21 @@ class Burst(_message.Message):
     index: int
     def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., pts: _Optional[float] = ..., modality: _Optional[_Union[Modality, str]] = ..., scheme: _Optional[str] = ..., modulation: _Optional[str] = ..., code_rate: _Optional[float] = ..., rv: _Optional[int] = ..., attempt: _Optional[int] = ..., payload_bytes: _Optional[int] = ..., iq: _Optional[bytes] = ..., pilot_spacing: _Optional[int] = ..., pilot_count: _Optional[int] = ..., capture_time: _Optional[float] = ..., keyframe: _Optional[bool] = ..., noise_var: _Optional[float] = ..., genie: _Optional[bytes] = ..., index: _Optional[int] = ...) -> None: ...
 
+class StreamEnd(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
 class Uplink(_message.Message):
-    __slots__ = ("header", "burst")
+    __slots__ = ("header", "burst", "end")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     BURST_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
     header: StreamHeader
     burst: Burst
-    def __init__(self, header: _Optional[_Union[StreamHeader, _Mapping]] = ..., burst: _Optional[_Union[Burst, _Mapping]] = ...) -> None: ...
+    end: StreamEnd
+    def __init__(self, header: _Optional[_Union[StreamHeader, _Mapping]] = ..., burst: _Optional[_Union[Burst, _Mapping]] = ..., end: _Optional[_Union[StreamEnd, _Mapping]] = ...) -> None: ...
 
 class ReceiverStats(_message.Message):
     __slots__ = ("bursts", "payloads_ok", "payloads_lost", "nacks", "rejected", "frames", "fps", "latency_ms_p50", "latency_ms_p95", "bler")

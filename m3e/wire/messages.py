@@ -38,6 +38,7 @@ class StreamHeader:
     video_scheme: str = "h265"
     audio_scheme: str = ""
     audio_config: bytes = b""
+    text_scheme: str = ""
 
 
 @dataclass

@@ -1,0 +1,79 @@
+"""Live semantic extraction beside the media pipeline: frames and audio are offered to a
+worker thread running ``SemanticExtractor``; each keyframe's semantics come back as a JSON
+payload for a MODALITY_TEXT burst. The worker drops input rather than slow the video down."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from fractions import Fraction
+
+import av
+import numpy as np
+import numpy.typing as npt
+from scipy.signal import resample_poly
+
+from m3e.semantics.extractor import KeyframeSemantics, SemanticExtractor
+
+log = logging.getLogger("m3e.sender")
+ANALYSIS_FPS = 10.0  # frames per second examined for keyframes
+
+
+def semantics_payload(k: KeyframeSemantics) -> bytes:
+    """The TEXT payload of one keyframe: UTF-8 JSON {time_s, objects, text, transcript, labels}."""
+    return json.dumps(k.to_json(), separators=(",", ":")).encode()
+
+
+class SemanticWorker:
+    """Args: fps and sample_rate of the media offered; ``emit`` gets each keyframe's payload
+    (called on the worker thread)."""
+
+    def __init__(self, fps: float, sample_rate: int, emit: Callable[[KeyframeSemantics], None]) -> None:
+        self.extractor = SemanticExtractor()
+        self.stride = max(1, round(fps / ANALYSIS_FPS))
+        ratio = Fraction(16000, sample_rate)
+        self._up, self._down = ratio.numerator, ratio.denominator
+        self.emit = emit
+        self.dropped = 0
+        self._inbox: queue.Queue[tuple[str, object, int, float] | None] = queue.Queue(maxsize=32)
+        self._thread = threading.Thread(target=self._run, name="semantics", daemon=True)
+        self._thread.start()
+
+    def offer_frame(self, frame: av.VideoFrame, index: int, time_s: float) -> None:
+        """Every ``stride``-th frame is examined (converted to RGB on the worker thread)."""
+        if index % self.stride == 0:
+            self._offer(("frame", frame, index, time_s))
+
+    def offer_audio(self, samples: npt.NDArray[np.int16]) -> None:
+        mono = samples.mean(axis=1) / 32768.0
+        self._offer(("audio", resample_poly(mono, self._up, self._down).astype(np.float32), 0, 0.0))
+
+    def _offer(self, item: tuple[str, object, int, float]) -> None:
+        try:
+            self._inbox.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self) -> None:
+        """Describe what is still pending, then stop the thread."""
+        self._inbox.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (item := self._inbox.get()) is not None:
+            kind, data, index, t = item
+            try:
+                if kind == "frame":
+                    rgb = np.asarray(data.to_ndarray(format="rgb24"), dtype=np.uint8)  # type: ignore[attr-defined]
+                    found = self.extractor.push_frame(rgb, index, t)
+                else:
+                    found = self.extractor.push_audio(data)  # type: ignore[arg-type]
+                for k in found:
+                    self.emit(k)
+            except Exception:  # a model failure must not stop the stream
+                log.exception("semantic extraction failed")
+        for k in self.extractor.finish():
+            self.emit(k)
