@@ -30,6 +30,7 @@ from m3e.wire.messages import Burst, Feedback, FeedbackKind, Modality, ReceiverS
 log = logging.getLogger("m3e.receiver")
 INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION.value[0]
+MAX_PENDING = 256  # payloads kept for soft combining while waiting for a retransmission
 
 
 @dataclass
@@ -96,7 +97,6 @@ class ReceiverSession:
             else None
         )
         self._last_rgb = np.zeros((header.height, header.width, 3), dtype=np.uint8)
-        self._audio_pts_played = 0.0
         self.recorder = (
             Mp4Recorder(
                 config.out,
@@ -132,6 +132,8 @@ class ReceiverSession:
         pending = self._pending.get(burst.seq)
         if pending is None:
             pending = self._pending[burst.seq] = _Pending(coder.receiver(burst.payload_bytes))
+            while len(self._pending) > MAX_PENDING:  # the sender stopped resending these
+                self._pending.pop(next(iter(self._pending)))
         pending.attempts += 1
         try:
             payload = pending.rx.receive(burst.iq, max(burst.noise_var, 1e-9), None, burst.rv)
