@@ -118,6 +118,7 @@ class PayloadReceiver:
         self.harq = harq
         self.block_ok = np.zeros(plan.n_blocks, dtype=bool)
         self._blocks: list[bytes | None] = [None] * plan.n_blocks
+        self._latest: list[bytes] = [bytes(plan.block_bytes)] * plan.n_blocks
 
     def receive(
         self, y: npt.ArrayLike, no: npt.ArrayLike, h: npt.ArrayLike | None = None, rv: int = 0
@@ -146,9 +147,18 @@ class PayloadReceiver:
         packed = np.packbits(result.bits, axis=1)
         for i in range(self.plan.n_blocks):
             block = packed[i].tobytes()
+            self._latest[i] = block[:-CRC_BYTES]
             if not self.block_ok[i] and result.ok[i] and check_crc(block):
                 self.block_ok[i] = True
                 self._blocks[i] = block[:-CRC_BYTES]
         if not self.block_ok.all():
             return None
         return b"".join(b for b in self._blocks if b is not None)[: self.plan.n_bytes]
+
+    def best_effort(self) -> bytes:
+        """The payload as decoded so far, damaged blocks included (what a receiver without
+        retransmission would hand to its source decoder)."""
+        blocks = [
+            ok if ok is not None else latest for ok, latest in zip(self._blocks, self._latest, strict=True)
+        ]
+        return b"".join(blocks)[: self.plan.n_bytes]

