@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(PY) -m bench.phy
 	$(PY) -m bench.stream
 	$(PY) -m bench.semantics
-	$(PY) -m bench.text
+	$(PY) -m bench.text_link
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -58,6 +58,7 @@ def xi_curve(
     fading: str = "awgn",
     repeats: int = 3,
     encoder: SentenceEncoder | None = None,
+    modulation: str = "16qam",
 ) -> list[dict[str, Any]]:
     """Mean ξ and symbols per sentence for every (scheme, SNR)."""
     enc = encoder or sentence_encoder()
@@ -66,7 +67,7 @@ def xi_curve(
         for snr in snrs:
             scores, symbols = [], 0
             for r in range(repeats):
-                decoded, n = transmit(SENTENCES, scheme, snr, fading, seed=r)
+                decoded, n = transmit(SENTENCES, scheme, snr, fading, modulation=modulation, seed=r)
                 scores.extend(xi(list(SENTENCES), decoded, enc).tolist())
                 symbols += n
             rows.append(
