@@ -62,13 +62,22 @@ def semantic_rows(sentences: list[str], threshold: float, repeats: int) -> list[
         for snr in SNRS:
             scores, symbols, retx = [], 0.0, 0.0
             for r in range(repeats):
-                res = transmit_semantic(sentences, snr, fading, link, max_retransmissions=2,
-                                        threshold=threshold, seed=r)
+                res = transmit_semantic(
+                    sentences, snr, fading, link, max_retransmissions=2, threshold=threshold, seed=r
+                )
                 scores.extend(xi(sentences, res["decoded"]).tolist())
                 symbols += res["symbols_per_sentence"] / repeats
                 retx += res["retransmissions_per_sentence"] / repeats
-            rows.append({"scheme": "m3e-text", "channel": fading, "snr_db": snr, "xi": float(np.mean(scores)),
-                         "symbols_per_sentence": symbols, "retransmissions": retx})
+            rows.append(
+                {
+                    "scheme": "m3e-text",
+                    "channel": fading,
+                    "snr_db": snr,
+                    "xi": float(np.mean(scores)),
+                    "symbols_per_sentence": symbols,
+                    "retransmissions": retx,
+                }
+            )
     return rows
 
 
@@ -85,9 +94,12 @@ def calibrate(sentences: list[str], target_recall: float = 0.95) -> tuple[float,
     # the lowest threshold that still NACKs target_recall of the damaged sentences
     threshold = float(np.quantile(c[b], target_recall)) if b.any() else float(c.min())
     nack = c < threshold + 1e-9
-    return threshold, {"recall": float(nack[b].mean()) if b.any() else 1.0,
-                       "false_nack_rate": float(nack[~b].mean()) if (~b).any() else 0.0,
-                       "threshold": threshold, "damaged_fraction": float(b.mean())}
+    return threshold, {
+        "recall": float(nack[b].mean()) if b.any() else 1.0,
+        "false_nack_rate": float(nack[~b].mean()) if (~b).any() else 0.0,
+        "threshold": threshold,
+        "damaged_fraction": float(b.mean()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,9 +119,16 @@ def main(argv: list[str] | None = None) -> int:
                     decoded, n = transmit(sentences, codec, snr, fading, modulation=modulation, seed=r)
                     scores.extend(xi(sentences, decoded).tolist())
                     symbols += n
-                rows.append({"scheme": f"{codec}-{modulation}", "channel": fading, "snr_db": snr,
-                             "xi": float(np.mean(scores)), "retransmissions": 0,
-                             "symbols_per_sentence": symbols / (args.repeats * len(sentences))})
+                rows.append(
+                    {
+                        "scheme": f"{codec}-{modulation}",
+                        "channel": fading,
+                        "snr_db": snr,
+                        "xi": float(np.mean(scores)),
+                        "retransmissions": 0,
+                        "symbols_per_sentence": symbols / (args.repeats * len(sentences)),
+                    }
+                )
         print(f"  baselines over {fading} done", flush=True)
     calibration = [s for s in held_out_sentences(args.sentences, seed=1) if s not in sentences]
     threshold, detector = calibrate(calibration)
@@ -141,8 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             pts = [r for r in rows if r["scheme"] == name and r["channel"] == fading]
             symbols = np.mean([r["symbols_per_sentence"] for r in pts])
-            ax.plot([r["snr_db"] for r in pts], [r["xi"] for r in pts], "o-", ms=3,
-                    lw=2.5 if name == "m3e-text" else 1, label=f"{name} ({symbols:.0f} sym)")
+            ax.plot(
+                [r["snr_db"] for r in pts],
+                [r["xi"] for r in pts],
+                "o-",
+                ms=3,
+                lw=2.5 if name == "m3e-text" else 1,
+                label=f"{name} ({symbols:.0f} sym)",
+            )
         ax.set(title=f"{fading}: m3e-text (≤ 2 retx) vs codec + LDPC 3/4", xlabel="SNR (dB)")
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)

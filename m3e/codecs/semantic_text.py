@@ -41,12 +41,14 @@ class SemanticTextCodec(nn.Module):
     """C_β + channel decoder + semantic decoder. ``vocab``: WordPiece ids the decoder can emit
     (index 0 = padding, 1 = [CLS] start, 2 = [SEP] end are always in it)."""
 
-    def __init__(self, vocab: list[int], config: TextLinkConfig = TextLinkConfig()) -> None:  # noqa: B008
+    def __init__(self, vocab: list[int], config: TextLinkConfig = TextLinkConfig()) -> None:
         super().__init__()
         c = self.config = config
         self.register_buffer("vocab", torch.tensor(vocab, dtype=torch.long))
         k = c.symbols_per_token
-        self.channel_encoder = nn.Sequential(nn.Linear(384, c.d_model), nn.GELU(), nn.Linear(c.d_model, 2 * k))
+        self.channel_encoder = nn.Sequential(
+            nn.Linear(384, c.d_model), nn.GELU(), nn.Linear(c.d_model, 2 * k)
+        )
         self.channel_decoder_in = nn.Linear(3 * k, c.d_model)
         self.position = nn.Embedding(c.max_tokens + 2, c.d_model)
         layer = nn.TransformerEncoderLayer(c.d_model, c.heads, 2 * c.d_model, 0.1, batch_first=True)
@@ -82,7 +84,9 @@ class SemanticTextCodec(nn.Module):
         return self.out(self.decoder(h, memory, tgt_mask=causal, memory_key_padding_mask=~mask))
 
     @torch.no_grad()
-    def generate(self, memory: torch.Tensor, mask: torch.Tensor, max_len: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def generate(
+        self, memory: torch.Tensor, mask: torch.Tensor, max_len: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Greedy decoding -> (B, L) vocabulary indices (without the start token) and (B,) mean log-prob."""
         b = memory.shape[0]
         max_len = max_len or int(mask.sum(1).max()) + 2
@@ -102,25 +106,26 @@ class SemanticTextCodec(nn.Module):
         return seq[:, 1:], logp / count.clamp(min=1)
 
 
-def mmse_combine(ys: list[torch.Tensor], hs: list[torch.Tensor], no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def mmse_combine(
+    ys: list[torch.Tensor], hs: list[torch.Tensor], no: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Maximum-ratio combining of transmissions y_i = h_i x + w_i: x̂ = Σ h_i* y_i / Σ|h_i|²,
     post-combining SNR Σ|h_i|²/no. Shapes (B, T, k); no (B, 1, 1)."""
-    num = sum(torch.conj(h) * y for y, h in zip(ys, hs, strict=True))
-    gain = sum(h.abs() ** 2 for h in hs)
+    num = torch.stack([torch.conj(h) * y for y, h in zip(ys, hs, strict=True)]).sum(0)
+    gain = torch.stack([h.abs() ** 2 for h in hs]).sum(0)
     return num / gain.clamp(min=1e-9), gain / no
 
 
 class TextLink:
-    """Sentences in, sentences out, through a given channel function: the inference wrapper
-    (tokenisation, the frozen MiniLM B_α, the codec) that tests, benchmarks and the processes use."""
+    """The inference wrapper (tokenisation, the frozen MiniLM B_α, the codec) that tests and
+    benchmarks use: sentences -> symbols, and received symbols -> sentences."""
 
     def __init__(self, codec: SemanticTextCodec | None = None) -> None:
         from m3e.semantics.similarity import sentence_encoder
 
         self.encoder = sentence_encoder()
         self.codec = (codec or load_codec()).eval()
-        vocab = self.codec.vocab.tolist()
-        self._index = {tok: i for i, tok in enumerate(vocab)}
+        self._vocab: list[int] = self.codec.vocab.tolist()  # type: ignore[operator]
 
     def encode(self, sentences: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """-> symbols (B, T, k) complex and mask (B, T): what goes on air (T·k symbols per sentence)."""
@@ -128,22 +133,26 @@ class TextLink:
         with torch.no_grad():
             return self.codec.symbols(states, mask), mask
 
-    def decode(self, y: torch.Tensor, snr: torch.Tensor, mask: torch.Tensor) -> tuple[list[str], npt.NDArray[np.float32]]:
+    def decode(
+        self, y: torch.Tensor, snr: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[list[str], npt.NDArray[np.float32]]:
         """Combined symbols and SNR (B, T, k), mask (B, T) -> sentences and confidence (B,)."""
         with torch.no_grad():
             memory = self.codec.memory(y, snr, mask)
             seq, conf = self.codec.generate(memory, mask)
-        vocab = self.codec.vocab.tolist()
-        out = []
+        out: list[str] = []
         for row in seq.tolist():
-            ids = [vocab[i] for i in row[: row.index(2)] if i > 2] if 2 in row else [vocab[i] for i in row if i > 2]
-            out.append(self.encoder.tokenizer.decode(ids, skip_special_tokens=True))
-        return out, conf.numpy()
+            row = row[: row.index(2)] if 2 in row else row  # up to [SEP]
+            ids = [self._vocab[i] for i in row if i > 2]
+            out.append(str(self.encoder.tokenizer.decode(ids, skip_special_tokens=True)))
+        return out, conf.numpy().astype(np.float32)
 
 
 def token_states(encoder, sentences: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
     """B_α: MiniLM last hidden states (B, T, 384) and mask (B, T) bool."""
-    batch = encoder.tokenizer(sentences, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+    batch = encoder.tokenizer(
+        sentences, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
+    )
     with torch.no_grad():
         states = encoder.model(**batch).last_hidden_state
     return states, batch["attention_mask"].bool()

@@ -37,8 +37,15 @@ def targets(sentences: list[str], tokenizer, vocab: list[int], max_tokens: int) 
     return out
 
 
-def channel(x: torch.Tensor, mask: torch.Tensor, snr_db: torch.Tensor, rayleigh: torch.Tensor, n_tx: int,
-            coherence: int = 16, gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def channel(
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    snr_db: torch.Tensor,
+    rayleigh: torch.Tensor,
+    n_tx: int,
+    coherence: int = 16,
+    gen: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """n_tx independent transmissions of x (B, T, k) through block fading + AWGN, MRC-combined."""
     b, t, k = x.shape
     flat = x.reshape(b, t * k)
@@ -91,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         y, post_snr = channel(codec.symbols(st, mask), mask, snr, rayleigh, n_tx, gen=gen)
         memory = codec.memory(y, post_snr, mask)
         logits = codec.logits(memory, mask, tgt[:, :-1])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, len(vocab)), tgt[:, 1:].reshape(-1), ignore_index=0)
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, len(vocab)), tgt[:, 1:].reshape(-1), ignore_index=0
+        )
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(codec.parameters(), 1.0)
@@ -101,10 +110,17 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.half() if v.is_floating_point() else v for k, v in codec.state_dict().items()}
     torch.save({"vocab": torch.tensor(vocab), "config": config.__dict__, "state": state}, args.out)
-    meta = {"steps": args.steps, "batch": args.batch, "seed": args.seed, "train_sentences": len(train),
-            "test_sentences": len(test), "vocab": len(vocab), "final_loss": float(loss.item()),
-            "train_seconds": round(time.time() - t0, 1),
-            "parameters": sum(p.numel() for p in codec.parameters())}
+    meta = {
+        "steps": args.steps,
+        "batch": args.batch,
+        "seed": args.seed,
+        "train_sentences": len(train),
+        "test_sentences": len(test),
+        "vocab": len(vocab),
+        "final_loss": float(loss.item()),
+        "train_seconds": round(time.time() - t0, 1),
+        "parameters": sum(p.numel() for p in codec.parameters()),
+    }
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     print(json.dumps(meta, indent=2))
     return 0

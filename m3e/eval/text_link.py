@@ -92,9 +92,15 @@ def held_out_sentences(n: int = 64, seed: int = 0) -> list[str]:
     return random.Random(seed).sample(test, n)
 
 
-def transmit_semantic(sentences: list[str], snr_db: float, fading: str = "awgn", link: Any = None,
-                      max_retransmissions: int = 0, threshold: float | None = None, seed: int = 0
-                      ) -> dict[str, Any]:
+def transmit_semantic(
+    sentences: list[str],
+    snr_db: float,
+    fading: str = "awgn",
+    link: Any = None,
+    max_retransmissions: int = 0,
+    threshold: float | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """The semantic link through the same channel as the baselines (pilots 4/64, LMMSE, block
     fading of 64 symbols). A sentence is sent again, and the transmissions are combined, while
     the receiver's confidence is below ``threshold`` (ξ̂ < 0.6), at most ``max_retransmissions``
@@ -131,5 +137,9 @@ def transmit_semantic(sentences: list[str], snr_db: float, fading: str = "awgn",
             retx += 1
         decoded.append(text[0])
     n = len(sentences)
-    return {"decoded": decoded, "confidence": first_conf, "symbols_per_sentence": symbols / n,
-            "retransmissions_per_sentence": retx / n}
+    return {
+        "decoded": decoded,
+        "confidence": first_conf,
+        "symbols_per_sentence": symbols / n,
+        "retransmissions_per_sentence": retx / n,
+    }

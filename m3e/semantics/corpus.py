@@ -18,13 +18,43 @@ for _noun, _verb in AUDIO_EVENTS.values():
     if _verb not in VERBS[_noun]:
         VERBS[_noun].append(_verb)
 
-_SUBJECTS = ["the astronaut", "my friend", "the team", "the driver", "the teacher", "our neighbour", "the doctor"]
-_ACTIONS = ["is talking about", "is looking at", "is waiting for", "is pointing at", "is laughing about",
-            "is asking about", "is thinking of"]
-_OBJECTS = ["the mission to the moon", "the red car", "the small cat", "the new phone", "the old train",
-            "the rocket launch", "the coffee cup", "the weather today", "the pictures", "the football match"]
-_REQUESTS = ["please send the pictures of the {} to the team", "can you bring the {} to the office",
-             "look at the {} over there", "where is the {} now", "i think the {} is broken"]
+_SUBJECTS = [
+    "the astronaut",
+    "my friend",
+    "the team",
+    "the driver",
+    "the teacher",
+    "our neighbour",
+    "the doctor",
+]
+_ACTIONS = [
+    "is talking about",
+    "is looking at",
+    "is waiting for",
+    "is pointing at",
+    "is laughing about",
+    "is asking about",
+    "is thinking of",
+]
+_OBJECTS = [
+    "the mission to the moon",
+    "the red car",
+    "the small cat",
+    "the new phone",
+    "the old train",
+    "the rocket launch",
+    "the coffee cup",
+    "the weather today",
+    "the pictures",
+    "the football match",
+]
+_REQUESTS = [
+    "please send the pictures of the {} to the team",
+    "can you bring the {} to the office",
+    "look at the {} over there",
+    "where is the {} now",
+    "i think the {} is broken",
+]
 
 
 def _article(noun: str) -> str:

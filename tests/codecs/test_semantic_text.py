@@ -43,7 +43,9 @@ def test_roundtrip_at_20db_reproduces_held_out_sentences(link: TextLink) -> None
 def test_retransmission_raises_xi_at_low_snr(link: TextLink) -> None:
     sentences = held_out_sentences(24)
     once = transmit_semantic(sentences, -3.0, "rayleigh", link, seed=3)
-    again = transmit_semantic(sentences, -3.0, "rayleigh", link, max_retransmissions=2, threshold=10.0, seed=3)
+    again = transmit_semantic(
+        sentences, -3.0, "rayleigh", link, max_retransmissions=2, threshold=10.0, seed=3
+    )
     assert again["retransmissions_per_sentence"] == 2  # threshold above any confidence: always resent
     assert np.mean(xi(sentences, again["decoded"])) > np.mean(xi(sentences, once["decoded"])) + 0.1
 
