@@ -11,11 +11,11 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from m3e.codecs.semantic_text import WEIGHTS, SemanticTextCodec, TextLinkConfig, mmse_combine, token_states
+from m3e.phy.analog import fading_channel
 from m3e.semantics.corpus import corpus, split
 from m3e.semantics.similarity import sentence_encoder
 
@@ -39,25 +39,22 @@ def targets(sentences: list[str], tokenizer, vocab: list[int], max_tokens: int) 
 
 def channel(
     x: torch.Tensor,
-    mask: torch.Tensor,
     snr_db: torch.Tensor,
     rayleigh: torch.Tensor,
     n_tx: int,
     coherence: int = 16,
     gen: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """n_tx independent transmissions of x (B, T, k) through block fading + AWGN, MRC-combined."""
+    """n_tx independent transmissions of x (B, T, k) through block fading (rows where
+    ``rayleigh``) or AWGN, maximum-ratio combined -> (symbols, post-combining SNR), (B, T, k)."""
     b, t, k = x.shape
     flat = x.reshape(b, t * k)
-    no = (10 ** (-snr_db / 10)).reshape(b, 1)
     ys, hs = [], []
-    blocks = -(-t * k // coherence)
     for _ in range(n_tx):
-        hb = torch.view_as_complex(torch.randn(b, blocks, 2, generator=gen) / np.sqrt(2))
-        h = hb.repeat_interleave(coherence, 1)[:, : t * k]
-        h = torch.where(rayleigh[:, None], h, torch.ones_like(h))
-        w = torch.view_as_complex(torch.randn(b, t * k, 2, generator=gen)) * torch.sqrt(no / 2)
-        ys.append((h * flat + w).reshape(b, t, k))
+        y, h_fading, no = fading_channel(flat, snr_db, "rayleigh", coherence, gen)
+        noise = y - h_fading * flat
+        h = torch.where(rayleigh[:, None], h_fading, torch.ones_like(h_fading))  # AWGN rows: h = 1
+        ys.append((h * flat + noise).reshape(b, t, k))
         hs.append(h.reshape(b, t, k))
     return mmse_combine(ys, hs, no[:, :, None])
 
@@ -95,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         snr = torch.rand(args.batch, generator=gen) * 25 - 5
         rayleigh = torch.rand(args.batch, generator=gen) < 0.7
         n_tx = int(torch.multinomial(torch.tensor([0.7, 0.2, 0.1]), 1, generator=gen)) + 1
-        y, post_snr = channel(codec.symbols(st, mask), mask, snr, rayleigh, n_tx, gen=gen)
+        y, post_snr = channel(codec.symbols(st, mask), snr, rayleigh, n_tx, gen=gen)
         memory = codec.memory(y, post_snr, mask)
         logits = codec.logits(memory, mask, tgt[:, :-1])
         loss = torch.nn.functional.cross_entropy(

@@ -55,3 +55,18 @@ def test_confidence_tracks_damage(link: TextLink) -> None:
     clean = transmit_semantic(sentences, 20.0, "awgn", link)
     noisy = transmit_semantic(sentences, -5.0, "rayleigh", link)
     assert np.mean(clean["confidence"]) > np.mean(noisy["confidence"])
+
+
+def test_training_channel_statistics() -> None:
+    from m3e.codecs.train_semantic_text import channel
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.view_as_complex(torch.randn(2000, 8, 4, 2) / 2**0.5)
+    snr = torch.full((2000,), 5.0)
+    rayleigh = torch.arange(2000) % 2 == 0
+    y, post = channel(x, snr, rayleigh, 1, gen=g)
+    assert post[~rayleigh].mean().item() == pytest.approx(10**0.5, rel=1e-4)  # AWGN rows: the set SNR
+    assert (y[~rayleigh] - x[~rayleigh]).abs().pow(2).mean().item() == pytest.approx(10**-0.5, rel=0.03)
+    assert post[rayleigh].mean().item() == pytest.approx(10**0.5, rel=0.05)  # E|h|^2 = 1
+    _, post2 = channel(x, snr, rayleigh, 2, gen=g)
+    assert post2[~rayleigh].mean().item() == pytest.approx(2 * 10**0.5, rel=1e-4)  # two transmissions add up
