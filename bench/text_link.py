@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from m3e.codecs.text import TEXT_CODECS, text_codec
-from m3e.eval.text_link import held_out_sentences, transmit, transmit_semantic
+from m3e.eval.text_link import held_out_sentences, transmit_semantic, xi_curve
 from m3e.semantics.similarity import xi
 
 SNRS = [float(s) for s in np.arange(-5, 21, 2.5)]
@@ -113,22 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for fading in ("awgn", "rayleigh"):
         for codec, modulation in SCHEMES:
-            for snr in SNRS:
-                scores, symbols = [], 0
-                for r in range(args.repeats):
-                    decoded, n = transmit(sentences, codec, snr, fading, modulation=modulation, seed=r)
-                    scores.extend(xi(sentences, decoded).tolist())
-                    symbols += n
-                rows.append(
-                    {
-                        "scheme": f"{codec}-{modulation}",
-                        "channel": fading,
-                        "snr_db": snr,
-                        "xi": float(np.mean(scores)),
-                        "retransmissions": 0,
-                        "symbols_per_sentence": symbols / (args.repeats * len(sentences)),
-                    }
-                )
+            rows += xi_curve(sentences, codec, modulation, SNRS, fading, args.repeats)
         print(f"  baselines over {fading} done", flush=True)
     calibration = [s for s in held_out_sentences(args.sentences, seed=1) if s not in sentences]
     threshold, detector = calibrate(calibration)
