@@ -1,6 +1,7 @@
 """Live semantic extraction beside the media pipeline: frames and audio are offered to a
 worker thread running ``SemanticExtractor``; each keyframe's semantics come back as a JSON
-payload for a MODALITY_TEXT burst. The worker drops input rather than slow the video down."""
+payload for a MODALITY_TEXT burst. When the worker falls behind it drops frames rather than
+slow the video down; audio is never dropped (a gap would garble the transcript)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from m3e.semantics.extractor import KeyframeSemantics, SemanticExtractor
 
 log = logging.getLogger("m3e.sender")
 ANALYSIS_FPS = 10.0  # frames per second examined for keyframes
+MAX_BACKLOG = 32  # items waiting before new frames are dropped
 
 
 def semantics_payload(k: KeyframeSemantics) -> bytes:
@@ -38,24 +40,21 @@ class SemanticWorker:
         self._up, self._down = ratio.numerator, ratio.denominator
         self.emit = emit
         self.dropped = 0
-        self._inbox: queue.Queue[tuple[str, object, int, float] | None] = queue.Queue(maxsize=32)
+        self._inbox: queue.Queue[tuple[str, object, int, float] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="semantics", daemon=True)
         self._thread.start()
 
     def offer_frame(self, frame: av.VideoFrame, index: int, time_s: float) -> None:
         """Every ``stride``-th frame is examined (converted to RGB on the worker thread)."""
         if index % self.stride == 0:
-            self._offer(("frame", frame, index, time_s))
+            if self._inbox.qsize() > MAX_BACKLOG:
+                self.dropped += 1
+            else:
+                self._inbox.put(("frame", frame, index, time_s))
 
     def offer_audio(self, samples: npt.NDArray[np.int16]) -> None:
         mono = samples.mean(axis=1) / 32768.0
-        self._offer(("audio", resample_poly(mono, self._up, self._down).astype(np.float32), 0, 0.0))
-
-    def _offer(self, item: tuple[str, object, int, float]) -> None:
-        try:
-            self._inbox.put_nowait(item)
-        except queue.Full:
-            self.dropped += 1
+        self._inbox.put(("audio", resample_poly(mono, self._up, self._down).astype(np.float32), 0, 0.0))
 
     def close(self) -> None:
         """Describe what is still pending, then stop the thread."""
