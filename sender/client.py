@@ -114,6 +114,7 @@ class Sender:
         self._unacked: collections.OrderedDict[int, _Unacked] = collections.OrderedDict()
         self._force_keyframe = threading.Event()
         self._wake = asyncio.Event()  # something new to send (a burst or a retransmission)
+        self._source_done = False  # the producer has put its last burst in the queue
         self.coder.warm_up()
 
     # ------------------------------------------------------------- producing
@@ -213,7 +214,6 @@ class Sender:
         stop = threading.Event()
         producer = loop.run_in_executor(None, self._produce, loop, queue, stop)
         retransmit: asyncio.Queue[Burst] = asyncio.Queue()
-        self._source_done = False
         backoff, down_since = 0.2, time.monotonic()
         try:
             while True:

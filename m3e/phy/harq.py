@@ -41,8 +41,13 @@ class HarqProcess:
         self.buffer = decoder.encoder.new_buffer(n_blocks)
         self.transmissions = 0
 
-    def receive(self, llr: npt.ArrayLike, rv: int) -> DecodeResult:
-        """Combine the LLRs (B, n) of one transmission with version ``rv`` and decode."""
+    def receive(
+        self, llr: npt.ArrayLike, rv: int, blocks: npt.NDArray[np.int64] | None = None
+    ) -> DecodeResult:
+        """Combine the LLRs (B, n) of one transmission with version ``rv`` and decode the
+        ``blocks`` (indices; all when None) — blocks already decoded need no second pass.
+        The result has one row per decoded block."""
         self.decoder.encoder.accumulate(self.buffer, np.atleast_2d(llr), rv)
         self.transmissions += 1
-        return self.decoder.decode_buffer(self.buffer)
+        rows = self.buffer if blocks is None else self.buffer[blocks]
+        return self.decoder.decode_buffer(rows)

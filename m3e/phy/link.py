@@ -143,12 +143,13 @@ class PayloadReceiver:
             y, h, err = estimate_channel(y, pilots, no_scalar)
             no = no_scalar + err  # estimation error adds to the noise the demapper expects
         llr = self.coder.constellation.demap(y, no, h, self.coder.demap_method)
-        result = self.harq.receive(llr.reshape(self.plan.n_blocks, self.plan.n), rv)
+        waiting = np.nonzero(~self.block_ok)[0]  # blocks that passed their CRC are kept as they are
+        result = self.harq.receive(llr.reshape(self.plan.n_blocks, self.plan.n), rv, waiting)
         packed = np.packbits(result.bits, axis=1)
-        for i in range(self.plan.n_blocks):
-            block = packed[i].tobytes()
+        for row, i in enumerate(waiting):
+            block = packed[row].tobytes()
             self._latest[i] = block[:-CRC_BYTES]
-            if not self.block_ok[i] and result.ok[i] and check_crc(block):
+            if result.ok[row] and check_crc(block):
                 self.block_ok[i] = True
                 self._blocks[i] = block[:-CRC_BYTES]
         if not self.block_ok.all():
