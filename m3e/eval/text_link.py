@@ -83,14 +83,46 @@ def xi_curve(
     return rows
 
 
-def held_out_sentences(n: int = 64, seed: int = 0) -> list[str]:
-    """A fixed sample of the semantic link's held-out split (never trained on)."""
+def held_out_sentences(n: int = 64, seed: int = 0, part: str = "eval") -> list[str]:
+    """A fixed sample of the semantic link's held-out split (never trained on): its first half
+    calibrates the receiver's ξ̂ (``part="calibration"``), the second half is for evaluation."""
     import random
 
     from m3e.semantics.corpus import corpus, split
 
     _, test = split(corpus())
-    return random.Random(seed).sample(test, n)
+    half = len(test) // 2
+    return random.Random(seed).sample(test[:half] if part == "calibration" else test[half:], n)
+
+
+def detector_samples(
+    sentences: list[str], link: Any = None, snrs: tuple[float, ...] = (0.0, 2.5, 5.0, 7.5, 10.0)
+) -> dict[str, Any]:
+    """Single transmissions at 0…10 dB over AWGN and Rayleigh: the receiver's check
+    fingerprint estimate, confidence and ξ̂ with the true ξ of each decoded sentence."""
+    from m3e.codecs.semantic_text import TextLink
+
+    link = link or TextLink()
+    rows: dict[str, list[float]] = {"fingerprint_xi": [], "confidence": [], "xi_hat": [], "xi": []}
+    for fading in ("awgn", "rayleigh"):
+        for snr in snrs:
+            res = transmit_semantic(sentences, snr, fading, link, seed=int(snr * 10) + 7)
+            rows["fingerprint_xi"] += [e.fingerprint_xi for e in res["first"]]
+            rows["confidence"] += [e.confidence for e in res["first"]]
+            rows["xi_hat"] += [e.xi_hat for e in res["first"]]
+            rows["xi"] += xi(sentences, res["decoded"]).tolist()
+    return {k: np.array(v) for k, v in rows.items()}
+
+
+def detector_quality(samples: dict[str, Any], xi_threshold: float = 0.6) -> dict[str, float]:
+    """Recall of the damaged sentences (ξ < 0.6) by ξ̂ < threshold, and the false-NACK rate."""
+    bad, nack = samples["xi"] < 0.6, samples["xi_hat"] < xi_threshold
+    return {
+        "recall": float(nack[bad].mean()) if bad.any() else 1.0,
+        "false_nack_rate": float(nack[~bad].mean()) if (~bad).any() else 0.0,
+        "damaged_fraction": float(bad.mean()),
+        "sentences": int(bad.size),
+    }
 
 
 def transmit_semantic(
@@ -99,48 +131,38 @@ def transmit_semantic(
     fading: str = "awgn",
     link: Any = None,
     max_retransmissions: int = 0,
-    threshold: float | None = None,
+    xi_threshold: float = 0.6,
     seed: int = 0,
 ) -> dict[str, Any]:
     """The semantic link through the same channel as the baselines (pilots 4/64, LMMSE, block
-    fading of 64 symbols). A sentence is sent again, and the transmissions are combined, while
-    the receiver's confidence is below ``threshold`` (ξ̂ < 0.6), at most ``max_retransmissions``
-    times. Returns decoded sentences, confidence of the first decode, symbols per sentence and
-    retransmissions per sentence."""
-    import torch
-
+    fading of 64 symbols). A sentence is sent again, and the transmissions combined, while the
+    receiver's ξ̂ is below ``xi_threshold``, at most ``max_retransmissions`` times. Returns the
+    decoded sentences, the receiver's first ``SentenceEstimate`` of each, symbols per sentence
+    and retransmissions per sentence."""
     from m3e.codecs.semantic_text import TextLink
     from m3e.phy.estimation import estimate_channel
 
     link = link or TextLink()
-    x, mask = link.encode(sentences)
     layout = PilotLayout(64, 4)
     channel = BlockFadingChannel(fading, coherence=64, seed=seed)
-    decoded, first_conf, symbols, retx = [], [], 0, 0
-    for b in range(len(sentences)):
-        sent = x[b][mask[b]].reshape(-1).numpy()  # the T·k symbols of this sentence
-        num = np.zeros(sent.shape, np.complex64)
-        gain = np.zeros(sent.shape, np.float32)
+    decoded, first, symbols, retx = [], [], 0, 0
+    for burst in link.encode_bursts(sentences):
+        rx = link.receiver(burst.n_tokens)
         for attempt in range(max_retransmissions + 1):
-            out = channel(layout.insert(sent), snr_db)
+            out = channel(layout.insert(burst.symbols), snr_db)
             y, h_hat, err = estimate_channel(out.y, layout, out.no)
-            noise = out.no + err  # noise plus channel-estimation error, per symbol
-            num += np.conj(h_hat) * y / noise  # maximum-ratio combining of all transmissions
-            gain += (np.abs(h_hat) ** 2 / noise).astype(np.float32)
+            estimate = rx.receive(y, h_hat, out.no + err)
             symbols += out.y.shape[0]
-            t, k = int(mask[b].sum()), x.shape[-1]
-            y_eq = torch.from_numpy(num / np.maximum(gain, 1e-9)).reshape(1, t, k)
-            text, conf = link.decode(y_eq, torch.from_numpy(gain).reshape(1, t, k), mask[b : b + 1, :t])
             if attempt == 0:
-                first_conf.append(float(conf[0]))
-            if threshold is None or conf[0] >= threshold or attempt == max_retransmissions:
+                first.append(estimate)
+            if estimate.xi_hat >= xi_threshold or attempt == max_retransmissions:
                 break
             retx += 1
-        decoded.append(text[0])
+        decoded.append(estimate.text)
     n = len(sentences)
     return {
         "decoded": decoded,
-        "confidence": first_conf,
+        "first": first,
         "symbols_per_sentence": symbols / n,
         "retransmissions_per_sentence": retx / n,
     }

@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from m3e.codecs.semantic_text import SemanticTextCodec, TextLink, TextLinkConfig, mmse_combine
+from m3e.codecs.semantic_text import (
+    CHECK_SYMBOLS,
+    SemanticTextCodec,
+    TextLink,
+    TextLinkConfig,
+    fingerprint,
+    mmse_combine,
+    tokens_in_burst,
+)
 from m3e.eval.text_link import held_out_sentences, transmit_semantic
 from m3e.semantics.similarity import xi
 
@@ -44,17 +52,43 @@ def test_retransmission_raises_xi_at_low_snr(link: TextLink) -> None:
     sentences = held_out_sentences(24)
     once = transmit_semantic(sentences, -3.0, "rayleigh", link, seed=3)
     again = transmit_semantic(
-        sentences, -3.0, "rayleigh", link, max_retransmissions=2, threshold=10.0, seed=3
+        sentences, -3.0, "rayleigh", link, max_retransmissions=2, xi_threshold=1.01, seed=3
     )
-    assert again["retransmissions_per_sentence"] == 2  # threshold above any confidence: always resent
+    assert again["retransmissions_per_sentence"] == 2  # threshold above any ξ̂: always resent
     assert np.mean(xi(sentences, again["decoded"])) > np.mean(xi(sentences, once["decoded"])) + 0.1
 
 
-def test_confidence_tracks_damage(link: TextLink) -> None:
+def test_receiver_estimate_tracks_damage(link: TextLink) -> None:
     sentences = held_out_sentences(24)
     clean = transmit_semantic(sentences, 20.0, "awgn", link)
     noisy = transmit_semantic(sentences, -5.0, "rayleigh", link)
-    assert np.mean(clean["confidence"]) > np.mean(noisy["confidence"])
+    assert all(e.fingerprint_xi > 0.99 and e.xi_hat > 0.9 for e in clean["first"])
+    for field in ("confidence", "fingerprint_xi", "xi_hat"):
+        assert np.mean([getattr(e, field) for e in clean["first"]]) > np.mean(
+            [getattr(e, field) for e in noisy["first"]]
+        )
+
+
+def test_fingerprint_distance_estimates_xi(link: TextLink) -> None:
+    """Charikar: the share d of differing sign bits estimates the angle, cos(π·d) ≈ ξ."""
+    a = ["a cat is sitting on a sofa"] * 3
+    b = ["a cat is sitting on a sofa", "a dog is sitting on a sofa", "an airplane is flying over a train"]
+    emb_a, emb_b = link.encoder(a), link.encoder(b)
+    d = [np.mean(fingerprint(x) != fingerprint(y)) for x, y in zip(emb_a, emb_b, strict=True)]
+    assert d[0] == 0 and d[1] < d[2]
+
+
+def test_burst_layout_and_malformed_length(link: TextLink) -> None:
+    (burst,) = link.encode_bursts(["a cat is sitting on a sofa"])
+    k = link.codec.config.symbols_per_token
+    assert burst.symbols.shape == (burst.n_tokens * k + CHECK_SYMBOLS,)
+    assert tokens_in_burst(burst.symbols.shape[0], k, 40) == burst.n_tokens
+    assert np.mean(np.abs(burst.symbols) ** 2) == pytest.approx(1.0, rel=0.05)
+    for bad in (burst.symbols.shape[0] - 1, CHECK_SYMBOLS, CHECK_SYMBOLS + 41 * k):
+        with pytest.raises(ValueError, match="not a sentence burst"):
+            tokens_in_burst(bad, k, 40)
+    with pytest.raises(ValueError, match="symbols for a"):
+        link.receiver(burst.n_tokens).receive(burst.symbols[:-1], 1.0, 0.1)
 
 
 def test_training_channel_statistics() -> None:
