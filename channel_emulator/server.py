@@ -5,6 +5,10 @@ Every burst's symbols go through ``BlockFadingChannel`` (y = h·x + w, paper eq 
 the receiver with the noise variance attached (the receiver's SNR knowledge) and the genie
 reference stripped. Feedback travels back with its own delay and loss. The emulator never
 decodes a payload. ``Control`` changes the channel while streams run.
+
+Semantic texts (m3e-text) carry the sender's clean sentence in the genie field: the emulator
+keeps it, scores the receiver's decoded text against it (true ξ, eq 9: texts only) and, with
+``retransmit_by="genie"``, makes the ACK/NACK decision itself (the paper's simulation).
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ from m3e.wire.convert import (
     burst_from_proto,
     burst_to_proto,
     channel_stats_to_proto,
+    feedback_from_proto,
     feedback_to_proto,
     settings_from_proto,
 )
 from m3e.wire.grpc_util import TlsFiles, client_channel, create_server, set_serving
-from m3e.wire.messages import Burst, ChannelSettings, ChannelStats, Feedback, FeedbackKind
+from m3e.wire.messages import Burst, ChannelSettings, ChannelStats, Feedback, FeedbackKind, Modality
 
 log = logging.getLogger("m3e.relay")
 MAX_BACKLOG_S = 2.0  # a burst that would wait longer than this for the air is dropped
@@ -131,13 +136,79 @@ class ChannelEmulator:
         return float(self.settings.delay_ms or 0.0) / 1000
 
 
+class GenieJudge:
+    """True ξ of every decoded sentence against the sender's genie text, and in genie mode the
+    retransmission decision: NACK while ξ < threshold and retransmissions remain."""
+
+    MAX_KEPT = 1024  # sentences remembered per emulator
+
+    def __init__(
+        self,
+        stats: ChannelStats,
+        retransmit_by: str = "receiver",
+        xi_threshold: float = 0.6,
+        max_retries: int = 2,
+    ) -> None:
+        if retransmit_by not in ("receiver", "genie"):
+            raise ValueError(f"retransmit_by must be 'receiver' or 'genie', got {retransmit_by!r}")
+        self.stats, self.genie_decides = stats, retransmit_by == "genie"
+        self.xi_threshold, self.max_retries = xi_threshold, max_retries
+        stats.retransmit_by = retransmit_by
+        self._texts: collections.OrderedDict[tuple[str, int], tuple[str, int]] = collections.OrderedDict()
+
+    def remember(self, burst: Burst) -> None:
+        """Keep the clean sentence of a text burst (before the channel strips it)."""
+        if burst.modality == Modality.TEXT and burst.genie:
+            self._texts[(burst.session_id, burst.seq)] = (burst.genie.decode(errors="replace"), burst.attempt)
+            while len(self._texts) > self.MAX_KEPT:
+                self._texts.popitem(last=False)
+
+    def knows(self, session_id: str, seq: int) -> bool:
+        return (session_id, seq) in self._texts
+
+    def judge(self, fb: Feedback) -> Feedback:
+        """The receiver's answer about a remembered sentence, with the true ξ (and the genie's
+        decision in genie mode). Runs the sentence encoder: call it off the event loop."""
+        entry = self._texts.get((fb.session_id, fb.seq))
+        if entry is None or fb.kind not in (FeedbackKind.ACK, FeedbackKind.NACK, FeedbackKind.GIVE_UP):
+            return fb
+        from m3e.semantics.similarity import xi
+
+        reference, attempt = entry
+        true_xi = float(xi([reference], [fb.decoded_text])[0])
+        damaged = true_xi < self.xi_threshold
+        s = self.stats
+        s.texts_judged += 1
+        s.true_xi_mean += (true_xi - s.true_xi_mean) / s.texts_judged
+        s.true_damaged += damaged
+        s.receiver_nacks += fb.kind == FeedbackKind.NACK
+        receiver_low = fb.xi is not None and fb.xi < self.xi_threshold
+        s.decisions_agreed += receiver_low == damaged
+        fb = dataclasses.replace(fb, true_xi=true_xi)
+        if not self.genie_decides:
+            return fb
+        if damaged and attempt < self.max_retries:
+            s.genie_nacks += 1
+            kind = FeedbackKind.NACK
+        else:
+            kind = FeedbackKind.GIVE_UP if damaged else FeedbackKind.ACK
+        return dataclasses.replace(fb, kind=kind, from_emulator=True)
+
+
 class LinkProxy(rpc.LinkServicer):
     """Link served to the sender, relayed over a Link stream to the receiver."""
 
-    def __init__(self, emulator: ChannelEmulator, target: str, tls: TlsFiles | None = None) -> None:
+    def __init__(
+        self,
+        emulator: ChannelEmulator,
+        target: str,
+        tls: TlsFiles | None = None,
+        judge: GenieJudge | None = None,
+    ) -> None:
         self.emulator = emulator
         self.target = target
         self.tls = tls
+        self.judge = judge or GenieJudge(emulator.stats)
 
     async def Stream(
         self, request_iterator: AsyncIterator[pb.Uplink], context: grpc.aio.ServicerContext
@@ -182,6 +253,7 @@ class LinkProxy(rpc.LinkServicer):
                     at = self.emulator.air_time(loop.time(), burst.iq.shape[0])
                     if at is None:
                         continue  # queue overflow: the burst never makes it on air
+                    self.judge.remember(burst)
                     out = pb.Uplink(burst=burst_to_proto(self.emulator.apply(burst)))
                     loop.call_at(at, downlink.put_nowait, out)
                     last_delivery = at
@@ -192,6 +264,11 @@ class LinkProxy(rpc.LinkServicer):
             async def from_receiver() -> None:
                 try:
                     async for fb in call:
+                        if self.judge.knows(fb.session_id, fb.seq):
+                            judged = await loop.run_in_executor(
+                                None, self.judge.judge, feedback_from_proto(fb)
+                            )
+                            fb = feedback_to_proto(judged)
                         delay = self.emulator.feedback_delay()
                         if delay is not None:
                             loop.call_later(delay, upstream.put_nowait, fb)
@@ -238,13 +315,17 @@ async def serve(
     seed: int = 0,
     tls: TlsFiles | None = None,
     ready: asyncio.Event | None = None,
+    retransmit_by: str = "receiver",
+    xi_threshold: float = 0.6,
+    max_retries: int = 2,
 ) -> None:
     """Run the emulator until cancelled."""
     emulator = ChannelEmulator(settings, seed)
+    judge = GenieJudge(emulator.stats, retransmit_by, xi_threshold, max_retries)
     server, port, health = create_server(
         listen,
         [
-            lambda s: rpc.add_LinkServicer_to_server(LinkProxy(emulator, target, tls), s),
+            lambda s: rpc.add_LinkServicer_to_server(LinkProxy(emulator, target, tls, judge), s),
             lambda s: rpc.add_ControlServicer_to_server(ControlService(emulator), s),
         ],
         tls,

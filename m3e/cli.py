@@ -83,6 +83,7 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--crf", "crf", int, "H.265 quality (lower is better)"),
         ("--gop", "gop", int, "frames between keyframes"),
         ("--reconnect-timeout", "reconnect_timeout_s", float, "seconds to keep retrying a lost link"),
+        ("--text-scheme", "text_scheme", str, "keyframe texts (with --semantics): m3e-text | json"),
     ],
     "channel": [
         ("--snr", "snr_db", float, "Es/N0 in dB"),
@@ -93,11 +94,15 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--delay-ms", "delay_ms", float, "propagation delay each way"),
         ("--erasure-prob", "erasure_prob", float, "probability a fading block is erased"),
         ("--feedback-loss", "feedback_loss", float, "probability a feedback message is lost"),
+        ("--retransmit-by", "retransmit_by", str, "who asks for m3e-text retransmissions: receiver | genie"),
+    ],
+    "retransmission": [
+        ("--max-retries", "max_retries", int, "retransmissions before giving up a payload"),
+        ("--xi-threshold", "xi_threshold", float, "m3e-text: ask again while ξ is below this"),
     ],
     "receiver": [
         ("--out", "out", Path, "MP4 file to record"),
         ("--viewer-port", "viewer_port", int, "viewer HTTP port (0: any free port)"),
-        ("--max-retries", "max_retries", int, "retransmissions before giving up a payload"),
         ("--playout-delay-ms", "playout_delay_ms", float, "how long to wait for a missing frame"),
     ],
     "common": [
@@ -147,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     relay = sub.add_parser("relay", help="run the channel emulator")
     relay.add_argument("--port", type=int, default=None, help="port to listen on (default 50051; 0: any)")
     relay.add_argument("--target", default="127.0.0.1:50052", help="receiver address")
-    _add_options(relay, "channel")
+    _add_options(relay, "channel", "retransmission")
     relay.set_defaults(func=_relay)
 
     receive = sub.add_parser("receive", help="run the receiver")
@@ -156,13 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     receive.add_argument("--no-viewer", action="store_true", help="do not serve the web viewer")
     receive.add_argument("--once", action="store_true", help="exit when the first stream has finished")
     receive.add_argument("--stats-json", default=None, help="write the session's statistics here at the end")
-    _add_options(receive, "receiver")
+    _add_options(receive, "receiver", "retransmission")
     receive.set_defaults(func=_receive)
 
     demo = sub.add_parser("demo", help="sender, relay and receiver on this machine")
     demo.add_argument("--no-browser", action="store_true", help="do not open the viewer")
     demo.add_argument("--no-semantics", action="store_true", help="do not send keyframe texts")
-    _add_options(demo, "media", "channel", "receiver")
+    _add_options(demo, "media", "channel", "receiver", "retransmission")
     demo.set_defaults(func=_demo)
 
     describe = sub.add_parser("describe", help="print the keyframes of a video and their text")
@@ -232,6 +237,7 @@ def _send(args: argparse.Namespace) -> int:
         realtime=not args.as_fast_as_possible,
         reconnect_timeout_s=s.reconnect_timeout_s,
         semantics=args.semantics,
+        text_scheme=s.text_scheme,
         tls=_tls(s),
     )
     sender = Sender(config)
@@ -268,7 +274,16 @@ def _relay(args: argparse.Namespace) -> int:
     )
 
     async def go() -> int:
-        await serve(f"{s.host}:{port}", args.target, settings, s.seed, _tls(s))
+        await serve(
+            f"{s.host}:{port}",
+            args.target,
+            settings,
+            s.seed,
+            _tls(s),
+            retransmit_by=s.retransmit_by,
+            xi_threshold=s.xi_threshold,
+            max_retries=s.max_retries,
+        )
         return 0
 
     return _run(go)
@@ -284,6 +299,7 @@ def _receive(args: argparse.Namespace) -> int:
     config = ReceiverConfig(
         out=str(s.out),
         max_retries=s.max_retries,
+        xi_threshold=s.xi_threshold,
         playout_delay_s=s.playout_delay_ms / 1000,
         stats_path=args.stats_json,
     )

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     gop: int = Field(30, ge=1)
     crf: int = Field(28, ge=0, le=51)
     max_retries: int = Field(3, ge=0, le=16)
+    text_scheme: Literal["m3e-text", "json"] = "m3e-text"
+    xi_threshold: float = Field(0.6, ge=0, le=1)
+    retransmit_by: Literal["receiver", "genie"] = "receiver"
     reconnect_timeout_s: float = Field(30.0, gt=0)
     # channel
     snr_db: float = 20.0

@@ -79,6 +79,9 @@ RELAY_FLAGS = [
     "delay_ms",
     "erasure_prob",
     "feedback_loss",
+    "retransmit_by",
+    "xi_threshold",
+    "max_retries",
 ]
 SEND_FLAGS = [
     "width",
@@ -93,6 +96,7 @@ SEND_FLAGS = [
     "pilot_count",
     "crf",
     "gop",
+    "text_scheme",
 ]
 
 
@@ -113,7 +117,7 @@ def run_demo(settings: Any, open_browser: bool = True, semantics: bool = True) -
         str(viewer_port),
         "--out",
         str(s.out),
-        *_flags(s, ["max_retries", "playout_delay_ms"]),
+        *_flags(s, ["max_retries", "xi_threshold", "playout_delay_ms"]),
         *common,
     ]
     relay_args = [

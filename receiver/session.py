@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 import numpy as np
@@ -22,15 +23,19 @@ import numpy.typing as npt
 
 from m3e.codecs.traditional import AudioDecoder, VideoDecoder, check_audio_scheme, check_video_scheme
 from m3e.media.sinks import Mp4Recorder, SoundCard
-from m3e.phy.estimation import PilotLayout
+from m3e.phy.estimation import PilotLayout, estimate_channel
 from m3e.phy.link import PayloadReceiver, TransportCoder
 from m3e.restore.playout import PlayoutBuffer
 from m3e.wire.messages import Burst, Feedback, FeedbackKind, Modality, ReceiverStats, StreamHeader
+
+if TYPE_CHECKING:
+    from m3e.codecs.semantic_text import SentenceEstimate, SentenceReceiver
 
 log = logging.getLogger("m3e.receiver")
 INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION.value[0]
 MAX_PENDING = 256  # payloads kept for soft combining while waiting for a retransmission
+TEXT_SCHEMES = ("", "json", "m3e-text")
 
 
 @dataclass
@@ -53,6 +58,7 @@ class PlayedFrame:
 class ReceiverConfig:
     out: str | None = "received.mp4"
     max_retries: int = 3
+    xi_threshold: float = 0.6  # m3e-text: ask again while the estimated ξ̂ is below this
     playout_delay_s: float = 0.3
     sound_card: bool = True
     stats_path: str | None = None  # JSON summary written when the session closes
@@ -81,6 +87,10 @@ class ReceiverSession:
         check_video_scheme(header.video_scheme)
         if header.audio_scheme:
             check_audio_scheme(header.audio_scheme)
+        if header.text_scheme not in TEXT_SCHEMES:
+            raise ValueError(
+                f"unknown text scheme {header.text_scheme!r}; expected one of {TEXT_SCHEMES[1:]}"
+            )
         self.header = header
         self.config = config
         self.stats = ReceiverStats()
@@ -116,10 +126,13 @@ class ReceiverSession:
         self.on_audio = on_audio
         self.payload_bytes = 0
         self.texts: list[dict[str, object]] = []  # keyframe semantics received, in arrival order
+        self._sentences = SemanticTextReceiver() if header.text_scheme == "m3e-text" else None
 
     # ----------------------------------------------------------------- bursts
     def on_burst(self, burst: Burst) -> Feedback:
         """Decode one transmission; returns the feedback for the sender."""
+        if burst.modality == Modality.TEXT and self._sentences is not None:
+            return self._on_sentence(burst)
         try:
             coder = self._coder(burst)
         except ValueError as exc:
@@ -168,6 +181,63 @@ class ReceiverSession:
         self._play(now)
         self._update_stats()
         return Feedback(burst.session_id, burst.seq, kind, stats=self.stats, decoded_text=decoded_text)
+
+    def _on_sentence(self, burst: Burst) -> Feedback:
+        """m3e-text: combine, decode, judge ξ̂ and ask again while it is low."""
+        assert self._sentences is not None
+        try:
+            if burst.scheme != "m3e-text":
+                raise ValueError(f"unexpected scheme {burst.scheme!r} for text")
+            estimate = self._sentences.receive(burst)
+        except ValueError as exc:
+            self.stats.rejected += 1
+            return Feedback(
+                burst.session_id, burst.seq, FeedbackKind.REJECTED, reason=str(exc), status_code=INVALID
+            )
+        self.stats.bursts += 1
+        self._c.transmissions += 1
+        first_answer = burst.seq not in self._sentences.answered
+        if estimate.xi_hat >= self.config.xi_threshold:
+            kind = FeedbackKind.ACK
+            self.stats.payloads_ok += first_answer
+        elif burst.attempt < self.config.max_retries:
+            kind = FeedbackKind.NACK
+            self.stats.nacks += 1
+            self._c.failed_transmissions += 1
+        else:
+            kind = FeedbackKind.GIVE_UP  # shown anyway: the best the receiver has
+            self.stats.payloads_lost += first_answer
+            self._c.failed_transmissions += 1
+        if kind != FeedbackKind.NACK:
+            self._sentences.answered.add(burst.seq)
+        record = {
+            "index": burst.index,
+            "time_s": burst.pts,
+            "text": estimate.text,
+            "xi_hat": round(estimate.xi_hat, 3),
+            "transmissions": estimate.transmissions,
+        }
+        previous = next((t for t in self.texts if t.get("seq") == burst.seq), None)
+        if previous is None:
+            self.texts.append({"seq": burst.seq, **record})
+        else:
+            previous.update(record)
+        log.info(
+            "keyframe %.2f s: %s (ξ̂ %.2f, transmission %d)",
+            burst.pts,
+            estimate.text,
+            estimate.xi_hat,
+            estimate.transmissions,
+        )
+        self._update_stats()
+        return Feedback(
+            burst.session_id,
+            burst.seq,
+            kind,
+            xi=estimate.xi_hat,
+            stats=self.stats,
+            decoded_text=estimate.text,
+        )
 
     def _on_text(self, payload: bytes) -> str:
         """A keyframe's semantics arrived: keep them (and show them); returns the sentence."""
@@ -261,3 +331,38 @@ class ReceiverSession:
                 "texts": self.texts,
             }
             Path(self.config.stats_path).write_text(json.dumps(summary))
+
+
+class SemanticTextReceiver:
+    """The m3e-text receiver side: one ``SentenceReceiver`` per sentence, kept after the answer
+    (a genie in the emulator may still ask for more), so every transmission is combined."""
+
+    MAX_SENTENCES = 64
+
+    def __init__(self) -> None:
+        from m3e.codecs.semantic_text import TextLink
+
+        self.link = TextLink()
+        self._rx: dict[int, SentenceReceiver] = {}
+        self.answered: set[int] = set()
+
+    def receive(self, burst: Burst) -> SentenceEstimate:
+        """ValueError for a burst that is no sentence (length, pilots, noise variance)."""
+        from m3e.codecs.semantic_text import tokens_in_burst
+
+        layout = PilotLayout(burst.pilot_spacing, burst.pilot_count)  # m3e-text needs pilots
+        y, h_hat, err = estimate_channel(burst.iq, layout, burst.noise_var)
+        config = self.link.codec.config
+        n_tokens = tokens_in_burst(y.shape[0], config.symbols_per_token, config.max_tokens)
+        if n_tokens != burst.payload_bytes:
+            raise ValueError(
+                f"{y.shape[0]} symbols carry {n_tokens} tokens, the burst says {burst.payload_bytes}"
+            )
+        rx = self._rx.get(burst.seq)
+        if rx is None or rx.n_tokens != n_tokens:
+            rx = self._rx[burst.seq] = self.link.receiver(n_tokens)
+            while len(self._rx) > self.MAX_SENTENCES:
+                oldest = next(iter(self._rx))
+                del self._rx[oldest]
+                self.answered.discard(oldest)
+        return rx.receive(y, h_hat, burst.noise_var + err)

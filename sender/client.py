@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import grpc
 from av.video.frame import PictureType
@@ -31,6 +33,10 @@ from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import burst_to_proto, feedback_from_proto, header_to_proto
 from m3e.wire.grpc_util import TlsFiles, client_channel
 from m3e.wire.messages import Burst, Feedback, FeedbackKind, Modality, StreamHeader
+
+if TYPE_CHECKING:  # torch and the recognisers load only when semantics are sent
+    from m3e.codecs.semantic_text import SentenceBurst
+    from m3e.semantics.extractor import KeyframeSemantics
 
 log = logging.getLogger("m3e.sender")
 
@@ -52,7 +58,8 @@ class SenderConfig:
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     reconnect_timeout_s: float = 30.0
     tls: TlsFiles | None = None
-    semantics: bool = False  # also send each keyframe's text (MODALITY_TEXT, JSON)
+    semantics: bool = False  # also send each keyframe's text (MODALITY_TEXT)
+    text_scheme: str = "m3e-text"  # "m3e-text" (learned semantic symbols) or "json" (UTF-8 + LDPC)
 
 
 @dataclass
@@ -65,6 +72,7 @@ class SenderStats:
     rejected: int = 0
     symbols: int = 0
     reconnects: int = 0
+    genie_nacks: int = 0  # NACKs the emulator's genie asked for (--retransmit-by genie)
     last_receiver: dict[str, float] = field(default_factory=dict)
 
 
@@ -81,9 +89,8 @@ class Sender:
         self.stats = SenderStats()
         c = config
         self.source = MediaSource(c.source, c.media)
-        self.coder = TransportCoder(
-            c.modulation, c.code_rate, pilots=PilotLayout(c.pilot_spacing, c.pilot_count)
-        )
+        self.pilots = PilotLayout(c.pilot_spacing, c.pilot_count)
+        self.coder = TransportCoder(c.modulation, c.code_rate, pilots=self.pilots)
         m = c.media
         self.video = (
             VideoEncoder(c.video_scheme, m.width, m.height, m.fps, gop=c.gop, crf=c.crf)
@@ -97,6 +104,8 @@ class Sender:
         )
         if self.video is None:
             raise ValueError(f"{c.source} has no video stream")
+        if c.text_scheme not in ("json", "m3e-text"):
+            raise ValueError(f"unknown text scheme {c.text_scheme!r}; expected 'json' or 'm3e-text'")
         self.header = StreamHeader(
             session_id=c.session_id,
             width=m.width,
@@ -107,7 +116,7 @@ class Sender:
             video_scheme=c.video_scheme,
             audio_scheme=c.audio_scheme if self.audio else "",
             audio_config=self.audio.config if self.audio else b"",
-            text_scheme="json" if c.semantics else "",
+            text_scheme=c.text_scheme if c.semantics else "",
         )
         self._seq = 0
         self._index = {Modality.VIDEO: 0, Modality.AUDIO: 0, Modality.TEXT: 0}
@@ -120,9 +129,9 @@ class Sender:
     # ------------------------------------------------------------- producing
     def _burst(self, packet: Packet, modality: Modality, scheme: str, capture_time: float) -> Burst:
         c = self.config
-        burst = Burst(
+        return Burst(
             session_id=c.session_id,
-            seq=self._seq,
+            seq=self._next_seq(),
             pts=packet.pts,
             modality=modality,
             scheme=scheme,
@@ -134,11 +143,38 @@ class Sender:
             pilot_count=c.pilot_count,
             capture_time=capture_time,
             keyframe=packet.keyframe,
-            index=self._index[modality],
+            index=self._next_index(modality),
         )
+
+    def _sentence_burst(self, sentence: SentenceBurst, text: str, pts: float, capture_time: float) -> Burst:
+        """m3e-text: the sentence's learned symbols behind pilots; the clean text rides in the
+        genie field for the emulator's measurements (it never reaches the receiver)."""
+        c = self.config
+        return Burst(
+            session_id=c.session_id,
+            seq=self._next_seq(),
+            pts=pts,
+            modality=Modality.TEXT,
+            scheme="m3e-text",
+            modulation="analog",
+            code_rate=0.0,
+            payload_bytes=sentence.n_tokens,
+            iq=self.pilots.insert(sentence.symbols),
+            pilot_spacing=c.pilot_spacing,
+            pilot_count=c.pilot_count,
+            capture_time=capture_time,
+            keyframe=True,
+            genie=text.encode(),
+            index=self._next_index(Modality.TEXT),
+        )
+
+    def _next_seq(self) -> int:
         self._seq += 1
+        return self._seq - 1
+
+    def _next_index(self, modality: Modality) -> int:
         self._index[modality] += 1
-        return burst
+        return self._index[modality] - 1
 
     def _produce(
         self,
@@ -151,22 +187,33 @@ class Sender:
         start = time.monotonic()
         lock = threading.Lock()  # the semantic worker makes bursts too
 
+        def put(burst: Burst, payload: bytes) -> None:
+            asyncio.run_coroutine_threadsafe(queue.put((burst, payload)), loop).result()
+            loop.call_soon_threadsafe(self._wake.set)
+
         def enqueue(packet: Packet, modality: Modality, scheme: str, captured: float) -> None:
             with lock:
                 burst = self._burst(packet, modality, scheme, captured)
-            asyncio.run_coroutine_threadsafe(queue.put((burst, packet.data)), loop).result()
-            loop.call_soon_threadsafe(self._wake.set)
+            put(burst, packet.data)
+
+        def send_semantics(k: KeyframeSemantics) -> None:
+            if self.config.text_scheme == "json":
+                enqueue(Packet(semantics_payload(k), k.time_s), Modality.TEXT, "json", time.time())
+                return
+            assert text_link is not None
+            (sentence,) = text_link.encode_bursts([k.text])
+            with lock:
+                burst = self._sentence_burst(sentence, k.text, k.time_s, time.time())
+            put(burst, b"")
 
         worker = None
         if self.config.semantics:
+            from m3e.codecs.semantic_text import TextLink
             from sender.semantic import SemanticWorker, semantics_payload
 
+            text_link = TextLink() if self.config.text_scheme == "m3e-text" else None
             m = self.config.media
-            worker = SemanticWorker(
-                m.fps,
-                m.sample_rate,
-                lambda k: enqueue(Packet(semantics_payload(k), k.time_s), Modality.TEXT, "json", time.time()),
-            )
+            worker = SemanticWorker(m.fps, m.sample_rate, send_semantics)
         try:
             for item in self.source:
                 if stop.is_set():
@@ -294,12 +341,16 @@ class Sender:
             self._unacked.pop(fb.seq, None)
         elif fb.kind == FeedbackKind.NACK and entry is not None:
             self.stats.nacks += 1
+            self.stats.genie_nacks += fb.from_emulator
             b = entry.burst
             attempt = b.attempt + 1
-            rv = redundancy_version("ir", attempt)
-            again = Burst(
-                **{**vars(b), "attempt": attempt, "rv": rv, "iq": self.coder.encode(entry.payload, rv)}
-            )
+            if b.scheme == "m3e-text":  # the same symbols again: the receiver combines them (MRC)
+                again = dataclasses.replace(b, attempt=attempt)
+            else:
+                rv = redundancy_version("ir", attempt)
+                again = dataclasses.replace(
+                    b, attempt=attempt, rv=rv, iq=self.coder.encode(entry.payload, rv)
+                )
             entry.burst = again
             self.stats.retransmissions += 1
             retransmit.put_nowait(again)

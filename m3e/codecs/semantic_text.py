@@ -287,7 +287,8 @@ class SentenceReceiver:
     ) -> SentenceEstimate:
         """y, h, noise: (T·k + 16,) data symbols, channel estimate, noise (+ estimation error)."""
         if y.shape != self._num.shape:
-            raise ValueError(f"{y.shape[0]} symbols for a {self.n_tokens}-token sentence ({self._num.shape[0]})")
+            n = self._num.shape[0]
+            raise ValueError(f"{y.shape[0]} symbols for a {self.n_tokens}-token sentence ({n})")
         h, noise = np.broadcast_to(h, y.shape), np.broadcast_to(noise, y.shape)
         self._num += np.conj(h) * y / noise
         self._gain += np.abs(h) ** 2 / noise

@@ -106,6 +106,9 @@ def feedback_to_proto(f: Feedback) -> pb.Feedback:
         status_code=f.status_code,
         stats=stats_to_proto(f.stats) if f.stats else None,
         decoded_text=f.decoded_text,
+        from_emulator=f.from_emulator,
+        has_true_xi=f.true_xi is not None,
+        true_xi=f.true_xi or 0.0,
     )
 
 
@@ -121,6 +124,8 @@ def feedback_from_proto(m: pb.Feedback) -> Feedback:
         status_code=m.status_code,
         stats=stats_from_proto(m.stats) if m.HasField("stats") else None,
         decoded_text=m.decoded_text,
+        from_emulator=m.from_emulator,
+        true_xi=m.true_xi if m.has_true_xi else None,
     )
 
 

@@ -122,7 +122,7 @@ class ReceiverStats(_message.Message):
     def __init__(self, bursts: _Optional[int] = ..., payloads_ok: _Optional[int] = ..., payloads_lost: _Optional[int] = ..., nacks: _Optional[int] = ..., rejected: _Optional[int] = ..., frames: _Optional[int] = ..., fps: _Optional[float] = ..., latency_ms_p50: _Optional[float] = ..., latency_ms_p95: _Optional[float] = ..., bler: _Optional[float] = ...) -> None: ...
 
 class Feedback(_message.Message):
-    __slots__ = ("session_id", "seq", "kind", "has_xi", "xi", "reason", "status_code", "stats", "decoded_text")
+    __slots__ = ("session_id", "seq", "kind", "has_xi", "xi", "reason", "status_code", "stats", "decoded_text", "from_emulator", "has_true_xi", "true_xi")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Feedback.Kind]
@@ -144,6 +144,9 @@ class Feedback(_message.Message):
     STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
     DECODED_TEXT_FIELD_NUMBER: _ClassVar[int]
+    FROM_EMULATOR_FIELD_NUMBER: _ClassVar[int]
+    HAS_TRUE_XI_FIELD_NUMBER: _ClassVar[int]
+    TRUE_XI_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     seq: int
     kind: Feedback.Kind
@@ -153,7 +156,10 @@ class Feedback(_message.Message):
     status_code: int
     stats: ReceiverStats
     decoded_text: str
-    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., kind: _Optional[_Union[Feedback.Kind, str]] = ..., has_xi: _Optional[bool] = ..., xi: _Optional[float] = ..., reason: _Optional[str] = ..., status_code: _Optional[int] = ..., stats: _Optional[_Union[ReceiverStats, _Mapping]] = ..., decoded_text: _Optional[str] = ...) -> None: ...
+    from_emulator: bool
+    has_true_xi: bool
+    true_xi: float
+    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., kind: _Optional[_Union[Feedback.Kind, str]] = ..., has_xi: _Optional[bool] = ..., xi: _Optional[float] = ..., reason: _Optional[str] = ..., status_code: _Optional[int] = ..., stats: _Optional[_Union[ReceiverStats, _Mapping]] = ..., decoded_text: _Optional[str] = ..., from_emulator: _Optional[bool] = ..., has_true_xi: _Optional[bool] = ..., true_xi: _Optional[float] = ...) -> None: ...
 
 class ChannelSettings(_message.Message):
     __slots__ = ("snr_db", "fading", "coherence", "k_factor", "symbol_rate", "delay_ms", "erasure_prob", "feedback_loss")
@@ -176,7 +182,7 @@ class ChannelSettings(_message.Message):
     def __init__(self, snr_db: _Optional[float] = ..., fading: _Optional[str] = ..., coherence: _Optional[int] = ..., k_factor: _Optional[float] = ..., symbol_rate: _Optional[float] = ..., delay_ms: _Optional[float] = ..., erasure_prob: _Optional[float] = ..., feedback_loss: _Optional[float] = ...) -> None: ...
 
 class ChannelStats(_message.Message):
-    __slots__ = ("settings", "bursts", "symbols", "symbols_per_s", "erased_blocks", "rejected", "feedback_forwarded", "feedback_dropped", "streams")
+    __slots__ = ("settings", "bursts", "symbols", "symbols_per_s", "erased_blocks", "rejected", "feedback_forwarded", "feedback_dropped", "streams", "texts_judged", "true_xi_mean", "true_damaged", "receiver_nacks", "decisions_agreed", "genie_nacks", "retransmit_by")
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     BURSTS_FIELD_NUMBER: _ClassVar[int]
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
@@ -186,6 +192,13 @@ class ChannelStats(_message.Message):
     FEEDBACK_FORWARDED_FIELD_NUMBER: _ClassVar[int]
     FEEDBACK_DROPPED_FIELD_NUMBER: _ClassVar[int]
     STREAMS_FIELD_NUMBER: _ClassVar[int]
+    TEXTS_JUDGED_FIELD_NUMBER: _ClassVar[int]
+    TRUE_XI_MEAN_FIELD_NUMBER: _ClassVar[int]
+    TRUE_DAMAGED_FIELD_NUMBER: _ClassVar[int]
+    RECEIVER_NACKS_FIELD_NUMBER: _ClassVar[int]
+    DECISIONS_AGREED_FIELD_NUMBER: _ClassVar[int]
+    GENIE_NACKS_FIELD_NUMBER: _ClassVar[int]
+    RETRANSMIT_BY_FIELD_NUMBER: _ClassVar[int]
     settings: ChannelSettings
     bursts: int
     symbols: int
@@ -195,7 +208,14 @@ class ChannelStats(_message.Message):
     feedback_forwarded: int
     feedback_dropped: int
     streams: int
-    def __init__(self, settings: _Optional[_Union[ChannelSettings, _Mapping]] = ..., bursts: _Optional[int] = ..., symbols: _Optional[int] = ..., symbols_per_s: _Optional[float] = ..., erased_blocks: _Optional[int] = ..., rejected: _Optional[int] = ..., feedback_forwarded: _Optional[int] = ..., feedback_dropped: _Optional[int] = ..., streams: _Optional[int] = ...) -> None: ...
+    texts_judged: int
+    true_xi_mean: float
+    true_damaged: int
+    receiver_nacks: int
+    decisions_agreed: int
+    genie_nacks: int
+    retransmit_by: str
+    def __init__(self, settings: _Optional[_Union[ChannelSettings, _Mapping]] = ..., bursts: _Optional[int] = ..., symbols: _Optional[int] = ..., symbols_per_s: _Optional[float] = ..., erased_blocks: _Optional[int] = ..., rejected: _Optional[int] = ..., feedback_forwarded: _Optional[int] = ..., feedback_dropped: _Optional[int] = ..., streams: _Optional[int] = ..., texts_judged: _Optional[int] = ..., true_xi_mean: _Optional[float] = ..., true_damaged: _Optional[int] = ..., receiver_nacks: _Optional[int] = ..., decisions_agreed: _Optional[int] = ..., genie_nacks: _Optional[int] = ..., retransmit_by: _Optional[str] = ...) -> None: ...
 
 class StatsRequest(_message.Message):
     __slots__ = ()

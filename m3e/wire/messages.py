@@ -89,6 +89,8 @@ class Feedback:
     status_code: int = 0
     stats: ReceiverStats | None = None
     decoded_text: str = ""
+    from_emulator: bool = False
+    true_xi: float | None = None
 
 
 @dataclass
@@ -116,3 +118,10 @@ class ChannelStats:
     feedback_forwarded: int = 0
     feedback_dropped: int = 0
     streams: int = 0
+    texts_judged: int = 0
+    true_xi_mean: float = 0.0
+    true_damaged: int = 0
+    receiver_nacks: int = 0
+    decisions_agreed: int = 0
+    genie_nacks: int = 0
+    retransmit_by: str = "receiver"

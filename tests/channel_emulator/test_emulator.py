@@ -5,7 +5,7 @@ import grpc
 import numpy as np
 import pytest
 
-from channel_emulator.server import ChannelEmulator, ControlService, LinkProxy, validate_settings
+from channel_emulator.server import ChannelEmulator, ControlService, GenieJudge, LinkProxy, validate_settings
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import burst_from_proto, burst_to_proto, feedback_to_proto, settings_to_proto
@@ -138,3 +138,100 @@ async def test_proxy_reports_an_unreachable_receiver() -> None:
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         await server.stop(0)
+
+
+def _text_burst(seq: int, attempt: int = 0, genie: str = "a cat is sitting on a sofa") -> Burst:
+    return Burst(
+        "s", seq, 0.0, Modality.TEXT, "m3e-text", "analog", 0.0, 3, np.ones(64, np.complex64),
+        attempt=attempt, genie=genie.encode(),
+    )  # fmt: skip
+
+
+def _answer(kind: FeedbackKind, text: str, xi: float = 0.9) -> Feedback:
+    return Feedback("s", 0, kind, xi=xi, decoded_text=text)
+
+
+def test_judge_scores_decoded_text_and_leaves_the_decision_to_the_receiver() -> None:
+    stats = ChannelEmulator(ChannelSettings()).stats
+    judge = GenieJudge(stats)
+    judge.remember(_text_burst(0))
+    out = judge.judge(_answer(FeedbackKind.ACK, "an airplane is flying over a train"))
+    assert out.kind == FeedbackKind.ACK and not out.from_emulator
+    assert out.true_xi is not None and out.true_xi < 0.6
+    assert stats.texts_judged == 1 and stats.true_damaged == 1 and stats.decisions_agreed == 0
+    unknown = judge.judge(Feedback("s", 7, FeedbackKind.ACK, decoded_text="a cat"))
+    assert unknown.true_xi is None  # no genie text kept for it
+
+
+def test_genie_decides_by_true_xi_within_the_retry_limit() -> None:
+    stats = ChannelEmulator(ChannelSettings()).stats
+    judge = GenieJudge(stats, "genie", xi_threshold=0.6, max_retries=1)
+    judge.remember(_text_burst(0))
+    wrong = judge.judge(_answer(FeedbackKind.ACK, "an airplane is flying over a train"))
+    assert wrong.kind == FeedbackKind.NACK and wrong.from_emulator
+    judge.remember(_text_burst(0, attempt=1))
+    assert judge.judge(_answer(FeedbackKind.ACK, "a dog")).kind == FeedbackKind.GIVE_UP  # limit reached
+    right = judge.judge(_answer(FeedbackKind.NACK, "a cat is sitting on a sofa", xi=0.3))
+    assert right.kind == FeedbackKind.ACK and right.true_xi == pytest.approx(1.0, abs=1e-5)
+    assert stats.genie_nacks == 1 and stats.receiver_nacks == 1 and stats.retransmit_by == "genie"
+    with pytest.raises(ValueError, match="retransmit_by"):
+        GenieJudge(stats, "oracle")
+
+
+class _WrongThenRightReceiver(rpc.LinkServicer):
+    """Decodes every text burst wrongly until its third transmission; records what it gets."""
+
+    def __init__(self) -> None:
+        self.bursts: list[Burst] = []
+
+    async def Stream(self, request_iterator: AsyncIterator[pb.Uplink], context) -> AsyncIterator[pb.Feedback]:  # type: ignore[no-untyped-def]
+        async for msg in request_iterator:
+            if msg.HasField("burst"):
+                b = burst_from_proto(msg.burst)
+                self.bursts.append(b)
+                text = (
+                    "a cat is sitting on a sofa" if b.attempt >= 2 else "an airplane is flying over a train"
+                )
+                yield feedback_to_proto(
+                    Feedback(b.session_id, b.seq, FeedbackKind.ACK, xi=0.9, decoded_text=text)
+                )
+
+
+async def test_genie_mode_through_the_proxy_and_the_genie_never_reaches_the_receiver() -> None:
+    downstream = _WrongThenRightReceiver()
+    rx_server, rx_port, _ = create_server(
+        "127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(downstream, s)]
+    )
+    await rx_server.start()
+    emu = ChannelEmulator(ChannelSettings(snr_db=30.0, fading="awgn"))
+    judge = GenieJudge(emu.stats, "genie", max_retries=2)
+    server, port, _ = create_server(
+        "127.0.0.1:0",
+        [lambda s: rpc.add_LinkServicer_to_server(LinkProxy(emu, f"127.0.0.1:{rx_port}", judge=judge), s)],
+    )
+    await server.start()
+    outgoing: asyncio.Queue[pb.Uplink | None] = asyncio.Queue()
+
+    async def uplink() -> AsyncIterator[pb.Uplink]:
+        while (m := await outgoing.get()) is not None:
+            yield m
+
+    try:
+        outgoing.put_nowait(pb.Uplink(burst=burst_to_proto(_text_burst(0))))
+        answers = []
+        async with client_channel(f"127.0.0.1:{port}") as ch:
+            async for fb in rpc.LinkStub(ch).Stream(uplink()):
+                answers.append(fb)
+                if fb.kind == pb.Feedback.NACK:  # the sender sends the sentence again
+                    outgoing.put_nowait(pb.Uplink(burst=burst_to_proto(_text_burst(0, len(answers)))))
+                else:
+                    outgoing.put_nowait(None)
+        assert [a.kind for a in answers] == [pb.Feedback.NACK, pb.Feedback.NACK, pb.Feedback.ACK]
+        assert all(a.from_emulator and a.has_true_xi for a in answers)
+        assert answers[0].true_xi < 0.6 and answers[-1].true_xi > 0.99
+        assert [b.attempt for b in downstream.bursts] == [0, 1, 2]
+        assert all(b.genie == b"" for b in downstream.bursts)
+        assert emu.stats.genie_nacks == 2 and emu.stats.texts_judged == 3
+    finally:
+        await server.stop(0)
+        await rx_server.stop(0)

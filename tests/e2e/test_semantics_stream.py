@@ -1,21 +1,26 @@
 """Keyframe semantics travel with the stream: extracted live at the sender, sent as TEXT
-bursts through the emulated channel, shown and recorded by the receiver."""
+bursts through the emulated channel (as JSON + LDPC, or as m3e-text semantic symbols), shown
+and recorded by the receiver, and shown in the viewer page with the receiver's ξ̂."""
 
+import asyncio
 import json
 
 import pytest
 
 from m3e.eval.testset import SCENES, make_clip
+from tests.e2e.cdp import Browser, chromium_binary
 from tests.e2e.conftest import Link
 
 pytestmark = pytest.mark.slow
 
 
-def test_keyframe_texts_reach_the_receiver(link: Link) -> None:
+def test_keyframe_texts_as_json(link: Link) -> None:
     clip = make_clip(link.tmp / "clip", scenes=SCENES[:2])  # a cat, then a person speaking
     link.start_receiver("--stats-json", str(link.tmp / "rx.json"))
     link.start_relay("--snr", "20", "--fading", "rayleigh")
-    sender = link.send("--source", str(clip), "--width", "320", "--height", "240", "--semantics")
+    sender = link.send(
+        "--source", str(clip), "--width", "320", "--height", "240", "--semantics", "--text-scheme", "json"
+    )
     assert sender.returncode == 0, sender.stdout.read() if sender.stdout else ""
     assert link.procs[0].wait(timeout=60) == 0
     texts = json.loads((link.tmp / "rx.json").read_text())["texts"]
@@ -23,3 +28,31 @@ def test_keyframe_texts_reach_the_receiver(link: Link) -> None:
     person = [t for t in texts if 3 <= t["time_s"] < 7]
     assert person and "person" in person[0]["objects"]
     assert "moon" in " ".join(t["transcript"] for t in person).lower()
+
+
+@pytest.mark.skipif(chromium_binary() is None, reason="needs chromium")
+async def test_keyframe_texts_as_m3e_text_reach_the_receiver_and_the_page(link: Link) -> None:
+    clip = make_clip(link.tmp / "clip", scenes=SCENES[:2])
+    link.start_receiver("--stats-json", str(link.tmp / "rx.json"), viewer=True)
+    link.start_relay("--snr", "8", "--fading", "rayleigh")
+    sender = link.send(
+        "--source", str(clip), "--width", "320", "--height", "240", "--semantics", background=True
+    )
+    browser = Browser(f"http://127.0.0.1:{link.viewer_port}/", link.tmp / "profile")
+    try:
+        await browser.connect()
+        shown = ""
+        for _ in range(120):
+            await asyncio.sleep(0.5)
+            shown = await browser.evaluate("document.getElementById('texts').textContent")
+            if "ξ̂" in shown:
+                break
+        assert "ξ̂" in shown and "retx" in shown, shown
+    finally:
+        await browser.close()
+    assert sender.wait(timeout=120) == 0, sender.stdout.read() if sender.stdout else ""
+    assert link.procs[0].wait(timeout=60) == 0
+    texts = json.loads((link.tmp / "rx.json").read_text())["texts"]
+    assert all(0 <= t["xi_hat"] <= 1 and t["transmissions"] >= 1 for t in texts)
+    assert any("cat" in t["text"] for t in texts if t["time_s"] < 3)
+    assert any("speaking" in t["text"] for t in texts if 3 <= t["time_s"] < 7)

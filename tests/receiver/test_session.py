@@ -1,7 +1,10 @@
+import dataclasses
 from pathlib import Path
 
 import av
+import grpc
 import numpy as np
+import pytest
 
 from m3e.codecs.traditional import VideoEncoder
 from m3e.media.sources import MediaSource, SourceConfig, VideoItem
@@ -97,3 +100,68 @@ def test_malformed_bursts_are_rejected_and_counted(tmp_path: Path) -> None:
 def test_symbols_are_unit_energy_with_pilots() -> None:
     x = TransportCoder("16qam", 0.75, pilots=PILOTS).encode(b"x" * 500)
     assert abs(np.mean(np.abs(x) ** 2) - 1) < 0.05
+
+
+def _sentence_burst(seq: int, sentence: str, snr: float, attempt: int = 0, fading: str = "awgn") -> Burst:
+    from m3e.codecs.semantic_text import TextLink
+
+    (sb,) = TextLink().encode_bursts([sentence])
+    out = BlockFadingChannel(fading, coherence=64, seed=seq * 10 + attempt)(PILOTS.insert(sb.symbols), snr)
+    return Burst(
+        "s", seq, 1.5, Modality.TEXT, "m3e-text", "analog", 0.0, sb.n_tokens, out.y, attempt=attempt,
+        pilot_spacing=PILOTS.spacing, pilot_count=PILOTS.n_pilots, noise_var=out.no, index=seq,
+    )  # fmt: skip
+
+
+def _text_session(tmp_path: Path, **kw) -> ReceiverSession:  # type: ignore[no-untyped-def]
+    header = StreamHeader("s", W, H, 30.0, video_scheme="h265", text_scheme="m3e-text")
+    return ReceiverSession(header, ReceiverConfig(out=None, sound_card=False, **kw))
+
+
+def test_m3e_text_sentence_is_decoded_with_its_estimate(tmp_path: Path) -> None:
+    session = _text_session(tmp_path)
+    fb = session.on_burst(_sentence_burst(0, "a cat is meowing and a cup", 20.0))
+    assert fb.kind == FeedbackKind.ACK and fb.decoded_text == "a cat is meowing and a cup"
+    assert fb.xi is not None and fb.xi > 0.9
+    assert session.texts == [
+        {
+            "seq": 0,
+            "index": 0,
+            "time_s": 1.5,
+            "text": fb.decoded_text,
+            "xi_hat": round(fb.xi, 3),
+            "transmissions": 1,
+        }
+    ]
+
+
+def test_m3e_text_asks_again_when_damaged_and_combines(tmp_path: Path) -> None:
+    session = _text_session(tmp_path, max_retries=2)
+    sentence = "a dog is barking and a car is driving"
+    first = session.on_burst(_sentence_burst(0, sentence, -12.0))
+    assert first.kind == FeedbackKind.NACK and first.xi is not None and first.xi < 0.6
+    second = session.on_burst(_sentence_burst(0, sentence, 10.0, attempt=1))
+    assert second.kind == FeedbackKind.ACK and second.decoded_text == sentence
+    assert session.texts[0]["transmissions"] == 2 and len(session.texts) == 1
+    assert session.stats.nacks == 1 and session.stats.payloads_ok == 1
+    lost = [session.on_burst(_sentence_burst(1, sentence, -15.0, attempt=a)).kind for a in range(3)]
+    assert lost == [FeedbackKind.NACK, FeedbackKind.NACK, FeedbackKind.GIVE_UP]  # bounded retries
+
+
+def test_malformed_m3e_text_bursts_are_rejected(tmp_path: Path) -> None:
+    session = _text_session(tmp_path)
+    good = _sentence_burst(0, "a cat", 20.0)
+    for bad in (
+        dataclasses.replace(good, iq=good.iq[:-3]),  # not a whole sentence
+        dataclasses.replace(good, payload_bytes=good.payload_bytes + 1),  # token count disagrees
+        dataclasses.replace(good, pilot_count=0),  # no pilots
+        dataclasses.replace(good, noise_var=0.0),
+        dataclasses.replace(good, scheme="json"),
+    ):
+        fb = session.on_burst(bad)
+        assert (
+            fb.kind == FeedbackKind.REJECTED and fb.status_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+        )
+    assert session.on_burst(good).kind == FeedbackKind.ACK  # the stream goes on
+    with pytest.raises(ValueError, match="text scheme"):
+        ReceiverSession(StreamHeader("s", W, H, 30.0, text_scheme="morse"), ReceiverConfig(out=None))

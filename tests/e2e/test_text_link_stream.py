@@ -1,0 +1,95 @@
+"""m3e-text across the real processes: the receiver judges each sentence itself (ξ̂), its
+NACK crosses the emulator to the sender, and the retransmission it combines raises ξ."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import grpc
+
+from m3e.codecs.semantic_text import TextLink
+from m3e.phy.estimation import PilotLayout
+from m3e.semantics.similarity import xi
+from m3e.wire import link_pb2 as pb
+from m3e.wire import link_pb2_grpc as rpc
+from m3e.wire.convert import burst_to_proto, header_to_proto, settings_to_proto
+from m3e.wire.grpc_util import client_channel
+from m3e.wire.messages import Burst, ChannelSettings, Modality, StreamHeader
+from tests.e2e.conftest import Link
+
+PILOTS = PilotLayout(64, 4)
+SENTENCES = ["a dog is barking and a car is driving", 'a person is speaking: "look at the train over there"']
+
+
+def _bursts() -> list[Burst]:
+    return [
+        Burst(
+            "t",
+            seq,
+            float(seq),
+            Modality.TEXT,
+            "m3e-text",
+            "analog",
+            0.0,
+            sb.n_tokens,
+            PILOTS.insert(sb.symbols),
+            pilot_spacing=PILOTS.spacing,
+            pilot_count=PILOTS.n_pilots,
+            genie=text.encode(),
+            index=seq,
+        )
+        for seq, (text, sb) in enumerate(zip(SENTENCES, TextLink().encode_bursts(SENTENCES), strict=True))
+    ]
+
+
+async def _talk(relay: str) -> list[pb.Feedback]:
+    """A sender of two sentences: the first crosses a -12 dB channel and is asked for again,
+    after which the test improves the channel; a malformed burst sits between them."""
+    first, second = _bursts()
+    malformed = burst_to_proto(second)
+    malformed.seq, malformed.iq = 99, malformed.iq[:-80]  # ten symbols short of a sentence
+    outgoing: asyncio.Queue[pb.Uplink | None] = asyncio.Queue()
+    for m in (
+        pb.Uplink(header=header_to_proto(StreamHeader("t", 64, 64, 30.0, text_scheme="m3e-text"))),
+        pb.Uplink(burst=burst_to_proto(first)),
+        pb.Uplink(burst=malformed),
+    ):
+        outgoing.put_nowait(m)
+
+    async def uplink() -> AsyncIterator[pb.Uplink]:
+        while (m := await outgoing.get()) is not None:
+            yield m
+
+    answers: list[pb.Feedback] = []
+    async with client_channel(relay) as channel:
+        async for fb in rpc.LinkStub(channel).Stream(uplink()):
+            answers.append(fb)
+            if fb.seq == 0 and fb.kind == pb.Feedback.NACK:
+                await rpc.ControlStub(channel).Configure(settings_to_proto(ChannelSettings(snr_db=12.0)))
+                first.attempt += 1
+                outgoing.put_nowait(pb.Uplink(burst=burst_to_proto(first)))
+            elif fb.seq == 0:
+                outgoing.put_nowait(pb.Uplink(burst=burst_to_proto(second)))
+            elif fb.seq == 1:
+                outgoing.put_nowait(pb.Uplink(end=pb.StreamEnd(session_id="t")))
+                outgoing.put_nowait(None)
+    return answers
+
+
+def test_nack_crosses_the_emulator_and_the_retransmission_raises_xi(link: Link) -> None:
+    link.start_receiver("--stats-json", str(link.tmp / "rx.json"), "--max-retries", "3")
+    link.start_relay("--snr", "-12", "--fading", "awgn")
+    answers = asyncio.run(_talk(f"127.0.0.1:{link.relay_port}"))
+    first = [a for a in answers if a.seq == 0]
+    assert first[0].kind == pb.Feedback.NACK and first[0].has_xi and first[0].xi < 0.6
+    assert first[-1].kind == pb.Feedback.ACK and first[-1].decoded_text == SENTENCES[0]
+    before, after = xi([SENTENCES[0]] * 2, [first[0].decoded_text, first[-1].decoded_text])
+    assert after > before + 0.2
+    rejected = next(a for a in answers if a.seq == 99)
+    assert rejected.kind == pb.Feedback.REJECTED
+    assert rejected.status_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert any(a.seq == 1 and a.kind == pb.Feedback.ACK for a in answers)  # the stream went on
+    assert link.procs[0].wait(timeout=30) == 0
+    texts = json.loads((link.tmp / "rx.json").read_text())["texts"]
+    assert [t["text"] for t in texts] == SENTENCES
+    assert texts[0]["transmissions"] == len(first) and texts[0]["xi_hat"] >= 0.6
