@@ -5,7 +5,7 @@ over AWGN and Rayleigh. ξ̂ = σ(w · [1, confidence, fingerprint ξ]) is fitte
 (cross-entropy with ξ as a soft target), its bias then lowered just enough that ξ̂ < 0.6 still
 catches ``recall`` of the damaged sentences (ξ < 0.6).
 
-    python -m m3e.codecs.calibrate_text_detector [--sentences 200] [--recall 0.95]
+    python -m m3e.codecs.calibrate_text_detector [--sentences 400] [--recall 0.95]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def fit(samples: dict[str, np.ndarray], recall: float) -> TextDetector:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sentences", type=int, default=200)
+    ap.add_argument("--sentences", type=int, default=400)
     ap.add_argument("--recall", type=float, default=0.95)
     args = ap.parse_args(argv)
     t0 = time.time()

@@ -8,15 +8,15 @@
   their post-combining SNR, go through a small transformer encoder (channel decoder) and a
   transformer decoder that generates the sentence token by token (eq 21) over the WordPiece
   tokens of the training corpus.
-- ξ̂ without the original (``SentenceReceiver``): the sender adds a 32-bit fingerprint of the
-  sentence embedding B(s) (signs of 32 fixed random projections, so the fraction of differing
-  bits d estimates the angle between B(s) and B(ŝ): cos(π·d) ≈ ξ, eq 9) as 16 QPSK symbols
+- ξ̂ without the original (``SentenceReceiver``): the sender adds a 64-bit fingerprint of the
+  sentence embedding B(s) (signs of 64 fixed random projections, so the fraction of differing
+  bits d estimates the angle between B(s) and B(ŝ): cos(π·d) ≈ ξ, eq 9) as 32 QPSK symbols
   spread over the burst. The receiver compares it softly with the fingerprint of the sentence it
   decoded and combines that with the decoder's mean token log-probability into ξ̂, a linear
   estimate of ξ calibrated on held-out sentences (``semantic_text_detector.json``).
 
 Shapes: token states (B, T, 384); symbols (B, T, k) complex64; logits (B, L, V).
-One sentence on air (``SentenceBurst``): T·k + 16 complex symbols before pilots.
+One sentence on air (``SentenceBurst``): T·k + 32 complex symbols before pilots.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from m3e.phy.modulation import Constellation
 
 WEIGHTS = Path(__file__).parent / "weights" / "semantic_text.pt"
 DETECTOR = WEIGHTS.with_name("semantic_text_detector.json")
-CHECK_BITS = 32
+CHECK_BITS = 64
 CHECK_SYMBOLS = CHECK_BITS // 2  # QPSK
 # fixed random hyperplanes of the fingerprint, the same at both ends
 _PROJECTION = np.random.default_rng(2026).standard_normal((384, CHECK_BITS)).astype(np.float32)
@@ -199,19 +199,19 @@ class TextLink:
 
 @dataclass(frozen=True)
 class SentenceBurst:
-    """One sentence on air: (T·k + 16,) complex64 symbols (before pilots), T WordPiece tokens."""
+    """One sentence on air: (T·k + 32,) complex64 symbols (before pilots), T WordPiece tokens."""
 
     symbols: npt.NDArray[np.complex64]
     n_tokens: int
 
 
 def fingerprint(embedding: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
-    """(384,) sentence embedding -> (32,) bits: on which side of each fixed hyperplane it lies."""
+    """(384,) sentence embedding -> (64,) bits: on which side of each fixed hyperplane it lies."""
     return (embedding @ _PROJECTION > 0).astype(np.uint8)
 
 
 def check_positions(n_tokens: int, symbols_per_token: int) -> npt.NDArray[np.intp]:
-    """Where the 16 check symbols sit in a burst of T·k + 16: evenly spread, so one deep fade
+    """Where the 32 fingerprint symbols sit in a burst of T·k + 32: evenly spread, so one deep fade
     cannot take them all."""
     n = n_tokens * symbols_per_token + CHECK_SYMBOLS
     return np.floor((np.arange(CHECK_SYMBOLS) + 0.5) * n / CHECK_SYMBOLS).astype(np.intp)
@@ -264,7 +264,7 @@ class SentenceEstimate:
     text: str
     xi_hat: float
     confidence: float  # the decoder's mean token log-probability
-    fingerprint_xi: float  # cos(π·d), d the expected share of fingerprint bits that differ
+    fingerprint_xi: float  # cos(π·d), d the reliability-weighted share of fingerprint bits that differ
     transmissions: int
 
 
@@ -285,7 +285,7 @@ class SentenceReceiver:
     def receive(
         self, y: npt.NDArray[np.complex64], h: npt.ArrayLike, noise: npt.ArrayLike
     ) -> SentenceEstimate:
-        """y, h, noise: (T·k + 16,) data symbols, channel estimate, noise (+ estimation error)."""
+        """y, h, noise: (T·k + 32,) data symbols, channel estimate, noise (+ estimation error)."""
         if y.shape != self._num.shape:
             n = self._num.shape[0]
             raise ValueError(f"{y.shape[0]} symbols for a {self.n_tokens}-token sentence ({n})")
@@ -304,8 +304,10 @@ class SentenceReceiver:
         text = self.link.text(ids[0])
         llr = Constellation("qpsk").demap(x_hat[self.check_at], 1.0 / gain[self.check_at])
         mine = fingerprint(self.link.encoder([text])[0])
-        p_zero = 1.0 / (1.0 + np.exp(-np.clip(llr, -50, 50)))  # P(sent bit = 0 | y)
-        differ = float(np.where(mine == 1, p_zero, 1.0 - p_zero).mean())
+        # share of differing bits, each received bit weighted by its reliability |tanh(L/2)|:
+        # a bit lost in the noise tells nothing (counting it as half-differing would bias d)
+        weight = np.abs(np.tanh(np.clip(llr, -50, 50) / 2))
+        differ = float((weight * ((llr < 0) != mine)).sum() / max(weight.sum(), 1e-9))
         fp_xi = math.cos(math.pi * differ)
         return SentenceEstimate(
             text, self.detector.xi_hat(float(conf[0]), fp_xi), float(conf[0]), fp_xi, self.transmissions

@@ -55,11 +55,20 @@ class VideoEncoder:
         width, height, fps: stream geometry.
         gop: frames between H.265 keyframes.
         crf: H.265 constant rate factor (quality; lower is better).
+        preset: x265 speed preset (live streams: ultrafast; single pictures can afford more).
         jpeg_q: JPEG quantiser scale 2 (best) … 31.
     """
 
     def __init__(
-        self, scheme: str, width: int, height: int, fps: float, gop: int = 30, crf: int = 28, jpeg_q: int = 8
+        self,
+        scheme: str,
+        width: int,
+        height: int,
+        fps: float,
+        gop: int = 30,
+        crf: int = 28,
+        jpeg_q: int = 8,
+        preset: str = "ultrafast",
     ) -> None:
         self.scheme = check_video_scheme(scheme)
         self.fps = fps
@@ -68,10 +77,10 @@ class VideoEncoder:
             ctx: Any = av.CodecContext.create("libx265", "w")
             ctx.pix_fmt = "yuv420p"
             ctx.options = {
-                "preset": "ultrafast",
+                "preset": preset,
                 "tune": "zerolatency",
                 "crf": str(crf),
-                "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:repeat-headers=1:log-level=error",
+                "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:repeat-headers=1:info=0:log-level=error",
             }
         else:
             ctx = av.CodecContext.create("mjpeg", "w")

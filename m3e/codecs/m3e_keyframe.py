@@ -1,0 +1,105 @@
+"""M3E keyframes: text as the main carrier, plus what the text cannot carry (paper §3.2).
+
+Sender (``KeyframeSender.encode``): picks the memory that predicts the keyframe best (the
+receiver's nearest-by-text, or an earlier keyframe of the same scene), estimates the global
+motion onto it, generates the prediction P exactly as the receiver will, and codes the
+difference V′ within the byte budget. Receiver (``KeyframeReceiver.decode``): P from the text
+and the side information, then V′ on top; without V′ (lost, or the ablations) P alone.
+
+Schemes (the paper's ablations): ``m3e`` (text + side information + V′), ``m3e-no-diff``
+(text + side information, no V′), ``m3e-text-only`` (the text alone: exemplars only, no
+session memory, no side information).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from m3e.codecs.difference import DIFFERENCE_CODERS, DifferenceCoder
+from m3e.restore.generator import (
+    IDENTITY,
+    Image,
+    KnowledgeBase,
+    Prediction,
+    estimate_motion,
+    exemplar_library,
+    generate,
+)
+
+SCHEMES = ("m3e", "m3e-no-diff", "m3e-text-only")
+
+
+@dataclass(frozen=True)
+class KeyframeMessage:
+    """One keyframe on the wire: the sentence (sent by the text link), 12 bytes of side
+    information (empty for text-only) and V′ (empty without differences)."""
+
+    text: str
+    side: bytes
+    difference: bytes
+
+
+def _check(scheme: str) -> str:
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown M3E scheme {scheme!r}; expected one of {SCHEMES}")
+    return scheme
+
+
+class _Side:
+    def __init__(self, scheme: str, size: tuple[int, int], coder: str = "x265") -> None:
+        self.scheme = _check(scheme)
+        self.kb = KnowledgeBase(size, list(exemplar_library()))
+        self.coder: DifferenceCoder = DIFFERENCE_CODERS[coder]()
+
+    def remember(self, key: int, text: str, image: Image) -> None:
+        """A keyframe the receiver has (the sender calls it once the receiver confirmed)."""
+        if self.scheme != "m3e-text-only":
+            self.kb.add(key, text, image)
+
+
+class KeyframeSender(_Side):
+    def encode(self, frame: Image, text: str, budget_bytes: int = 2000) -> tuple[KeyframeMessage, Image]:
+        """-> the message and the keyframe the receiver will rebuild from all of it."""
+        if self.scheme == "m3e-text-only":
+            return KeyframeMessage(text, b"", b""), generate(self.kb, text)
+        candidates = [self.kb.nearest(text)]
+        if self.kb.keyframes:
+            candidates.append(next(reversed(self.kb.keyframes.values())))  # the latest keyframe
+        best: tuple[float, Prediction, Image] | None = None
+        for memory in candidates:
+            warp = estimate_motion(memory.image, frame) if memory.key >= 0 else IDENTITY
+            prediction = Prediction(memory.key, warp)
+            # the receiver decodes the side information: predict from what it will read
+            prediction = Prediction.from_bytes(prediction.to_bytes())
+            image = generate(self.kb, text, prediction)
+            error = float(np.mean((image.astype(np.float32) - frame) ** 2))
+            if best is None or error < best[0]:
+                best = (error, prediction, image)
+        assert best is not None
+        _, prediction, image = best
+        difference = b""
+        if self.scheme == "m3e" and budget_bytes > 0:
+            difference = self.coder.encode(frame, image, budget_bytes)
+            image = self.coder.decode(image, difference)
+        return KeyframeMessage(text, prediction.to_bytes(), difference), image
+
+
+class KeyframeReceiver(_Side):
+    def decode(self, message: KeyframeMessage) -> Image:
+        """The keyframe from what arrived: a lost or malformed V′ (or side information)
+        leaves the text-generated prediction, never an exception."""
+        prediction = None
+        if message.side and self.scheme != "m3e-text-only":
+            try:
+                prediction = Prediction.from_bytes(message.side)
+            except ValueError:
+                prediction = None
+        image = generate(self.kb, message.text, prediction)
+        if message.difference and self.scheme == "m3e":
+            try:
+                image = self.coder.decode(image, message.difference)
+            except ValueError:
+                pass  # damaged differences: the text-generated keyframe stands
+        return image

