@@ -113,8 +113,8 @@ class ResidualX265:
         residual = np.clip(real.astype(np.int16) - prediction + 128, 0, 255).astype(np.uint8)
         h, w = residual.shape[:2]
         for k, scale in enumerate(self.SCALES):
-            small = residual if scale == 1 else cv2.resize(residual, (w // scale // 8 * 8, h // scale // 8 * 8),
-                                                              interpolation=cv2.INTER_AREA)  # fmt: skip
+            size = (w // scale // 8 * 8, h // scale // 8 * 8)
+            small = residual if scale == 1 else cv2.resize(residual, size, interpolation=cv2.INTER_AREA)
             data = _fit_crf(np.asarray(small, np.uint8), budget_bytes - 1)
             if data:
                 return bytes([k]) + data
@@ -133,32 +133,27 @@ class ResidualX265:
         if residual.shape[:2] != (h, w):
             if residual.shape[0] * self.SCALES[data[0]] > h + 8:
                 raise ValueError("x265 difference larger than the keyframe")
-            residual = cv2.resize(residual, (w, h), interpolation=cv2.INTER_LINEAR)
+            residual = np.asarray(cv2.resize(residual, (w, h), interpolation=cv2.INTER_LINEAR), np.uint8)
         return np.clip(prediction.astype(np.int16) + residual - 128, 0, 255).astype(np.uint8)
 
 
 def _fit_crf(image: Image, budget_bytes: int, probe: int = 40) -> bytes:
-    """The lowest crf whose picture fits the budget (b"" if even 51 does not): a probe at crf
-    40, a guess from ~6 crf per halving of the size, then steps of 2 towards the budget."""
-    sizes: dict[int, bytes] = {probe: intra_h265(image, probe)}
-    crf = int(np.clip(round(probe + 6 * np.log2(max(1, len(sizes[probe])) / max(1, budget_bytes))), 10, 51))
-    while True:
-        data = sizes.setdefault(crf, intra_h265(image, crf) if crf not in sizes else sizes[crf])
-        if len(data) > budget_bytes:
-            if crf >= 51:
-                return b""
-            crf = min(51, crf + 2)
-            if crf in sizes and len(sizes[crf]) <= budget_bytes:
-                return sizes[crf]
-        else:
-            lower = crf - 2
-            if lower < 10 or (lower in sizes and len(sizes[lower]) > budget_bytes):
-                return data
-            if lower not in sizes:
-                sizes[lower] = intra_h265(image, lower)
-            if len(sizes[lower]) > budget_bytes:
-                return data
-            crf = lower
+    """The picture at the lowest crf (steps of 2) that fits the budget, b"" if not even 51:
+    a probe at crf 40 gives a first guess (the size roughly halves every 6 crf)."""
+    size = len(intra_h265(image, probe))
+    crf = int(np.clip(probe + 6 * np.log2(max(1, size) / max(1, budget_bytes)), 10, 51))
+    data = intra_h265(image, crf)
+    while len(data) > budget_bytes:  # too big: coarser until it fits
+        if crf >= 51:
+            return b""
+        crf = min(51, crf + 2)
+        data = intra_h265(image, crf)
+    while crf > 10:  # fits: finer while it still does
+        finer = intra_h265(image, crf - 2)
+        if len(finer) > budget_bytes:
+            break
+        crf, data = crf - 2, finer
+    return data
 
 
 def intra_h265(rgb: Image, crf: int) -> bytes:

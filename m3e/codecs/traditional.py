@@ -80,7 +80,9 @@ class VideoEncoder:
                 "preset": preset,
                 "tune": "zerolatency",
                 "crf": str(crf),
-                "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:repeat-headers=1:info=0:log-level=error",
+                # info=0: no 2 KB encoder-settings SEI in the stream
+                "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:repeat-headers=1:info=0"
+                ":log-level=error",
             }
         else:
             ctx = av.CodecContext.create("mjpeg", "w")
