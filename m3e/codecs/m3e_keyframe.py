@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from m3e.codecs.difference import DIFFERENCE_CODERS, DifferenceCoder
@@ -22,6 +23,7 @@ from m3e.restore.generator import (
     IDENTITY,
     Image,
     KnowledgeBase,
+    Memory,
     Prediction,
     estimate_motion,
     exemplar_library,
@@ -48,9 +50,11 @@ def _check(scheme: str) -> str:
 
 
 class _Side:
-    def __init__(self, scheme: str, size: tuple[int, int], coder: str = "x265") -> None:
+    def __init__(
+        self, scheme: str, size: tuple[int, int], coder: str = "x265", exemplars: list[Memory] | None = None
+    ) -> None:
         self.scheme = _check(scheme)
-        self.kb = KnowledgeBase(size, list(exemplar_library()))
+        self.kb = KnowledgeBase(size, list(exemplar_library()) if exemplars is None else exemplars)
         self.coder: DifferenceCoder = DIFFERENCE_CODERS[coder]()
 
     def remember(self, key: int, text: str, image: Image) -> None:
@@ -67,6 +71,8 @@ class KeyframeSender(_Side):
         candidates = [self.kb.nearest(text)]
         if self.kb.keyframes:
             candidates.append(next(reversed(self.kb.keyframes.values())))  # the latest keyframe
+        if self.scheme == "m3e":
+            candidates.append(self.kb.blank())  # when nothing known fits: plain intra coding
         best: tuple[float, Prediction, Image] | None = None
         for memory in candidates:
             warp = estimate_motion(memory.image, frame) if memory.key >= 0 else IDENTITY
@@ -74,9 +80,9 @@ class KeyframeSender(_Side):
             # the receiver decodes the side information: predict from what it will read
             prediction = Prediction.from_bytes(prediction.to_bytes())
             image = generate(self.kb, text, prediction)
-            error = float(np.mean((image.astype(np.float32) - frame) ** 2))
-            if best is None or error < best[0]:
-                best = (error, prediction, image)
+            cost = residual_cost(frame, image) if self.scheme == "m3e" else prediction_error(frame, image)
+            if best is None or cost < best[0]:
+                best = (cost, prediction, image)
         assert best is not None
         _, prediction, image = best
         difference = b""
@@ -84,6 +90,20 @@ class KeyframeSender(_Side):
             difference = self.coder.encode(frame, image, budget_bytes)
             image = self.coder.decode(image, difference)
         return KeyframeMessage(text, prediction.to_bytes(), difference), image
+
+
+def prediction_error(real: Image, prediction: Image) -> float:
+    return float(np.mean((real.astype(np.float32) - prediction) ** 2))
+
+
+def residual_cost(real: Image, prediction: Image) -> float:
+    """How dear the residual is to code: its detail (Laplacian energy) plus its mean square
+    (a wrong picture's edges cost more than a flat grey's missing content)."""
+    residual = real.astype(np.float32) - prediction
+    return (
+        float(np.mean(np.abs(cv2.Laplacian(residual, cv2.CV_32F))))
+        + 0.01 * float(np.mean(residual**2)) ** 0.5
+    )
 
 
 class KeyframeReceiver(_Side):

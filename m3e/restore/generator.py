@@ -29,6 +29,7 @@ from m3e.semantics.vocabulary import imagenet_noun
 
 Image = npt.NDArray[np.uint8]
 IDENTITY = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+BLANK = -(2**30)  # the reference a sender names when nothing known resembles the keyframe: mid-grey
 
 
 @dataclass
@@ -54,9 +55,16 @@ class KnowledgeBase:
             self.keyframes.popitem(last=False)
 
     def get(self, key: int) -> Memory | None:
+        if key == BLANK:
+            return self.blank()
         if key >= 0:
             return self.keyframes.get(key)
         return next((m for m in self.exemplars if m.key == key), None)
+
+    def blank(self) -> Memory:
+        """Mid-grey: the base a sender names when nothing known resembles the keyframe."""
+        w, h = self.size
+        return Memory(BLANK, "", np.zeros(384, np.float32), np.full((h, w, 3), 128, np.uint8))
 
     def nearest(self, text: str, keyframes: bool = True) -> Memory:
         """The entry whose text is closest to ``text`` (the latest keyframe on ties)."""
@@ -155,27 +163,35 @@ def text_classes(text: str) -> list[int]:
     return [i for i in range(1000) if imagenet_noun(i) in words]
 
 
-def guide(image: Image, classes: list[int], steps: int = 16, strength: float = 0.25) -> Image:
-    """Gradient ascent of the classes' log-probability on a smooth 56×56 change of the picture
-    (upsampled to full size) until one of them is in the classifier's top 5."""
+def guide(image: Image, classes: list[int], steps: int = 30, strength: float = 0.3) -> Image:
+    """Gradient ascent of the classes' log-probability on a smooth change of the picture (a
+    56×56 grid upsampled to full size), through the classifier's own 224² resize, until one
+    of them is in its top 3 (a margin over the top 5 the caller checks after rounding)."""
     import torch
+    import torch.nn.functional as F
 
     from m3e.semantics.vision import _classifier
 
     if not classes:
         return image
     net = _classifier()
-    base = torch.from_numpy(cv2.resize(image, (224, 224), interpolation=cv2.INTER_AREA)).float()
-    base = base.permute(2, 0, 1)[None]
+    h, w = image.shape[:2]
+    base = torch.from_numpy(np.ascontiguousarray(image)).float().permute(2, 0, 1)[None]
     delta = torch.zeros(1, 3, 56, 56, requires_grad=True)
     opt = torch.optim.Adam([delta], lr=4.0)
     target = torch.tensor(classes)
+
+    def picture() -> torch.Tensor:
+        change = F.interpolate(delta, size=(h, w), mode="bicubic", align_corners=False)
+        return (base + change).clamp(0, 255)
+
     with torch.enable_grad():
         for _ in range(steps):
-            up = torch.nn.functional.interpolate(delta, size=(224, 224), mode="bilinear", align_corners=False)
-            x = ((base + up).clamp(0, 255) - 127.0) / 128.0
-            logits = net(x)[0]
-            if set(logits.topk(5).indices.tolist()) & set(classes):
+            x = F.interpolate(
+                picture(), size=(224, 224), mode="bilinear", antialias=True, align_corners=False
+            )
+            logits = net((x - 127.0) / 128.0)[0]
+            if set(logits.topk(3).indices.tolist()) & set(classes):
                 break  # the classifier sees it now
             loss = -torch.log_softmax(logits, 0)[target].logsumexp(0) + 1e-4 * delta.pow(2).mean()
             opt.zero_grad()
@@ -183,10 +199,8 @@ def guide(image: Image, classes: list[int], steps: int = 16, strength: float = 0
             opt.step()
             with torch.no_grad():
                 delta.clamp_(-255 * strength, 255 * strength)
-    change = cv2.resize(
-        delta.detach()[0].permute(1, 2, 0).numpy(), image.shape[1::-1], interpolation=cv2.INTER_CUBIC
-    )
-    return np.clip(image.astype(np.float32) + change, 0, 255).astype(np.uint8)
+    with torch.no_grad():
+        return picture()[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
 
 
 def shows(image: Image, classes: list[int]) -> bool:
@@ -235,6 +249,6 @@ def generate(
     if prediction is not None:
         image = apply_motion(image, prediction.warp)
     classes = text_classes(text)
-    if guided and memory.key < 0 and classes and not shows(image, classes):
+    if guided and BLANK < memory.key < 0 and classes and not shows(image, classes):
         image = guide(image, classes)
     return image

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from m3e.codecs.difference import ResidualX265, VQReplenishment
+from m3e.codecs.vq import VQImageCodec, VQTokens
+from m3e.eval.testset import _frame, _image
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    return _frame(_image("coffee"), 0.0, "pan", (320, 240))
+
+
+def test_residual_x265_honours_the_budget_and_improves_with_it(frame: np.ndarray) -> None:
+    coder, grey = ResidualX265(), np.full_like(frame, 128)
+    quality = []
+    for budget in (300, 1500, 6000):
+        data = coder.encode(frame, grey, budget)
+        assert 0 < len(data) <= budget
+        quality.append(structural_similarity(frame, coder.decode(grey, data), channel_axis=2))
+    assert quality[0] < quality[1] < quality[2] and quality[2] > 0.85
+
+
+def test_a_good_prediction_costs_less(frame: np.ndarray) -> None:
+    coder = ResidualX265()
+    near = np.clip(frame.astype(int) + 3, 0, 255).astype(np.uint8)
+    assert len(coder.encode(frame, near, 6000)) < len(coder.encode(frame, np.full_like(frame, 128), 6000)) / 3
+
+
+def test_differences_round_trip_deterministically_and_reject_garbage(frame: np.ndarray) -> None:
+    coder, grey = ResidualX265(), np.full_like(frame, 128)
+    data = coder.encode(frame, grey, 2000)
+    assert data == coder.encode(frame, grey, 2000)
+    assert np.array_equal(coder.decode(grey, data), coder.decode(grey, data))
+    assert coder.decode(grey, b"") is grey  # nothing arrived: the prediction stands
+    for bad in (b"\x07" + data[1:], b"\x00garbage"):
+        with pytest.raises(ValueError):
+            coder.decode(grey, bad)
+
+
+def test_vq_replenishment_orders_by_importance_within_the_budget(frame: np.ndarray) -> None:
+    import torch
+
+    torch.manual_seed(0)  # an untrained codec is enough for the bookkeeping
+    coder = VQReplenishment(VQImageCodec().eval())
+    grey = np.full_like(frame, 128)
+    small, large = coder.encode(frame, grey, 200), coder.encode(frame, grey, 2000)
+    assert len(small) <= 200 and len(large) <= 2000 and len(small) < len(large)
+    # the smaller budget keeps the head of the same importance order
+    assert large[2 : len(small)] == small[2:]
+    assert coder.decode(grey, large).shape == frame.shape
+    with pytest.raises(ValueError):
+        coder.decode(grey, large[:-1])
+
+
+def test_vq_tokens_pack_and_unpack() -> None:
+    rng = np.random.default_rng(0)
+    tokens = VQTokens(rng.integers(0, 512, (60, 90)).astype(np.int16), 512)
+    data = tokens.to_bytes()
+    assert len(data) == 4 + 60 * 90 * 9 // 8
+    assert np.array_equal(VQTokens.from_bytes(data, 512).indices, tokens.indices)
+    with pytest.raises(ValueError):
+        VQTokens.from_bytes(data[:-1], 512)

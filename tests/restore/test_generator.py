@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from m3e.eval.testset import _frame, _image
+from m3e.restore.generator import (
+    BLANK,
+    IDENTITY,
+    KnowledgeBase,
+    Memory,
+    Prediction,
+    apply_motion,
+    embed,
+    estimate_motion,
+    generate,
+    shows,
+    text_classes,
+)
+
+SIZE = (320, 240)
+
+
+def _memory(key: int, text: str, image: np.ndarray) -> Memory:
+    return Memory(key, text, embed([text])[0], image)
+
+
+def test_prediction_side_information_round_trips() -> None:
+    warp = np.array([[0.98, -0.05, 12.5], [0.05, 0.98, -7.25]], np.float32)
+    back = Prediction.from_bytes(Prediction(3, warp).to_bytes())
+    assert back.reference == 3 and np.allclose(back.warp, warp, atol=0.01)
+    assert Prediction.from_bytes(Prediction(None, IDENTITY).to_bytes()).reference is None
+    with pytest.raises(ValueError):
+        Prediction.from_bytes(b"short")
+
+
+def test_motion_is_estimated_and_undone() -> None:
+    picture = _frame(_image("astronaut"), 0.0, "pan", SIZE)
+    shifted = np.roll(picture, (6, -10), axis=(0, 1))
+    warp = estimate_motion(picture, shifted)
+    assert warp[0, 2] == pytest.approx(-10, abs=1.5) and warp[1, 2] == pytest.approx(6, abs=1.5)
+    moved = apply_motion(picture, warp)
+    inner = (slice(20, -20), slice(20, -20))
+    assert np.abs(moved[inner].astype(int) - shifted[inner]).mean() < 8
+
+
+def test_knowledge_base_finds_by_text_and_keeps_keyframes() -> None:
+    cat = _frame(_image("chelsea"), 0.0, "pan", SIZE)
+    cup = _frame(_image("coffee"), 0.0, "pan", SIZE)
+    kb = KnowledgeBase(SIZE, [_memory(-1, "a cat", cat), _memory(-2, "a cup", cup)], capacity=2)
+    assert kb.nearest("a cat is meowing").key == -1 and kb.nearest("a cup and a phone").key == -2
+    kb.add(0, "a cup", cup)
+    assert kb.nearest("a cup").key == 0  # a decoded keyframe beats the exemplar on a tie
+    kb.add(1, "x", cup)
+    kb.add(2, "y", cup)
+    assert kb.get(0) is None and kb.get(2) is not None  # bounded memory
+    assert kb.get(BLANK) is not None and kb.get(-9) is None
+
+
+def test_text_only_yields_a_picture_the_classifier_names_as_the_text_does() -> None:
+    horse = _frame(_image("horse"), 0.0, "pan", SIZE)  # a silhouette: the classifier sees no cat
+    kb = KnowledgeBase(SIZE, [_memory(-1, "a horse", horse)])
+    classes = text_classes("a cat is meowing")
+    assert classes and not shows(horse, classes)
+    assert shows(generate(kb, "a cat is meowing"), classes)
+    assert "porcupine" not in str(text_classes("a cup"))  # whole words only
