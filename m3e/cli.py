@@ -178,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--fps", type=float, default=10.0, help="frames per second examined for keyframes")
     describe.set_defaults(func=_describe)
 
+    train = sub.add_parser("train", help="train one of the project's models (its own --help lists options)")
+    train.add_argument("model", choices=sorted(TRAINERS), help="which model")
+    train.add_argument("options", nargs=argparse.REMAINDER, help="options of that trainer")
+    train.set_defaults(func=_train)
+
     phy = sub.add_parser("phy", help="send a message through the physical layer and HARQ")
     phy.add_argument("--message", default="a cat is sitting on a sofa", help="text to send")
     phy.add_argument("--snr", type=float, default=8.0, help="Es/N0 in dB")
@@ -310,6 +315,20 @@ def _receive(args: argparse.Namespace) -> int:
         return 0
 
     return _run(go)
+
+
+TRAINERS = {
+    "vq": "m3e.codecs.train_vq",
+    "semantic-text": "m3e.codecs.train_semantic_text",
+    "text-detector": "m3e.codecs.calibrate_text_detector",
+    "verifier": "m3e.semantics.train_verifier",
+}
+
+
+def _train(args: argparse.Namespace) -> int:
+    import importlib
+
+    return int(importlib.import_module(TRAINERS[args.model]).main(args.options))
 
 
 def _describe(args: argparse.Namespace) -> int:
