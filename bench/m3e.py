@@ -5,9 +5,10 @@ from the sender's semantic extractor. Per SNR:
 
 - ``m3e`` / ``m3e-no-diff`` / ``m3e-text-only``: each keyframe's sentence over the semantic text
   link (≤ 2 retransmissions by ξ̂), its 12 bytes of side information over CRC + LDPC 1/2 + QPSK
-  and V′ (budget ``--budget`` bytes) over CRC + LDPC 3/4 + 16-QAM (unequal protection: text
-  most, differences like the video), both with HARQ (≤ 4 transmissions); the receiver
-  rebuilds the keyframe (knowledge base, motion, V′).
+  and V′ (budget ``--budget`` bytes) over CRC + LDPC 3/4 + 16-QAM, or LDPC 1/2 + QPSK below
+  6 dB (unequal protection with link adaptation: the text most, the differences as the SNR
+  allows), both with HARQ (≤ 4 transmissions); the receiver rebuilds the keyframe (knowledge
+  base, motion, V′).
 - ``h265-qpsk`` / ``h265-16qam``: the whole clip as H.265 (crf 28, preset medium, GOP 30) +
   LDPC 3/4, HARQ ≤ 4 transmissions per frame; lost frames freeze. ``jpeg-16qam``: each
   keyframe as a JPEG (q 8) + LDPC 3/4 16-QAM.
@@ -71,7 +72,8 @@ def m3e_arm(
     size = frames[0].shape[1::-1]
     sender, receiver = KeyframeSender(scheme, size), KeyframeReceiver(scheme, size)
     channel = BlockFadingChannel("rayleigh", coherence=256, seed=seed)
-    side_coder, diff_coder = transport("qpsk", 0.5), transport("16qam")
+    side_coder = transport("qpsk", 0.5)
+    diff_coder = transport("qpsk", 0.5) if snr < 6.0 else transport("16qam")
     symbols, rebuilt, encode_ms, decode_ms = 0, [], [], []
     for k, (index, text) in enumerate(keyframes):
         t0 = time.perf_counter()
