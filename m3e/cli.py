@@ -74,7 +74,8 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--fps", "fps", float, "frame rate"),
         ("--sample-rate", "sample_rate", int, "audio sample rate"),
         ("--duration", "duration", float, "seconds to send (default: the whole source)"),
-        ("--scheme", "scheme", str, "video scheme: h265 | jpeg"),
+        ("--scheme", "scheme", str, "video scheme: h265 | jpeg | m3e | m3e-no-diff | m3e-text-only"),
+        ("--m3e-budget", "m3e_budget", int, "M3E schemes: bytes of image difference V′ per keyframe"),
         ("--audio-scheme", "audio_scheme", str, "audio scheme: aac | opus | mp3 | flac | pcm | none"),
         ("--modulation", "modulation", str, "bpsk | qpsk | 16qam | 64qam"),
         ("--code-rate", "code_rate", float, "LDPC code rate"),
@@ -243,6 +244,7 @@ def _send(args: argparse.Namespace) -> int:
         reconnect_timeout_s=s.reconnect_timeout_s,
         semantics=args.semantics,
         text_scheme=s.text_scheme,
+        m3e_budget=s.m3e_budget,
         tls=_tls(s),
     )
     sender = Sender(config)

@@ -97,6 +97,7 @@ SEND_FLAGS = [
     "crf",
     "gop",
     "text_scheme",
+    "m3e_budget",
 ]
 
 

@@ -21,6 +21,7 @@ import grpc
 import numpy as np
 import numpy.typing as npt
 
+from m3e.codecs import M3E_SCHEMES
 from m3e.codecs.traditional import AudioDecoder, VideoDecoder, check_audio_scheme, check_video_scheme
 from m3e.media.sinks import Mp4Recorder, SoundCard
 from m3e.phy.estimation import PilotLayout, estimate_channel
@@ -84,7 +85,11 @@ class ReceiverSession:
         on_frame: Callable[[PlayedFrame], None] | None = None,
         on_audio: Callable[[npt.NDArray[np.int16]], None] | None = None,
     ) -> None:
-        check_video_scheme(header.video_scheme)
+        m3e = header.video_scheme in M3E_SCHEMES
+        if not m3e:
+            check_video_scheme(header.video_scheme)
+        elif header.text_scheme != "m3e-text":
+            raise ValueError(f"video scheme {header.video_scheme!r} needs the m3e-text text scheme")
         if header.audio_scheme:
             check_audio_scheme(header.audio_scheme)
         if header.text_scheme not in TEXT_SCHEMES:
@@ -99,7 +104,12 @@ class ReceiverSession:
         self._pending: dict[int, _Pending] = {}
         self._video = PlayoutBuffer[tuple[bytes, float]](config.playout_delay_s)
         self._audio = PlayoutBuffer[tuple[bytes, float]](config.playout_delay_s)
-        self._video_decoder = VideoDecoder(header.video_scheme)
+        self._video_decoder = None if m3e else VideoDecoder(header.video_scheme)
+        self._keyframes = None
+        if m3e:
+            from m3e.restore.keyframe_player import KeyframePlayer
+
+            self._keyframes = KeyframePlayer(header.video_scheme, header.width, header.height, header.fps)
         channels = max(1, header.audio_channels)
         self._audio_decoder = (
             AudioDecoder(header.audio_scheme, header.sample_rate, channels, header.audio_config)
@@ -164,6 +174,8 @@ class ReceiverSession:
             self.payload_bytes += len(payload)
             if burst.modality == Modality.TEXT:
                 decoded_text = self._on_text(payload)
+            elif burst.modality == Modality.VIDEO and self._keyframes is not None:
+                self._keyframes.video(burst.index, payload)
             else:
                 buffer.put(burst.index, (payload, burst.capture_time), now)
             kind = FeedbackKind.ACK
@@ -172,7 +184,9 @@ class ReceiverSession:
             if burst.attempt + 1 >= self.config.max_retries + 1:
                 del self._pending[burst.seq]
                 self.stats.payloads_lost += 1
-                if burst.modality != Modality.TEXT:
+                if burst.modality == Modality.VIDEO and self._keyframes is not None:
+                    self._keyframes.video(burst.index, None)  # the keyframe from its text alone
+                elif burst.modality != Modality.TEXT:
                     buffer.give_up(burst.index)
                 kind = FeedbackKind.GIVE_UP
             else:
@@ -210,6 +224,9 @@ class ReceiverSession:
             self._c.failed_transmissions += 1
         if kind != FeedbackKind.NACK:
             self._sentences.answered.add(burst.seq)
+            if self._keyframes is not None and first_answer:
+                self._keyframes.text(burst.index, estimate.text, burst.pts, burst.capture_time)
+                self._play(time.monotonic())
         record = {
             "index": burst.index,
             "time_s": burst.pts,
@@ -273,9 +290,13 @@ class ReceiverSession:
 
     # --------------------------------------------------------------- play-out
     def _play(self, now: float) -> None:
+        if self._keyframes is not None:
+            for picture in self._keyframes.ready():
+                self._last_rgb = picture.rgb
+                self._emit_frame(PlayedFrame(picture.index, picture.rgb, False, picture.latency_ms))
         for index, item in self._video.pop_ready(now):
             rgb, frozen, latency = self._last_rgb, True, None
-            if item is not None:
+            if item is not None and self._video_decoder is not None:
                 frames = self._video_decoder.decode(item[0])
                 if frames:
                     rgb, frozen = frames[-1], False

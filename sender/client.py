@@ -13,16 +13,20 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import queue
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import grpc
+import numpy as np
+import numpy.typing as npt
 from av.video.frame import PictureType
 
+from m3e.codecs import M3E_SCHEMES
 from m3e.codecs.traditional import AudioEncoder, Packet, VideoEncoder
 from m3e.media.sources import AudioItem, MediaSource, SourceConfig
 from m3e.phy.estimation import PilotLayout
@@ -35,6 +39,7 @@ from m3e.wire.grpc_util import TlsFiles, client_channel
 from m3e.wire.messages import Burst, Feedback, FeedbackKind, Modality, StreamHeader
 
 if TYPE_CHECKING:  # torch and the recognisers load only when semantics are sent
+    from m3e.codecs.m3e_keyframe import KeyframeSender
     from m3e.codecs.semantic_text import SentenceBurst
     from m3e.semantics.extractor import KeyframeSemantics
 
@@ -59,6 +64,7 @@ class SenderConfig:
     reconnect_timeout_s: float = 30.0
     tls: TlsFiles | None = None
     semantics: bool = False  # also send each keyframe's text (MODALITY_TEXT)
+    m3e_budget: int = 2500  # M3E schemes: bytes of V′ per keyframe
     text_scheme: str = "m3e-text"  # "m3e-text" (learned semantic symbols) or "json" (UTF-8 + LDPC)
 
 
@@ -92,9 +98,13 @@ class Sender:
         self.pilots = PilotLayout(c.pilot_spacing, c.pilot_count)
         self.coder = TransportCoder(c.modulation, c.code_rate, pilots=self.pilots)
         m = c.media
+        # M3E schemes send no video stream: keyframes as text + side information + V′
+        self.m3e = c.video_scheme in M3E_SCHEMES
+        if self.m3e:
+            c.semantics, c.text_scheme = True, "m3e-text"
         self.video = (
             VideoEncoder(c.video_scheme, m.width, m.height, m.fps, gop=c.gop, crf=c.crf)
-            if self.source.has_video
+            if self.source.has_video and not self.m3e
             else None
         )
         self.audio = (
@@ -102,7 +112,7 @@ class Sender:
             if self.source.has_audio and c.audio_scheme
             else None
         )
-        if self.video is None:
+        if not self.source.has_video:
             raise ValueError(f"{c.source} has no video stream")
         if c.text_scheme not in ("json", "m3e-text"):
             raise ValueError(f"unknown text scheme {c.text_scheme!r}; expected 'json' or 'm3e-text'")
@@ -122,6 +132,9 @@ class Sender:
         self._index = {Modality.VIDEO: 0, Modality.AUDIO: 0, Modality.TEXT: 0}
         self._unacked: collections.OrderedDict[int, _Unacked] = collections.OrderedDict()
         self._force_keyframe = threading.Event()
+        # M3E keyframes sent / confirmed: (index, text, the keyframe the receiver rebuilt)
+        self._m3e_pending: dict[int, tuple[int, str, npt.NDArray[np.uint8]]] = {}
+        self._confirmed: queue.SimpleQueue[tuple[int, str, npt.NDArray[np.uint8]]] = queue.SimpleQueue()
         self._wake = asyncio.Event()  # something new to send (a burst or a retransmission)
         self._source_done = False  # the producer has put its last burst in the queue
         self.coder.warm_up()
@@ -168,6 +181,36 @@ class Sender:
             index=self._next_index(Modality.TEXT),
         )
 
+    def _send_m3e_keyframe(
+        self,
+        keyframes: KeyframeSender,
+        k: KeyframeSemantics,
+        index: int,
+        captured: float,
+        put: Callable[[Burst, bytes], None],
+        lock: threading.Lock,
+    ) -> None:
+        """Side information and V′ of keyframe ``index`` as a video burst with the same index as
+        its sentence. Runs on the semantic worker, which also owns the knowledge base: keyframes
+        the receiver confirmed are added here, before the next prediction."""
+        while not self._confirmed.empty():
+            keyframes.remember(*self._confirmed.get_nowait())
+        assert k.rgb is not None
+        message, rebuilt = keyframes.encode(k.rgb, k.text, self.config.m3e_budget)
+        c = self.config
+        with lock:
+            seq = self._next_seq()
+            self._index[Modality.VIDEO] = index + 1
+        payload = message.payload()
+        burst = Burst(
+            session_id=c.session_id, seq=seq, pts=k.time_s, modality=Modality.VIDEO, scheme=c.video_scheme,
+            modulation=c.modulation, code_rate=c.code_rate, payload_bytes=len(payload),
+            iq=self.coder.encode(payload, 0), pilot_spacing=c.pilot_spacing, pilot_count=c.pilot_count,
+            capture_time=captured, keyframe=True, index=index,
+        )  # fmt: skip
+        self._m3e_pending[seq] = (index, k.text, rebuilt)
+        put(burst, payload)
+
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq - 1
@@ -183,7 +226,6 @@ class Sender:
         stop: threading.Event,
     ) -> None:
         """Producer thread: source -> encoders -> bursts, paced in real time if asked."""
-        assert self.video is not None
         start = time.monotonic()
         lock = threading.Lock()  # the semantic worker makes bursts too
 
@@ -201,10 +243,13 @@ class Sender:
                 enqueue(Packet(semantics_payload(k), k.time_s), Modality.TEXT, "json", time.time())
                 return
             assert text_link is not None
+            captured = time.time()
             (sentence,) = text_link.encode_bursts([k.text])
             with lock:
-                burst = self._sentence_burst(sentence, k.text, k.time_s, time.time())
+                burst = self._sentence_burst(sentence, k.text, k.time_s, captured)
             put(burst, b"")
+            if keyframes is not None and k.rgb is not None:
+                self._send_m3e_keyframe(keyframes, k, burst.index, captured, put, lock)
 
         worker = None
         if self.config.semantics:
@@ -212,6 +257,13 @@ class Sender:
             from sender.semantic import SemanticWorker, semantics_payload
 
             text_link = TextLink() if self.config.text_scheme == "m3e-text" else None
+            keyframes = None
+            if self.m3e:
+                from m3e.codecs.m3e_keyframe import KeyframeSender
+
+                keyframes = KeyframeSender(
+                    self.config.video_scheme, (self.config.media.width, self.config.media.height)
+                )
             m = self.config.media
             worker = SemanticWorker(m.fps, m.sample_rate, send_semantics)
         try:
@@ -236,6 +288,8 @@ class Sender:
                         Modality.AUDIO,
                         self.config.audio_scheme,
                     )
+                elif self.video is None:
+                    continue  # M3E: the semantic worker sends the keyframes
                 else:
                     if self._force_keyframe.is_set():
                         self._force_keyframe.clear()
@@ -339,6 +393,8 @@ class Sender:
         if fb.kind == FeedbackKind.ACK:
             self.stats.acks += 1
             self._unacked.pop(fb.seq, None)
+            if fb.seq in self._m3e_pending:  # the receiver has this keyframe: a reference now
+                self._confirmed.put(self._m3e_pending.pop(fb.seq))
         elif fb.kind == FeedbackKind.NACK and entry is not None:
             self.stats.nacks += 1
             self.stats.genie_nacks += fb.from_emulator

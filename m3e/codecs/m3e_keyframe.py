@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from m3e.codecs import M3E_SCHEMES
 from m3e.codecs.difference import DIFFERENCE_CODERS, DifferenceCoder
 from m3e.restore.generator import (
     IDENTITY,
@@ -30,7 +31,7 @@ from m3e.restore.generator import (
     generate,
 )
 
-SCHEMES = ("m3e", "m3e-no-diff", "m3e-text-only")
+SCHEMES = M3E_SCHEMES
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,18 @@ class KeyframeMessage:
     text: str
     side: bytes
     difference: bytes
+
+    def payload(self) -> bytes:
+        """What the video burst carries: u8 length of the side information, it, then V′."""
+        return bytes([len(self.side)]) + self.side + self.difference
+
+    @classmethod
+    def from_payload(cls, text: str, payload: bytes | None) -> KeyframeMessage:
+        """The text with what arrived of the video burst (None or malformed: text only)."""
+        if not payload or payload[0] + 1 > len(payload):
+            return cls(text, b"", b"")
+        n = payload[0]
+        return cls(text, payload[1 : 1 + n], payload[1 + n :])
 
 
 def _check(scheme: str) -> str:

