@@ -168,13 +168,42 @@ def h265_packets(frames: list[np.ndarray]) -> list[bytes]:
     return out
 
 
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Symbols per GOP (log) and keyframe SSIM / top-5 agreement against SNR, one line per scheme."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["points"]
+    schemes = list(dict.fromkeys(r["scheme"] for r in rows))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for name in schemes:
+        pts = [r for r in rows if r["scheme"] == name]
+        snr = [r["snr_db"] for r in pts]
+        width = 2.5 if name.startswith("m3e") else 1.0
+        for ax, key in zip(axes, ("symbols_per_gop", "ssim", "agreement_top5"), strict=True):
+            ax.plot(snr, [r[key] for r in pts], "o-", ms=3, lw=width, label=name)
+    axes[0].set_yscale("log")
+    for ax, title in zip(axes, ("channel symbols per GOP", "keyframe SSIM", "top-5 agreement"), strict=True):
+        ax.set(title=f"Rayleigh: {title}", xlabel="SNR (dB)")
+        ax.grid(alpha=0.3)
+    axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--snr", type=float, nargs="+", default=[0.0, 3.0, 8.0, 13.0, 20.0])
     ap.add_argument("--budget", type=int, default=2500, help="V′ bytes per keyframe")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("results/m3e.json"))
+    ap.add_argument("--replot", action="store_true", help="only redraw the plot of an existing --out")
     args = ap.parse_args(argv)
+    if args.replot:
+        plot(json.loads(args.out.read_text()), args.out.with_suffix(".png"))
+        return 0
     t_start = time.time()
 
     from m3e.demo import sample_clip
@@ -223,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    plot(result, args.out.with_suffix(".png"))
     print(f"{'scheme':15s} {'SNR':>5s} {'symbols/GOP':>12s} {'SSIM':>6s} {'top-5':>6s}")
     for r in rows:
         cells = f"{r['symbols_per_gop']:12.0f} {r['ssim']:6.3f} {r['agreement_top5']:6.2f}"
