@@ -32,6 +32,8 @@ bench: $(STAMP)
 	$(PY) -m bench.stream
 	$(PY) -m bench.semantics
 	$(PY) -m bench.text_link
+	$(PY) -m bench.difference
+	$(PY) -m bench.m3e
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
