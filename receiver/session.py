@@ -146,10 +146,7 @@ class ReceiverSession:
         try:
             coder = self._coder(burst)
         except ValueError as exc:
-            self.stats.rejected += 1
-            return Feedback(
-                burst.session_id, burst.seq, FeedbackKind.REJECTED, reason=str(exc), status_code=INVALID
-            )
+            return self._reject(burst, exc)
         self.stats.bursts += 1
         self._c.transmissions += 1
         pending = self._pending.get(burst.seq)
@@ -161,10 +158,7 @@ class ReceiverSession:
         try:
             payload = pending.rx.receive(burst.iq, max(burst.noise_var, 1e-9), None, burst.rv)
         except ValueError as exc:
-            self.stats.rejected += 1
-            return Feedback(
-                burst.session_id, burst.seq, FeedbackKind.REJECTED, reason=str(exc), status_code=INVALID
-            )
+            return self._reject(burst, exc)
         now = time.monotonic()
         buffer = self._video if burst.modality == Modality.VIDEO else self._audio
         decoded_text = ""
@@ -196,6 +190,13 @@ class ReceiverSession:
         self._update_stats()
         return Feedback(burst.session_id, burst.seq, kind, stats=self.stats, decoded_text=decoded_text)
 
+    def _reject(self, burst: Burst, exc: ValueError) -> Feedback:
+        """A malformed burst: INVALID_ARGUMENT for it, and the stream goes on."""
+        self.stats.rejected += 1
+        return Feedback(
+            burst.session_id, burst.seq, FeedbackKind.REJECTED, reason=str(exc), status_code=INVALID
+        )
+
     def _on_sentence(self, burst: Burst) -> Feedback:
         """m3e-text: combine, decode, judge ξ̂ and ask again while it is low."""
         assert self._sentences is not None
@@ -204,10 +205,7 @@ class ReceiverSession:
                 raise ValueError(f"unexpected scheme {burst.scheme!r} for text")
             estimate = self._sentences.receive(burst)
         except ValueError as exc:
-            self.stats.rejected += 1
-            return Feedback(
-                burst.session_id, burst.seq, FeedbackKind.REJECTED, reason=str(exc), status_code=INVALID
-            )
+            return self._reject(burst, exc)
         self.stats.bursts += 1
         self._c.transmissions += 1
         first_answer = burst.seq not in self._sentences.answered

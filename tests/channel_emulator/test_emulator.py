@@ -1,5 +1,5 @@
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 import numpy as np
@@ -63,17 +63,19 @@ def test_invalid_settings(bad: ChannelSettings) -> None:
 
 
 class _RecordingReceiver(rpc.LinkServicer):
-    """Downstream end for these tests: ACKs and records every burst it gets."""
+    """Downstream end for these tests: records every burst it gets and answers ``answer(burst)``
+    (an ACK by default)."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: Callable[[Burst], Feedback] | None = None) -> None:
         self.bursts: list[Burst] = []
+        self.answer = answer or (lambda b: Feedback(b.session_id, b.seq, FeedbackKind.ACK))
 
     async def Stream(self, request_iterator: AsyncIterator[pb.Uplink], context) -> AsyncIterator[pb.Feedback]:  # type: ignore[no-untyped-def]
         async for msg in request_iterator:
             if msg.HasField("burst"):
                 b = burst_from_proto(msg.burst)
                 self.bursts.append(b)
-                yield feedback_to_proto(Feedback(b.session_id, b.seq, FeedbackKind.ACK))
+                yield feedback_to_proto(self.answer(b))
 
 
 async def test_proxy_rejects_malformed_bursts_and_the_stream_goes_on() -> None:
@@ -178,27 +180,14 @@ def test_genie_decides_by_true_xi_within_the_retry_limit() -> None:
         GenieJudge(stats, "oracle")
 
 
-class _WrongThenRightReceiver(rpc.LinkServicer):
-    """Decodes every text burst wrongly until its third transmission; records what it gets."""
-
-    def __init__(self) -> None:
-        self.bursts: list[Burst] = []
-
-    async def Stream(self, request_iterator: AsyncIterator[pb.Uplink], context) -> AsyncIterator[pb.Feedback]:  # type: ignore[no-untyped-def]
-        async for msg in request_iterator:
-            if msg.HasField("burst"):
-                b = burst_from_proto(msg.burst)
-                self.bursts.append(b)
-                text = (
-                    "a cat is sitting on a sofa" if b.attempt >= 2 else "an airplane is flying over a train"
-                )
-                yield feedback_to_proto(
-                    Feedback(b.session_id, b.seq, FeedbackKind.ACK, xi=0.9, decoded_text=text)
-                )
+def _wrong_then_right(b: Burst) -> Feedback:
+    """Decodes every text burst wrongly until its third transmission."""
+    text = "a cat is sitting on a sofa" if b.attempt >= 2 else "an airplane is flying over a train"
+    return Feedback(b.session_id, b.seq, FeedbackKind.ACK, xi=0.9, decoded_text=text)
 
 
 async def test_genie_mode_through_the_proxy_and_the_genie_never_reaches_the_receiver() -> None:
-    downstream = _WrongThenRightReceiver()
+    downstream = _RecordingReceiver(_wrong_then_right)
     rx_server, rx_port, _ = create_server(
         "127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(downstream, s)]
     )
