@@ -197,19 +197,13 @@ class Sender:
             keyframes.remember(*self._confirmed.get_nowait())
         assert k.rgb is not None
         message, rebuilt = keyframes.encode(k.rgb, k.text, self.config.m3e_budget)
-        c = self.config
+        packet = Packet(message.payload(), k.time_s, True)
         with lock:
-            seq = self._next_seq()
-            self._index[Modality.VIDEO] = index + 1
-        payload = message.payload()
-        burst = Burst(
-            session_id=c.session_id, seq=seq, pts=k.time_s, modality=Modality.VIDEO, scheme=c.video_scheme,
-            modulation=c.modulation, code_rate=c.code_rate, payload_bytes=len(payload),
-            iq=self.coder.encode(payload, 0), pilot_spacing=c.pilot_spacing, pilot_count=c.pilot_count,
-            capture_time=captured, keyframe=True, index=index,
-        )  # fmt: skip
-        self._m3e_pending[seq] = (index, k.text, rebuilt)
-        put(burst, payload)
+            burst = dataclasses.replace(
+                self._burst(packet, Modality.VIDEO, self.config.video_scheme, captured), index=index
+            )
+        self._m3e_pending[burst.seq] = (index, k.text, rebuilt)
+        put(burst, packet.data)
 
     def _next_seq(self) -> int:
         self._seq += 1
