@@ -20,7 +20,8 @@ from skimage.metrics import structural_similarity
 
 from m3e.codecs.difference import DifferenceCoder, ResidualX265, VQReplenishment
 from m3e.codecs.vq import load_vq
-from m3e.eval.testset import _frame, _image
+from m3e.eval.testset import view
+from m3e.media.offline import picture
 from m3e.restore.generator import apply_motion, estimate_motion
 
 PICTURES = ("chelsea", "astronaut", "coffee", "stereo_motorcycle", "rocket")
@@ -45,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     for name in PICTURES:
-        real = _frame(_image(name), 0.6, "pan", (720, 480))
-        earlier = _frame(_image(name), 0.4, "pan", (720, 480))
+        real = view(picture(name), 0.6, "pan", (720, 480))
+        earlier = view(picture(name), 0.4, "pan", (720, 480))
         bases = {
             "blank": np.full_like(real, 128),
             "seen": apply_motion(earlier, estimate_motion(earlier, real)),

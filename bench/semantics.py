@@ -21,7 +21,8 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from m3e.eval.semantics import evaluate_clip
-from m3e.eval.testset import _image, make_clip, speech_audio
+from m3e.eval.testset import make_clip, speech_audio
+from m3e.media.offline import picture
 from m3e.semantics.extractor import SemanticExtractor
 from m3e.semantics.keyframes import KeyframeSelector, luma_thumbnail
 
@@ -30,7 +31,7 @@ def one_keyframe_latency(repeats: int = 10) -> dict[str, float]:
     """A 720x480 keyframe described with 1 s of speech that follows it."""
     import cv2
 
-    frame = np.asarray(cv2.resize(_image("astronaut"), (720, 480)), dtype=np.uint8)
+    frame = np.asarray(cv2.resize(picture("astronaut"), (720, 480)), dtype=np.uint8)
     speech = resample_poly(speech_audio("Hello, how are you today?"), 1, 3).astype(np.float32)[:16000]
     totals: dict[str, list[float]] = {}
     for i in range(repeats + 1):

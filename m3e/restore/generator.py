@@ -101,12 +101,10 @@ def exemplar_library() -> tuple[Memory, ...]:
     import os
     from pathlib import Path
 
-    from skimage import data
+    from m3e.media.offline import TRAINING_PICTURES, picture, sample_videos, video_frames
 
-    from m3e.codecs.train_vq import TRAIN_IMAGES, _rgb
-
-    pictures = [_rgb(getattr(data, n)()) for n in TRAIN_IMAGES]
-    pictures += _video_stills()
+    pictures = [picture(n) for n in TRAINING_PICTURES]
+    pictures += [f for path in sample_videos() for f in video_frames(path, every=40)]
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "m3e" / "exemplars.json"
     texts: list[str] = json.loads(cache.read_text()) if cache.exists() else []
     if len(texts) != len(pictures):
@@ -121,22 +119,6 @@ def exemplar_library() -> tuple[Memory, ...]:
     return tuple(
         Memory(-1 - i, t, embeddings[i], p) for i, (t, p) in enumerate(zip(texts, pictures, strict=True))
     )
-
-
-def _video_stills(every: int = 40) -> list[Image]:
-    import av
-
-    from m3e.codecs.train_vq import _videos
-
-    out = []
-    for path in _videos():
-        with av.open(str(path)) as c:
-            out += [
-                np.asarray(f.to_ndarray(format="rgb24"), np.uint8)
-                for i, f in enumerate(c.decode(video=0))
-                if i % every == 0
-            ]
-    return out
 
 
 # ---------------------------------------------------------------- motion (sender -> receiver)

@@ -4,12 +4,13 @@ from skimage.metrics import structural_similarity
 
 from m3e.codecs.difference import ResidualX265, VQReplenishment
 from m3e.codecs.vq import VQImageCodec, VQTokens
-from m3e.eval.testset import _frame, _image
+from m3e.eval.testset import view
+from m3e.media.offline import picture
 
 
 @pytest.fixture(scope="module")
 def frame() -> np.ndarray:
-    return _frame(_image("coffee"), 0.0, "pan", (320, 240))
+    return view(picture("coffee"), 0.0, "pan", (320, 240))
 
 
 def test_residual_x265_honours_the_budget_and_improves_with_it(frame: np.ndarray) -> None:

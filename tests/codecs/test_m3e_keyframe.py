@@ -3,7 +3,8 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from m3e.codecs.m3e_keyframe import KeyframeMessage, KeyframeReceiver, KeyframeSender
-from m3e.eval.testset import _frame, _image
+from m3e.eval.testset import view
+from m3e.media.offline import picture
 from m3e.restore.generator import Memory, embed, generate, shows, text_classes
 
 SIZE = (320, 240)
@@ -13,7 +14,7 @@ SIZE = (320, 240)
 def exemplars() -> list[Memory]:
     pictures = {"a clock": "clock", "a person and a ball": "coins"}
     return [
-        Memory(-1 - i, text, embed([text])[0], _frame(_image(name), 0.0, "pan", SIZE))
+        Memory(-1 - i, text, embed([text])[0], view(picture(name), 0.0, "pan", SIZE))
         for i, (text, name) in enumerate(pictures.items())
     ]
 
@@ -25,7 +26,7 @@ def _ssim(a: np.ndarray, b: np.ndarray) -> float:
 def test_both_ends_rebuild_the_same_keyframe_within_the_budget(exemplars: list[Memory]) -> None:
     sender = KeyframeSender("m3e", SIZE, exemplars=exemplars)
     receiver = KeyframeReceiver("m3e", SIZE, exemplars=exemplars)
-    frame = _frame(_image("coffee"), 0.0, "pan", SIZE)
+    frame = view(picture("coffee"), 0.0, "pan", SIZE)
     message, expected = sender.encode(frame, "a cup", budget_bytes=1500)
     assert len(message.side) == 12 and 0 < len(message.difference) <= 1500
     rebuilt = receiver.decode(message)
@@ -36,11 +37,11 @@ def test_both_ends_rebuild_the_same_keyframe_within_the_budget(exemplars: list[M
 def test_a_scene_seen_before_costs_almost_nothing(exemplars: list[Memory]) -> None:
     sender = KeyframeSender("m3e", SIZE, exemplars=exemplars)
     receiver = KeyframeReceiver("m3e", SIZE, exemplars=exemplars)
-    first = _frame(_image("chelsea"), 0.0, "pan", SIZE)
+    first = view(picture("chelsea"), 0.0, "pan", SIZE)
     message, expected = sender.encode(first, "a cat", budget_bytes=6000)
     sender.remember(0, "a cat", expected)
     receiver.remember(0, "a cat", receiver.decode(message))
-    later = _frame(_image("chelsea"), 0.3, "pan", SIZE)  # the camera moved on
+    later = view(picture("chelsea"), 0.3, "pan", SIZE)  # the camera moved on
     message, expected = sender.encode(later, "a cat is meowing", budget_bytes=0)
     assert len(message.side) + len(message.difference) == 12  # the reference and its motion
     assert _ssim(later, receiver.decode(message)) > 0.75
@@ -49,7 +50,7 @@ def test_a_scene_seen_before_costs_almost_nothing(exemplars: list[Memory]) -> No
 def test_lost_or_damaged_differences_leave_the_text_generated_keyframe(exemplars: list[Memory]) -> None:
     sender = KeyframeSender("m3e", SIZE, exemplars=exemplars)
     receiver = KeyframeReceiver("m3e", SIZE, exemplars=exemplars)
-    frame = _frame(_image("coffee"), 0.0, "pan", SIZE)
+    frame = view(picture("coffee"), 0.0, "pan", SIZE)
     message, _ = sender.encode(frame, "a cup", budget_bytes=1500)
     without = receiver.decode(KeyframeMessage(message.text, message.side, b""))
     damaged = receiver.decode(KeyframeMessage(message.text, message.side, b"\x09" + message.difference[1:]))

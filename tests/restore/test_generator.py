@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from m3e.eval.testset import _frame, _image
+from m3e.eval.testset import view
+from m3e.media.offline import picture
 from m3e.restore.generator import (
     BLANK,
     IDENTITY,
@@ -33,18 +34,18 @@ def test_prediction_side_information_round_trips() -> None:
 
 
 def test_motion_is_estimated_and_undone() -> None:
-    picture = _frame(_image("astronaut"), 0.0, "pan", SIZE)
-    shifted = np.roll(picture, (6, -10), axis=(0, 1))
-    warp = estimate_motion(picture, shifted)
+    frame = view(picture("astronaut"), 0.0, "pan", SIZE)
+    shifted = np.roll(frame, (6, -10), axis=(0, 1))
+    warp = estimate_motion(frame, shifted)
     assert warp[0, 2] == pytest.approx(-10, abs=1.5) and warp[1, 2] == pytest.approx(6, abs=1.5)
-    moved = apply_motion(picture, warp)
+    moved = apply_motion(frame, warp)
     inner = (slice(20, -20), slice(20, -20))
     assert np.abs(moved[inner].astype(int) - shifted[inner]).mean() < 8
 
 
 def test_knowledge_base_finds_by_text_and_keeps_keyframes() -> None:
-    cat = _frame(_image("chelsea"), 0.0, "pan", SIZE)
-    cup = _frame(_image("coffee"), 0.0, "pan", SIZE)
+    cat = view(picture("chelsea"), 0.0, "pan", SIZE)
+    cup = view(picture("coffee"), 0.0, "pan", SIZE)
     kb = KnowledgeBase(SIZE, [_memory(-1, "a cat", cat), _memory(-2, "a cup", cup)], capacity=2)
     assert kb.nearest("a cat is meowing").key == -1 and kb.nearest("a cup and a phone").key == -2
     kb.add(0, "a cup", cup)
@@ -56,7 +57,7 @@ def test_knowledge_base_finds_by_text_and_keeps_keyframes() -> None:
 
 
 def test_text_only_yields_a_picture_the_classifier_names_as_the_text_does() -> None:
-    horse = _frame(_image("horse"), 0.0, "pan", SIZE)  # a silhouette: the classifier sees no cat
+    horse = view(picture("horse"), 0.0, "pan", SIZE)  # a silhouette: the classifier sees no cat
     kb = KnowledgeBase(SIZE, [_memory(-1, "a horse", horse)])
     classes = text_classes("a cat is meowing")
     assert classes and not shows(horse, classes)

@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
 
-from m3e.eval.testset import _frame, _image
+from m3e.eval.testset import view
+from m3e.media.offline import picture
 from m3e.restore.interpolation import interpolate
 
 
 def test_requested_count_with_monotone_timestamps_and_motion_halfway() -> None:
-    a = _frame(_image("astronaut"), 0.0, "pan", (320, 240))
+    a = view(picture("astronaut"), 0.0, "pan", (320, 240))
     b = np.roll(a, 12, axis=1)  # the camera panned 12 px
     frames = interpolate(a, b, 1.0, 2.0, 5)
     times = [t for t, _ in frames]

@@ -16,6 +16,6 @@ def testset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def natural() -> dict[str, np.ndarray]:
-    from m3e.eval.testset import _image
+    from m3e.media.offline import picture
 
-    return {name: _image(name) for name in ("chelsea", "astronaut", "coffee", "stereo_motorcycle")}
+    return {name: picture(name) for name in ("chelsea", "astronaut", "coffee", "stereo_motorcycle")}
