@@ -18,6 +18,7 @@ import collections
 import dataclasses
 import logging
 import math
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -136,6 +137,12 @@ class ChannelEmulator:
         return float(self.settings.delay_ms or 0.0) / 1000
 
 
+def _load_sentence_encoder() -> None:
+    from m3e.semantics.similarity import sentence_encoder
+
+    sentence_encoder()
+
+
 class GenieJudge:
     """True ξ of every decoded sentence against the sender's genie text, and in genie mode the
     retransmission decision: NACK while ξ < threshold and retransmissions remain."""
@@ -159,6 +166,8 @@ class GenieJudge:
     def remember(self, burst: Burst) -> None:
         """Keep the clean sentence of a text burst (before the channel strips it)."""
         if burst.modality == Modality.TEXT and burst.genie:
+            if not self._texts:  # the first sentence: load the sentence encoder meanwhile
+                threading.Thread(target=_load_sentence_encoder, daemon=True).start()
             self._texts[(burst.session_id, burst.seq)] = (burst.genie.decode(errors="replace"), burst.attempt)
             while len(self._texts) > self.MAX_KEPT:
                 self._texts.popitem(last=False)
@@ -168,7 +177,8 @@ class GenieJudge:
 
     def judge(self, fb: Feedback) -> Feedback:
         """The receiver's answer about a remembered sentence, with the true ξ (and the genie's
-        decision in genie mode). Runs the sentence encoder: call it off the event loop."""
+        decision in genie mode). Runs the sentence encoder: call it off the event loop. In
+        receiver mode the answer is forwarded without waiting and only the statistics use it."""
         entry = self._texts.get((fb.session_id, fb.seq))
         if entry is None or fb.kind not in (FeedbackKind.ACK, FeedbackKind.NACK, FeedbackKind.GIVE_UP):
             return fb
@@ -265,10 +275,9 @@ class LinkProxy(rpc.LinkServicer):
                 try:
                     async for fb in call:
                         if self.judge.knows(fb.session_id, fb.seq):
-                            judged = await loop.run_in_executor(
-                                None, self.judge.judge, feedback_from_proto(fb)
-                            )
-                            fb = feedback_to_proto(judged)
+                            judging = loop.run_in_executor(None, self.judge.judge, feedback_from_proto(fb))
+                            if self.judge.genie_decides:  # its decision is the feedback
+                                fb = feedback_to_proto(await judging)
                         delay = self.emulator.feedback_delay()
                         if delay is not None:
                             loop.call_later(delay, upstream.put_nowait, fb)

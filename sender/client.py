@@ -364,7 +364,7 @@ class Sender:
                     return
                 else:
                     try:  # after the source ended, stop when the receiver stops answering
-                        await asyncio.wait_for(self._wake.wait(), 2.0 if self._source_done else None)
+                        await asyncio.wait_for(self._wake.wait(), 10.0 if self._source_done else None)
                     except TimeoutError:
                         yield pb.Uplink(end=pb.StreamEnd(session_id=self.config.session_id))
                         return
