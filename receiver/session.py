@@ -337,6 +337,9 @@ class ReceiverSession:
 
     def close(self) -> None:
         """Play out what is left and finish the recording (it stays playable)."""
+        if self._keyframes is not None:
+            for picture in self._keyframes.flush():
+                self._emit_frame(PlayedFrame(picture.index, picture.rgb, False, picture.latency_ms))
         self._play(time.monotonic() + 3600)
         if self.recorder:
             self.recorder.close()

@@ -234,14 +234,18 @@ class Prediction:
 def generate(
     kb: KnowledgeBase, text: str, prediction: Prediction | None = None, guided: bool = True
 ) -> Image:
-    """R(text): the named (or nearest) memory, moved by the warp, guided to show the text."""
+    """R(text): the named (or nearest) memory, moved by the warp, guided to show the text when
+    it is an exemplar or was only picked by the text (a keyframe the sender named is what it
+    wants, and mid-grey is meant to stay grey)."""
     memory = kb.get(prediction.reference) if prediction and prediction.reference is not None else None
+    named = memory is not None
     if memory is None:
         memory = kb.nearest(text)
     image = memory.image
     if prediction is not None:
         image = apply_motion(image, prediction.warp)
     classes = text_classes(text)
-    if guided and BLANK < memory.key < 0 and classes and not shows(image, classes):
+    may_guide = memory.key != BLANK and (memory.key < 0 or not named)
+    if guided and may_guide and classes and not shows(image, classes):
         image = guide(image, classes)
     return image

@@ -47,6 +47,22 @@ class KeyframePlayer:
     def video(self, index: int, payload: bytes | None) -> None:
         self._videos.setdefault(index, payload)
 
+    def flush(self) -> list[PlayedPicture]:
+        """At the end of the stream: what can still be played (a keyframe whose video burst
+        never came is rebuilt from its text; one without its text is skipped)."""
+        out: list[PlayedPicture] = []
+        for index in sorted(set(self._texts) | set(self._videos)):
+            if index < self._next:
+                continue
+            self._next = index
+            if index in self._texts:
+                self._videos.setdefault(index, None)
+                out += self.ready()
+            else:
+                self._videos.pop(index)
+                self._next += 1
+        return out
+
     def ready(self) -> list[PlayedPicture]:
         """Pictures that can be played now, in order."""
         out: list[PlayedPicture] = []

@@ -1,0 +1,44 @@
+import time
+
+import numpy as np
+
+from m3e.codecs.m3e_keyframe import KeyframeSender
+from m3e.eval.testset import view
+from m3e.media.offline import picture
+from m3e.restore.generator import Memory, embed
+from m3e.restore.keyframe_player import KeyframePlayer
+
+SIZE = (160, 120)
+
+
+def _player_and_sender() -> tuple[KeyframePlayer, KeyframeSender]:
+    exemplars = [Memory(-1, "a clock", embed(["a clock"])[0], view(picture("clock"), 0.0, "pan", SIZE))]
+    player = KeyframePlayer("m3e", *SIZE, fps=10.0)
+    player.receiver.kb.exemplars = exemplars
+    return player, KeyframeSender("m3e", SIZE, exemplars=exemplars)
+
+
+def test_keyframes_play_in_order_with_frames_between_them() -> None:
+    player, sender = _player_and_sender()
+    cup = [view(picture("coffee"), p, "pan", SIZE) for p in (0.0, 0.3)]
+    cat = view(picture("chelsea"), 0.0, "pan", SIZE)
+    messages = [
+        sender.encode(f, t, 1500)[0] for f, t in ((cup[0], "a cup"), (cup[1], "a cup"), (cat, "a cat"))
+    ]
+    player.text(1, "a cup", 1.0, time.time())  # keyframe 1 first: nothing plays before keyframe 0
+    player.video(1, messages[1].payload())
+    assert player.ready() == []
+    player.text(0, "a cup", 0.0, time.time())
+    player.video(0, messages[0].payload())
+    played = player.ready()
+    assert [p.index for p in played] == list(range(11))  # keyframe 0, 9 interpolated, keyframe 1
+    assert played[0].latency_ms is not None and played[5].latency_ms is None
+    player.text(2, "a cat", 2.0, time.time())
+    player.video(2, messages[2].payload())
+    held = player.ready()
+    assert [p.index for p in held] == list(range(11, 21))
+    assert np.array_equal(held[0].rgb, played[-1].rgb)  # across a cut the last keyframe is held
+    assert not np.array_equal(held[-1].rgb, played[-1].rgb)
+    player.text(3, "a cat", 3.0, time.time())  # its video burst never comes
+    assert player.ready() == []
+    assert [p.index for p in player.flush()] == list(range(21, 31))  # at the end: from its text
