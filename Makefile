@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) -m bench.text_link
 	$(PY) -m bench.difference
 	$(PY) -m bench.m3e
+	$(PY) -m bench.audio
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
