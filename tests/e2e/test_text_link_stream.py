@@ -42,9 +42,10 @@ def _bursts() -> list[Burst]:
     ]
 
 
-async def _talk(relay: str) -> list[pb.Feedback]:
+async def _talk(relay: str) -> tuple[list[pb.Feedback], pb.ChannelStats]:
     """A sender of two sentences: the first crosses a -30 dB channel and is asked for again,
-    after which the test improves the channel; a malformed burst sits between them."""
+    after which the test improves the channel; a malformed burst sits between them. Returns
+    the feedback and the emulator's statistics at the end."""
     first, second = _bursts()
     malformed = burst_to_proto(second)
     malformed.seq, malformed.iq = 99, malformed.iq[:-80]  # ten symbols short of a sentence
@@ -73,13 +74,19 @@ async def _talk(relay: str) -> list[pb.Feedback]:
             elif fb.seq == 1:
                 outgoing.put_nowait(pb.Uplink(end=pb.StreamEnd(session_id="t")))
                 outgoing.put_nowait(None)
-    return answers
+        judged = sum(a.kind != pb.Feedback.REJECTED for a in answers)
+        for _ in range(100):  # in receiver mode the emulator scores the answers on the side
+            stats = await rpc.ControlStub(channel).Stats(pb.StatsRequest())
+            if stats.texts_judged >= judged:
+                break
+            await asyncio.sleep(0.1)
+    return answers, stats
 
 
 def test_nack_crosses_the_emulator_and_the_retransmission_raises_xi(link: Link) -> None:
     link.start_receiver("--stats-json", str(link.tmp / "rx.json"), "--max-retries", "3")
     link.start_relay("--snr", "-30", "--fading", "awgn")  # the first copy drowns in noise
-    answers = asyncio.run(_talk(f"127.0.0.1:{link.relay_port}"))
+    answers, stats = asyncio.run(_talk(f"127.0.0.1:{link.relay_port}"))
     first = [a for a in answers if a.seq == 0]
     assert first[0].kind == pb.Feedback.NACK and first[0].has_xi and first[0].xi < 0.6
     assert first[-1].kind == pb.Feedback.ACK and first[-1].decoded_text == SENTENCES[0]
@@ -93,3 +100,17 @@ def test_nack_crosses_the_emulator_and_the_retransmission_raises_xi(link: Link) 
     texts = json.loads((link.tmp / "rx.json").read_text())["texts"]
     assert [t["text"] for t in texts] == SENTENCES
     assert texts[0]["transmissions"] == len(first) and texts[0]["xi_hat"] >= 0.6
+    assert stats.retransmit_by == "receiver" and stats.texts_judged == len(first) + 1
+    assert stats.receiver_nacks == len(first) - 1 and not any(a.from_emulator for a in answers)
+
+
+def test_genie_mode_decides_by_the_true_xi(link: Link) -> None:
+    link.start_receiver("--max-retries", "3")
+    link.start_relay("--snr", "-30", "--fading", "awgn", "--retransmit-by", "genie")
+    answers, stats = asyncio.run(_talk(f"127.0.0.1:{link.relay_port}"))
+    first = [a for a in answers if a.seq == 0]
+    assert all(a.from_emulator and a.has_true_xi for a in first)
+    assert first[0].kind == pb.Feedback.NACK and first[0].true_xi < 0.6
+    assert first[-1].kind == pb.Feedback.ACK and first[-1].true_xi > 0.99
+    assert stats.retransmit_by == "genie" and stats.genie_nacks == len(first) - 1
+    assert stats.texts_judged == len(first) + 1 and stats.true_damaged == len(first) - 1
