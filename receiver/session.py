@@ -135,6 +135,7 @@ class ReceiverSession:
         self.on_frame = on_frame
         self.on_audio = on_audio
         self.payload_bytes = 0
+        self._last_pts = 0.0  # the latest media time of any burst (M3E holds its last keyframe until it)
         self.texts: list[dict[str, object]] = []  # keyframe semantics received, in arrival order
         self._sentences = SemanticTextReceiver() if header.text_scheme == "m3e-text" else None
 
@@ -149,6 +150,7 @@ class ReceiverSession:
             return self._reject(burst, exc)
         self.stats.bursts += 1
         self._c.transmissions += 1
+        self._last_pts = max(self._last_pts, burst.pts)
         pending = self._pending.get(burst.seq)
         if pending is None:
             pending = self._pending[burst.seq] = _Pending(coder.receiver(burst.payload_bytes))
@@ -338,7 +340,7 @@ class ReceiverSession:
     def close(self) -> None:
         """Play out what is left and finish the recording (it stays playable)."""
         if self._keyframes is not None:
-            for picture in self._keyframes.flush():
+            for picture in self._keyframes.flush(self._last_pts):
                 self._emit_frame(PlayedFrame(picture.index, picture.rgb, False, picture.latency_ms))
         self._play(time.monotonic() + 3600)
         if self.recorder:

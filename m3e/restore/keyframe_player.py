@@ -47,9 +47,10 @@ class KeyframePlayer:
     def video(self, index: int, payload: bytes | None) -> None:
         self._videos.setdefault(index, payload)
 
-    def flush(self) -> list[PlayedPicture]:
+    def flush(self, end_s: float = 0.0) -> list[PlayedPicture]:
         """At the end of the stream: what can still be played (a keyframe whose video burst
-        never came is rebuilt from its text; one without its text is skipped)."""
+        never came is rebuilt from its text; one without its text is skipped), then the last
+        keyframe held until ``end_s`` (the stream's last media time)."""
         out: list[PlayedPicture] = []
         for index in sorted(set(self._texts) | set(self._videos)):
             if index < self._next:
@@ -61,6 +62,9 @@ class KeyframePlayer:
             else:
                 self._videos.pop(index)
                 self._next += 1
+        if self._last is not None:
+            last_frame, image = self._last
+            out += [PlayedPicture(i, image, None) for i in range(last_frame + 1, round(end_s * self.fps) + 1)]
         return out
 
     def ready(self) -> list[PlayedPicture]:

@@ -24,8 +24,8 @@ def test_m3e_stream_is_regenerated_from_keyframes(link: Link) -> None:
     stats = json.loads((link.tmp / "rx.json").read_text())
     assert len(stats["texts"]) >= 2 and all("xi_hat" in t for t in stats["texts"])
     frames = recorded_frames(link.tmp / "received.mp4")
-    assert len(frames) >= 60  # keyframes and the frames interpolated between them
     source = recorded_frames(clip)
+    assert len(frames) >= 0.95 * len(source)  # keyframes, frames between them, the last one held
     keyframes = [round(t["time_s"] * 30) for t in stats["texts"]]
     scores = [
         structural_similarity(source[i], frames[i], channel_axis=2) for i in keyframes if i < len(frames)

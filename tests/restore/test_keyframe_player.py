@@ -41,4 +41,4 @@ def test_keyframes_play_in_order_with_frames_between_them() -> None:
     assert not np.array_equal(held[-1].rgb, played[-1].rgb)
     player.text(3, "a cat", 3.0, time.time())  # its video burst never comes
     assert player.ready() == []
-    assert [p.index for p in player.flush()] == list(range(21, 31))  # at the end: from its text
+    assert [p.index for p in player.flush(end_s=3.5)] == list(range(21, 36))  # from its text, then held
