@@ -147,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--semantics", action="store_true", help="also send each keyframe's text (m3e describe)"
     )
+    send.add_argument(
+        "--low-latency",
+        action="store_true",
+        help="M3E: show keyframes at once and warp them forward per frame",
+    )
     _add_options(send, "media")
     send.set_defaults(func=_send)
 
@@ -168,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="sender, relay and receiver on this machine")
     demo.add_argument("--no-browser", action="store_true", help="do not open the viewer")
     demo.add_argument("--no-semantics", action="store_true", help="do not send keyframe texts")
+    demo.add_argument(
+        "--low-latency",
+        action="store_true",
+        help="M3E: show keyframes at once and warp them forward per frame",
+    )
     _add_options(demo, "media", "channel", "receiver", "retransmission")
     demo.set_defaults(func=_demo)
 
@@ -245,6 +255,7 @@ def _send(args: argparse.Namespace) -> int:
         semantics=args.semantics,
         text_scheme=s.text_scheme,
         m3e_budget=s.m3e_budget,
+        low_latency=args.low_latency,
         tls=_tls(s),
     )
     sender = Sender(config)
@@ -351,7 +362,12 @@ def _demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.source is None:  # the embedded default input
         settings.source = str(sample_clip())
-    return run_demo(settings, open_browser=not args.no_browser, semantics=not args.no_semantics)
+    return run_demo(
+        settings,
+        open_browser=not args.no_browser,
+        semantics=not args.no_semantics,
+        low_latency=args.low_latency,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

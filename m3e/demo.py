@@ -101,7 +101,9 @@ SEND_FLAGS = [
 ]
 
 
-def run_demo(settings: Any, open_browser: bool = True, semantics: bool = True) -> int:
+def run_demo(
+    settings: Any, open_browser: bool = True, semantics: bool = True, low_latency: bool = False
+) -> int:
     s = settings
     host = s.host
     relay, receiver = f"{host}:{free_port(host)}", f"{host}:{free_port(host)}"
@@ -136,6 +138,8 @@ def run_demo(settings: Any, open_browser: bool = True, semantics: bool = True) -
         send_args += ["--duration", str(duration)]
     if semantics:
         send_args.append("--semantics")
+    if low_latency:
+        send_args.append("--low-latency")
     procs: list[subprocess.Popen[str]] = []
     try:
         procs.append(start_process(receive_args, "viewer:")[0])

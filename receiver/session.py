@@ -106,7 +106,12 @@ class ReceiverSession:
         self._audio = PlayoutBuffer[tuple[bytes, float]](config.playout_delay_s)
         self._video_decoder = None if m3e else VideoDecoder(header.video_scheme)
         self._keyframes = None
-        if m3e:
+        self._live = None  # low-latency M3E
+        if m3e and header.low_latency:
+            from m3e.restore.keyframe_player import LowLatencyPlayer
+
+            self._live = LowLatencyPlayer(header.width, header.height, header.fps)
+        elif m3e:
             from m3e.restore.keyframe_player import KeyframePlayer
 
             self._keyframes = KeyframePlayer(header.video_scheme, header.width, header.height, header.fps)
@@ -170,6 +175,8 @@ class ReceiverSession:
             self.payload_bytes += len(payload)
             if burst.modality == Modality.TEXT:
                 decoded_text = self._on_text(payload)
+            elif burst.modality == Modality.VIDEO and self._live is not None:
+                self._play_live(burst, payload)
             elif burst.modality == Modality.VIDEO and self._keyframes is not None:
                 self._keyframes.video(burst.index, payload)
             else:
@@ -191,6 +198,19 @@ class ReceiverSession:
         self._play(now)
         self._update_stats()
         return Feedback(burst.session_id, burst.seq, kind, stats=self.stats, decoded_text=decoded_text)
+
+    def _play_live(self, burst: Burst, payload: bytes) -> None:
+        assert self._live is not None
+        try:
+            if burst.keyframe:
+                pictures = self._live.picture(burst.index, payload, burst.pts, burst.capture_time)
+            else:
+                pictures = self._live.motion(payload, burst.pts, burst.capture_time)
+        except ValueError as exc:  # a damaged description: the picture holds
+            log.debug("M3E burst %d not used: %s", burst.seq, exc)
+            return
+        for p in pictures:
+            self._emit_frame(PlayedFrame(p.index, p.rgb, False, p.latency_ms))
 
     def _reject(self, burst: Burst, exc: ValueError) -> Feedback:
         """A malformed burst: INVALID_ARGUMENT for it, and the stream goes on."""
@@ -339,6 +359,9 @@ class ReceiverSession:
 
     def close(self) -> None:
         """Play out what is left and finish the recording (it stays playable)."""
+        if self._live is not None:
+            for picture in self._live.flush(self._last_pts):
+                self._emit_frame(PlayedFrame(picture.index, picture.rgb, True, None))
         if self._keyframes is not None:
             for picture in self._keyframes.flush(self._last_pts):
                 self._emit_frame(PlayedFrame(picture.index, picture.rgb, False, picture.latency_ms))

@@ -65,6 +65,7 @@ class SenderConfig:
     tls: TlsFiles | None = None
     semantics: bool = False  # also send each keyframe's text (MODALITY_TEXT)
     m3e_budget: int = 2500  # M3E schemes: bytes of V′ per keyframe
+    low_latency: bool = False  # M3E: pictures at once and motion per frame, sentences later
     text_scheme: str = "m3e-text"  # "m3e-text" (learned semantic symbols) or "json" (UTF-8 + LDPC)
 
 
@@ -102,6 +103,8 @@ class Sender:
         self.m3e = c.video_scheme in M3E_SCHEMES
         if self.m3e:
             c.semantics, c.text_scheme = True, "m3e-text"
+        if c.low_latency and c.video_scheme != "m3e":
+            raise ValueError("--low-latency needs --scheme m3e (the ablations wait for the text)")
         self.video = (
             VideoEncoder(c.video_scheme, m.width, m.height, m.fps, gop=c.gop, crf=c.crf)
             if self.source.has_video and not self.m3e
@@ -127,6 +130,7 @@ class Sender:
             audio_scheme=c.audio_scheme if self.audio else "",
             audio_config=self.audio.config if self.audio else b"",
             text_scheme=c.text_scheme if c.semantics else "",
+            low_latency=c.low_latency,
         )
         self._seq = 0
         self._index = {Modality.VIDEO: 0, Modality.AUDIO: 0, Modality.TEXT: 0}
@@ -135,6 +139,8 @@ class Sender:
         # M3E keyframes sent / confirmed: (index, text, the keyframe the receiver rebuilt)
         self._m3e_pending: dict[int, tuple[int, str, npt.NDArray[np.uint8]]] = {}
         self._confirmed: queue.SimpleQueue[tuple[int, str, npt.NDArray[np.uint8]]] = queue.SimpleQueue()
+        self._pictures = 0  # low-latency M3E: keyframe pictures sent, and the latest one
+        self._latest_picture: tuple[int, npt.NDArray[np.uint8]] | None = None
         self._wake = asyncio.Event()  # something new to send (a burst or a retransmission)
         self._source_done = False  # the producer has put its last burst in the queue
         self.coder.warm_up()
@@ -193,8 +199,7 @@ class Sender:
         """Side information and V′ of keyframe ``index`` as a video burst with the same index as
         its sentence. Runs on the semantic worker, which also owns the knowledge base: keyframes
         the receiver confirmed are added here, before the next prediction."""
-        while not self._confirmed.empty():
-            keyframes.remember(*self._confirmed.get_nowait())
+        self._learn_confirmed(keyframes)
         assert k.rgb is not None
         message, rebuilt = keyframes.encode(k.rgb, k.text, self.config.m3e_budget)
         packet = Packet(message.payload(), k.time_s, True)
@@ -204,6 +209,47 @@ class Sender:
             )
         self._m3e_pending[burst.seq] = (index, k.text, rebuilt)
         put(burst, packet.data)
+
+    def _m3e_picture_or_motion(
+        self,
+        keyframes: KeyframeSender,
+        rgb: npt.NDArray[np.uint8],
+        t: float,
+        is_keyframe: bool,
+        put: Callable[[Burst, bytes], None],
+        lock: threading.Lock,
+    ) -> None:
+        """Low-latency M3E, for every examined frame: a keyframe's picture at once (side
+        information and V′ against references that need no text), otherwise 12 bytes of motion
+        from the latest picture, which the receiver warps forward. The sentence follows later."""
+        from m3e.restore.generator import Prediction, estimate_motion
+
+        self._learn_confirmed(keyframes)
+        captured = time.time()
+        if is_keyframe:
+            message, rebuilt = keyframes.encode(rgb, None, self.config.m3e_budget)
+            index, payload = self._pictures, message.payload()
+            self._pictures += 1
+        elif self._latest_picture is not None:
+            index, picture = self._latest_picture
+            payload = Prediction(index, estimate_motion(picture, rgb)).to_bytes()
+        else:
+            return
+        packet = Packet(payload, t, is_keyframe)
+        with lock:
+            burst = dataclasses.replace(
+                self._burst(packet, Modality.VIDEO, self.config.video_scheme, captured), index=index
+            )
+        if is_keyframe:
+            self._m3e_pending[burst.seq] = (index, "", rebuilt)
+            self._latest_picture = (index, rebuilt)
+        put(burst, payload)
+
+    def _learn_confirmed(self, keyframes: KeyframeSender) -> None:
+        """Keyframes the receiver confirmed become references (on the semantic worker, which
+        owns the knowledge base)."""
+        while not self._confirmed.empty():
+            keyframes.remember(*self._confirmed.get_nowait())
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -242,8 +288,12 @@ class Sender:
             with lock:
                 burst = self._sentence_burst(sentence, k.text, k.time_s, captured)
             put(burst, b"")
-            if keyframes is not None and k.rgb is not None:
+            if keyframes is not None and k.rgb is not None and not self.config.low_latency:
                 self._send_m3e_keyframe(keyframes, k, burst.index, captured, put, lock)
+
+        def send_picture_or_motion(rgb: npt.NDArray[np.uint8], t: float, is_keyframe: bool) -> None:
+            assert keyframes is not None
+            self._m3e_picture_or_motion(keyframes, rgb, t, is_keyframe, put, lock)
 
         worker = None
         if self.config.semantics:
@@ -259,7 +309,8 @@ class Sender:
                     self.config.video_scheme, (self.config.media.width, self.config.media.height)
                 )
             m = self.config.media
-            worker = SemanticWorker(m.fps, m.sample_rate, send_semantics)
+            on_frame = send_picture_or_motion if self.m3e and self.config.low_latency else None
+            worker = SemanticWorker(m.fps, m.sample_rate, send_semantics, on_frame)
         try:
             for item in self.source:
                 if stop.is_set():

@@ -33,12 +33,19 @@ class SemanticWorker:
     """Args: fps and sample_rate of the media offered; ``emit`` gets each keyframe's payload
     (called on the worker thread)."""
 
-    def __init__(self, fps: float, sample_rate: int, emit: Callable[[KeyframeSemantics], None]) -> None:
+    def __init__(
+        self,
+        fps: float,
+        sample_rate: int,
+        emit: Callable[[KeyframeSemantics], None],
+        on_frame: Callable[[npt.NDArray[np.uint8], float, bool], None] | None = None,
+    ) -> None:
         self.extractor = SemanticExtractor()
         self.stride = max(1, round(fps / ANALYSIS_FPS))
         ratio = Fraction(16000, sample_rate)
         self._up, self._down = ratio.numerator, ratio.denominator
         self.emit = emit
+        self.on_frame = on_frame  # every examined frame, its time and whether it is a keyframe
         self.dropped = 0
         self._inbox: queue.Queue[tuple[str, object, int, float] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="semantics", daemon=True)
@@ -68,6 +75,8 @@ class SemanticWorker:
                 if kind == "frame":
                     rgb = np.asarray(data.to_ndarray(format="rgb24"), dtype=np.uint8)  # type: ignore[attr-defined]
                     found = self.extractor.push_frame(rgb, index, t)
+                    if self.on_frame is not None:
+                        self.on_frame(rgb, t, self.extractor.last_was_keyframe)
                 else:
                     found = self.extractor.push_audio(data)  # type: ignore[arg-type]
                 for k in found:

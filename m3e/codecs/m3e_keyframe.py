@@ -77,11 +77,18 @@ class _Side:
 
 
 class KeyframeSender(_Side):
-    def encode(self, frame: Image, text: str, budget_bytes: int = 2000) -> tuple[KeyframeMessage, Image]:
-        """-> the message and the keyframe the receiver will rebuild from all of it."""
+    def encode(
+        self, frame: Image, text: str | None, budget_bytes: int = 2000
+    ) -> tuple[KeyframeMessage, Image]:
+        """-> the message and the keyframe the receiver will rebuild from all of it. Without a
+        text (low-latency mode: the picture goes before its sentence) only references the
+        receiver can use without the text are chosen: the latest keyframe or mid-grey."""
+        if text is None and self.scheme != "m3e":
+            raise ValueError(f"{self.scheme} needs the text to rebuild a keyframe")
         if self.scheme == "m3e-text-only":
+            assert text is not None
             return KeyframeMessage(text, b"", b""), generate(self.kb, text)
-        candidates = [self.kb.nearest(text)]
+        candidates = [] if text is None else [self.kb.nearest(text)]
         if self.kb.keyframes:
             candidates.append(next(reversed(self.kb.keyframes.values())))  # the latest keyframe
         if self.scheme == "m3e":
@@ -92,7 +99,7 @@ class KeyframeSender(_Side):
             prediction = Prediction(memory.key, warp)
             # the receiver decodes the side information: predict from what it will read
             prediction = Prediction.from_bytes(prediction.to_bytes())
-            image = generate(self.kb, text, prediction)
+            image = generate(self.kb, text or "", prediction)
             cost = residual_cost(frame, image) if self.scheme == "m3e" else prediction_error(frame, image)
             if best is None or cost < best[0]:
                 best = (cost, prediction, image)
@@ -102,7 +109,7 @@ class KeyframeSender(_Side):
         if self.scheme == "m3e" and budget_bytes > 0:
             difference = self.coder.encode(frame, image, budget_bytes)
             image = self.coder.decode(image, difference)
-        return KeyframeMessage(text, prediction.to_bytes(), difference), image
+        return KeyframeMessage(text or "", prediction.to_bytes(), difference), image
 
 
 def prediction_error(real: Image, prediction: Image) -> float:

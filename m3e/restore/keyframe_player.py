@@ -91,3 +91,54 @@ class KeyframePlayer:
                 self._last = (frame, image)
             self._next += 1
         return out
+
+
+class LowLatencyPlayer:
+    """Low-latency M3E play-out: a keyframe's picture is shown as soon as its side information
+    and V′ arrive (they name references that need no text), and every motion burst after it
+    warps the picture forward to its frame, so the video runs live instead of one keyframe
+    interval behind. The sentence arrives later and only names the picture."""
+
+    def __init__(self, width: int, height: int, fps: float) -> None:
+        self.receiver = KeyframeReceiver("m3e", (width, height))
+        self.fps = fps
+        self._last: tuple[int, Image] | None = None  # the last frame played
+
+    def picture(
+        self, index: int, payload: bytes | None, pts: float, capture_time: float
+    ) -> list[PlayedPicture]:
+        if payload is None:
+            return []  # lost: the motion that follows refers to a picture we lack, so hold
+        image = self.receiver.decode(KeyframeMessage.from_payload("", payload))
+        self.receiver.remember(index, "", image)
+        latency = (time.time() - capture_time) * 1000 if capture_time else None
+        return self._play(round(pts * self.fps), image, latency)
+
+    def motion(self, payload: bytes, pts: float, capture_time: float) -> list[PlayedPicture]:
+        """ValueError for a payload that is not a motion description."""
+        from m3e.restore.generator import Prediction, apply_motion
+
+        prediction = Prediction.from_bytes(payload)
+        memory = self.receiver.kb.get(prediction.reference) if prediction.reference is not None else None
+        if memory is None or prediction.reference is None or prediction.reference < 0:
+            return []
+        latency = (time.time() - capture_time) * 1000 if capture_time else None
+        return self._play(round(pts * self.fps), apply_motion(memory.image, prediction.warp), latency)
+
+    def flush(self, end_s: float) -> list[PlayedPicture]:
+        """The last picture held until the stream's last media time."""
+        if self._last is None:
+            return []
+        return self._play(round(end_s * self.fps), self._last[1], None, hold_only=True)
+
+    def _play(
+        self, frame: int, image: Image, latency: float | None, hold_only: bool = False
+    ) -> list[PlayedPicture]:
+        """Frames up to ``frame``: the previous picture held over any gap, then this one."""
+        first = 0 if self._last is None else self._last[0] + 1
+        if frame < first:
+            return []  # late: its frame has been played
+        out = [PlayedPicture(i, self._last[1], None) for i in range(first, frame)] if self._last else []
+        out.append(PlayedPicture(frame, image, None if hold_only else latency))
+        self._last = (frame, image)
+        return out

@@ -18,7 +18,7 @@ MODALITY_AUDIO: Modality
 MODALITY_TEXT: Modality
 
 class StreamHeader(_message.Message):
-    __slots__ = ("session_id", "width", "height", "fps", "sample_rate", "audio_channels", "video_scheme", "audio_scheme", "audio_config", "text_scheme")
+    __slots__ = ("session_id", "width", "height", "fps", "sample_rate", "audio_channels", "video_scheme", "audio_scheme", "audio_config", "text_scheme", "low_latency")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +29,7 @@ class StreamHeader(_message.Message):
     AUDIO_SCHEME_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CONFIG_FIELD_NUMBER: _ClassVar[int]
     TEXT_SCHEME_FIELD_NUMBER: _ClassVar[int]
+    LOW_LATENCY_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     width: int
     height: int
@@ -39,7 +40,8 @@ class StreamHeader(_message.Message):
     audio_scheme: str
     audio_config: bytes
     text_scheme: str
-    def __init__(self, session_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[float] = ..., sample_rate: _Optional[int] = ..., audio_channels: _Optional[int] = ..., video_scheme: _Optional[str] = ..., audio_scheme: _Optional[str] = ..., audio_config: _Optional[bytes] = ..., text_scheme: _Optional[str] = ...) -> None: ...
+    low_latency: bool
+    def __init__(self, session_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[float] = ..., sample_rate: _Optional[int] = ..., audio_channels: _Optional[int] = ..., video_scheme: _Optional[str] = ..., audio_scheme: _Optional[str] = ..., audio_config: _Optional[bytes] = ..., text_scheme: _Optional[str] = ..., low_latency: _Optional[bool] = ...) -> None: ...
 
 class Burst(_message.Message):
     __slots__ = ("session_id", "seq", "pts", "modality", "scheme", "modulation", "code_rate", "rv", "attempt", "payload_bytes", "iq", "pilot_spacing", "pilot_count", "capture_time", "keyframe", "noise_var", "genie", "index")

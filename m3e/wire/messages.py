@@ -39,6 +39,7 @@ class StreamHeader:
     audio_scheme: str = ""
     audio_config: bytes = b""
     text_scheme: str = ""
+    low_latency: bool = False
 
 
 @dataclass

@@ -13,11 +13,12 @@ from tests.e2e.conftest import Link, recorded_frames
 pytestmark = pytest.mark.slow
 
 
-def test_m3e_stream_is_regenerated_from_keyframes(link: Link) -> None:
+@pytest.mark.parametrize("mode", [[], ["--low-latency"]], ids=["interpolated", "low-latency"])
+def test_m3e_stream_is_regenerated_from_keyframes(link: Link, mode: list[str]) -> None:
     clip = make_clip(link.tmp / "clip", scenes=SCENES[2:4], size=(320, 240))  # a cup, then a motorcycle
     link.start_receiver("--stats-json", str(link.tmp / "rx.json"))
     link.start_relay("--snr", "15", "--fading", "rayleigh")
-    sender = link.send("--source", str(clip), "--width", "320", "--height", "240", "--scheme", "m3e")
+    sender = link.send("--source", str(clip), "--width", "320", "--height", "240", "--scheme", "m3e", *mode)
     out = sender.stdout.read() if sender.stdout else ""
     assert sender.returncode == 0 and "Traceback" not in out, out
     assert link.procs[0].wait(timeout=60) == 0
@@ -31,3 +32,5 @@ def test_m3e_stream_is_regenerated_from_keyframes(link: Link) -> None:
         structural_similarity(source[i], frames[i], channel_axis=2) for i in keyframes if i < len(frames)
     ]
     assert len(scores) >= 2 and np.mean(scores) > 0.6, scores
+    if mode:  # live: each keyframe is shown as soon as its picture arrives, not a scene later
+        assert stats["latency_ms_p50"] < 1500, stats["latency_ms_p50"]
