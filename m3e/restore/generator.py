@@ -123,20 +123,22 @@ def exemplar_library() -> tuple[Memory, ...]:
 
 # ---------------------------------------------------------------- motion (sender -> receiver)
 def estimate_motion(reference: Image, real: Image) -> npt.NDArray[np.float32]:
-    """A similarity warp (2, 3) taking ``reference`` onto ``real`` (ORB matches at half size,
-    RANSAC); the identity when too few points agree."""
+    """A similarity warp (2, 3) taking ``reference`` onto ``real`` (ORB matches, at half size
+    for frames 640 pixels wide or more; RANSAC); the identity when too few points agree."""
+    scale = 0.5 if reference.shape[1] >= 640 else 1.0
     small = [
-        cv2.cvtColor(cv2.resize(im, None, fx=0.5, fy=0.5), cv2.COLOR_RGB2GRAY) for im in (reference, real)
+        cv2.cvtColor(cv2.resize(im, None, fx=scale, fy=scale), cv2.COLOR_RGB2GRAY) for im in (reference, real)
     ]
-    orb = cv2.ORB.create(800)
+    patch = 31 if min(small[0].shape) >= 200 else 15  # small pictures: features nearer the border
+    orb = cv2.ORB.create(800, edgeThreshold=patch, patchSize=patch)
     (k1, d1), (k2, d2) = (orb.detectAndCompute(s, None) for s in small)
     if d1 is None or d2 is None or len(k1) < 8 or len(k2) < 8:
         return IDENTITY.copy()
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(d1, d2)
     if len(matches) < 8:
         return IDENTITY.copy()
-    src = np.array([k1[m.queryIdx].pt for m in matches], np.float32) * 2
-    dst = np.array([k2[m.trainIdx].pt for m in matches], np.float32) * 2
+    src = np.array([k1[m.queryIdx].pt for m in matches], np.float32) / scale
+    dst = np.array([k2[m.trainIdx].pt for m in matches], np.float32) / scale
     warp, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0)
     if warp is None or inliers is None or int(inliers.sum()) < 8:
         return IDENTITY.copy()

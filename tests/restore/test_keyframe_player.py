@@ -42,3 +42,27 @@ def test_keyframes_play_in_order_with_frames_between_them() -> None:
     player.text(3, "a cat", 3.0, time.time())  # its video burst never comes
     assert player.ready() == []
     assert [p.index for p in player.flush(end_s=3.5)] == list(range(21, 36))  # from its text, then held
+
+
+def test_low_latency_shows_pictures_at_once_and_warps_them_forward() -> None:
+    from m3e.restore.generator import Prediction, estimate_motion
+    from m3e.restore.keyframe_player import LowLatencyPlayer
+
+    _, sender = _player_and_sender()
+    player = LowLatencyPlayer(*SIZE, fps=10.0)
+    frames = [view(picture("astronaut"), p, "pan", SIZE) for p in (0.0, 0.1, 0.2)]
+    message, rebuilt = sender.encode(frames[0], None, 3000)  # no text needed
+    shown = player.picture(0, message.payload(), 0.0, time.time())
+    assert [p.index for p in shown] == [0] and shown[0].latency_ms is not None
+    moved = player.motion(Prediction(0, estimate_motion(rebuilt, frames[2])).to_bytes(), 0.2, time.time())
+    assert [p.index for p in moved] == [1, 2]  # the gap held, then the warped picture
+    assert (
+        np.abs(moved[-1].rgb.astype(int) - frames[2]).mean() < np.abs(rebuilt.astype(int) - frames[2]).mean()
+    )
+    assert (
+        player.motion(Prediction(0, estimate_motion(rebuilt, frames[1])).to_bytes(), 0.1, 0.0) == []
+    )  # late
+    assert (
+        player.motion(Prediction(7, estimate_motion(rebuilt, frames[1])).to_bytes(), 0.3, 0.0) == []
+    )  # unknown
+    assert [p.index for p in player.flush(0.5)] == [3, 4, 5]
