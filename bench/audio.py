@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 
 from m3e.codecs.audio_semantic import RATE, encode_difference, regenerate, speak, timbre
@@ -29,15 +26,7 @@ SENTENCES = [
 
 
 def original(text: str, voice: str, pitch: int, speed: int) -> np.ndarray:
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "a.wav"
-        cmd = ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "-w", str(wav), text]
-        subprocess.run(cmd, check=True)
-        with av.open(str(wav)) as c:
-            r = av.AudioResampler(format="flt", layout="mono", rate=RATE)
-            return np.concatenate(
-                [f.to_ndarray().reshape(-1) for fr in c.decode(audio=0) for f in r.resample(fr)]
-            )
+    return speak(text, speed, voice, pitch)
 
 
 def main(argv: list[str] | None = None) -> int:

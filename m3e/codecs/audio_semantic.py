@@ -33,18 +33,22 @@ BANDS = 16
 Audio = npt.NDArray[np.float32]
 
 
-def speak(text: str, words_per_minute: int = 160) -> Audio:
-    """espeak-ng (en-us) at 16 kHz; empty for an empty text. RuntimeError without espeak-ng."""
+def speak(
+    text: str, words_per_minute: int = 160, voice: str = "en-us", pitch: int = 50, rate: int = RATE
+) -> Audio:
+    """espeak-ng speech, float32 mono at ``rate``; empty for an empty text. RuntimeError
+    without espeak-ng. (The project's one synthesiser: the test clips speak through it too.)"""
     if not text.strip():
         return np.zeros(0, np.float32)
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("speech synthesis needs espeak-ng (Debian package espeak-ng)")
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "s.wav"
-        rate = str(int(np.clip(words_per_minute, 80, 450)))
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", rate, "-w", str(wav), text], check=True)
+        wpm = str(int(np.clip(words_per_minute, 80, 450)))
+        cmd = ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", wpm, "-w", str(wav), text]
+        subprocess.run(cmd, check=True)
         with av.open(str(wav)) as c:
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
             parts = [f.to_ndarray().reshape(-1) for fr in c.decode(audio=0) for f in resampler.resample(fr)]
     return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
 

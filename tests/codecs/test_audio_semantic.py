@@ -1,8 +1,3 @@
-import subprocess
-import tempfile
-from pathlib import Path
-
-import av
 import numpy as np
 import pytest
 
@@ -13,16 +8,7 @@ TEXT = "Please send the pictures of the rocket to the team."
 
 def _other_voice(text: str) -> np.ndarray:
     """The 'original': another voice, pitch and pace than the receiver's synthesiser."""
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "a.wav"
-        subprocess.run(
-            ["espeak-ng", "-v", "en-us+f3", "-p", "75", "-s", "120", "-w", str(wav), text], check=True
-        )
-        with av.open(str(wav)) as c:
-            r = av.AudioResampler(format="flt", layout="mono", rate=RATE)
-            return np.concatenate(
-                [f.to_ndarray().reshape(-1) for fr in c.decode(audio=0) for f in r.resample(fr)]
-            )
+    return speak(text, 120, "en-us+f3", 75)
 
 
 def test_difference_makes_the_synthetic_speech_sound_like_the_original() -> None:
