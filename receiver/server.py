@@ -42,6 +42,8 @@ class ReceiverService(rpc.LinkServicer):
         async for msg in request_iterator:
             if msg.HasField("end"):
                 completed = True
+                if session is not None:
+                    session.end_at(msg.end.end_pts)
                 continue
             if msg.HasField("header"):
                 try:

@@ -26,6 +26,7 @@ from m3e.codecs.traditional import AudioDecoder, VideoDecoder, check_audio_schem
 from m3e.media.sinks import Mp4Recorder, SoundCard
 from m3e.phy.estimation import PilotLayout, estimate_channel
 from m3e.phy.link import PayloadReceiver, TransportCoder
+from m3e.restore.audio_player import SegmentPlayer, to_int16
 from m3e.restore.playout import PlayoutBuffer
 from m3e.wire.messages import Burst, Feedback, FeedbackKind, Modality, ReceiverStats, StreamHeader
 
@@ -90,7 +91,9 @@ class ReceiverSession:
             check_video_scheme(header.video_scheme)
         elif header.text_scheme != "m3e-text":
             raise ValueError(f"video scheme {header.video_scheme!r} needs the m3e-text text scheme")
-        if header.audio_scheme:
+        if header.audio_scheme == "m3e-audio" and not m3e:
+            raise ValueError("audio scheme 'm3e-audio' needs an M3E video scheme")
+        if header.audio_scheme and header.audio_scheme != "m3e-audio":
             check_audio_scheme(header.audio_scheme)
         if header.text_scheme not in TEXT_SCHEMES:
             raise ValueError(
@@ -118,9 +121,10 @@ class ReceiverSession:
         channels = max(1, header.audio_channels)
         self._audio_decoder = (
             AudioDecoder(header.audio_scheme, header.sample_rate, channels, header.audio_config)
-            if header.audio_scheme
+            if header.audio_scheme and header.audio_scheme != "m3e-audio"
             else None
         )
+        self._segments = SegmentPlayer() if header.audio_scheme == "m3e-audio" else None
         self._last_rgb = np.zeros((header.height, header.width, 3), dtype=np.uint8)
         self.recorder = (
             Mp4Recorder(
@@ -179,6 +183,8 @@ class ReceiverSession:
                 self._play_live(burst, payload)
             elif burst.modality == Modality.VIDEO and self._keyframes is not None:
                 self._keyframes.video(burst.index, payload)
+            elif burst.modality == Modality.AUDIO and self._segments is not None:
+                self._segments.difference(burst.index, payload, burst.pts)
             else:
                 buffer.put(burst.index, (payload, burst.capture_time), now)
             kind = FeedbackKind.ACK
@@ -189,6 +195,8 @@ class ReceiverSession:
                 self.stats.payloads_lost += 1
                 if burst.modality == Modality.VIDEO and self._keyframes is not None:
                     self._keyframes.video(burst.index, None)  # the keyframe from its text alone
+                elif burst.modality == Modality.AUDIO and self._segments is not None:
+                    self._segments.difference(burst.index, None, burst.pts)  # the sentence alone
                 elif burst.modality != Modality.TEXT:
                     buffer.give_up(burst.index)
                 kind = FeedbackKind.GIVE_UP
@@ -244,8 +252,11 @@ class ReceiverSession:
             self._c.failed_transmissions += 1
         if kind != FeedbackKind.NACK:
             self._sentences.answered.add(burst.seq)
-            if self._keyframes is not None and first_answer:
-                self._keyframes.text(burst.index, estimate.text, burst.pts, burst.capture_time)
+            if first_answer:
+                if self._keyframes is not None:
+                    self._keyframes.text(burst.index, estimate.text, burst.pts, burst.capture_time)
+                if self._segments is not None:
+                    self._segments.text(burst.index, estimate.text, burst.pts)
                 self._play(time.monotonic())
         record = {
             "index": burst.index,
@@ -324,15 +335,19 @@ class ReceiverSession:
                 latency = (time.time() - item[1]) * 1000 if item[1] else None
             self._emit_frame(PlayedFrame(index, rgb, frozen, latency))
         for _, item in self._audio.pop_ready(now):
-            if item is None or self._audio_decoder is None:
-                continue
-            samples = self._audio_decoder.decode(item[0])
-            if self.recorder:
-                self.recorder.write_audio(samples)
-            if self.sound:
-                self.sound.play(samples)
-            if self.on_audio:
-                self.on_audio(samples)
+            if item is not None and self._audio_decoder is not None:
+                self._emit_audio(self._audio_decoder.decode(item[0]))
+        if self._segments is not None:
+            for segment in self._segments.ready():
+                self._emit_audio(to_int16(segment))
+
+    def _emit_audio(self, samples: npt.NDArray[np.int16]) -> None:
+        if self.recorder:
+            self.recorder.write_audio(samples)
+        if self.sound:
+            self.sound.play(samples)
+        if self.on_audio:
+            self.on_audio(samples)
 
     def _emit_frame(self, frame: PlayedFrame) -> None:
         if self.recorder:
@@ -357,6 +372,10 @@ class ReceiverSession:
             s.latency_ms_p95 = float(np.percentile(c.latencies, 95))
         s.bler = c.failed_transmissions / max(1, c.transmissions)
 
+    def end_at(self, pts: float) -> None:
+        """The media time of the sender's last frame (M3E holds its last keyframe until it)."""
+        self._last_pts = max(self._last_pts, pts)
+
     def close(self) -> None:
         """Play out what is left and finish the recording (it stays playable)."""
         if self._live is not None:
@@ -366,6 +385,8 @@ class ReceiverSession:
             for picture in self._keyframes.flush(self._last_pts):
                 self._emit_frame(PlayedFrame(picture.index, picture.rgb, False, picture.latency_ms))
         self._play(time.monotonic() + 3600)
+        for segment in self._segments.flush() if self._segments is not None else []:
+            self._emit_audio(to_int16(segment))
         if self.recorder:
             self.recorder.close()
         if self.sound:

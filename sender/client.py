@@ -27,6 +27,7 @@ import numpy.typing as npt
 from av.video.frame import PictureType
 
 from m3e.codecs import M3E_SCHEMES
+from m3e.codecs.audio_semantic import RATE as AUDIO_RATE
 from m3e.codecs.traditional import AudioEncoder, Packet, VideoEncoder
 from m3e.media.sources import AudioItem, MediaSource, SourceConfig
 from m3e.phy.estimation import PilotLayout
@@ -110,9 +111,11 @@ class Sender:
             if self.source.has_video and not self.m3e
             else None
         )
+        # M3E audio is regenerated from the sentences: only T′ per keyframe goes (m3e-audio)
+        self.m3e_audio = self.m3e and self.source.has_audio and bool(c.audio_scheme)
         self.audio = (
             AudioEncoder(c.audio_scheme, m.sample_rate, m.channels)
-            if self.source.has_audio and c.audio_scheme
+            if self.source.has_audio and c.audio_scheme and not self.m3e
             else None
         )
         if not self.source.has_video:
@@ -124,10 +127,10 @@ class Sender:
             width=m.width,
             height=m.height,
             fps=m.fps,
-            sample_rate=m.sample_rate if self.audio else 0,
-            audio_channels=m.channels if self.audio else 0,
+            sample_rate=m.sample_rate if self.audio else AUDIO_RATE if self.m3e_audio else 0,
+            audio_channels=m.channels if self.audio else 1 if self.m3e_audio else 0,
             video_scheme=c.video_scheme,
-            audio_scheme=c.audio_scheme if self.audio else "",
+            audio_scheme=c.audio_scheme if self.audio else "m3e-audio" if self.m3e_audio else "",
             audio_config=self.audio.config if self.audio else b"",
             text_scheme=c.text_scheme if c.semantics else "",
             low_latency=c.low_latency,
@@ -143,6 +146,7 @@ class Sender:
         self._latest_picture: tuple[int, npt.NDArray[np.uint8]] | None = None
         self._wake = asyncio.Event()  # something new to send (a burst or a retransmission)
         self._source_done = False  # the producer has put its last burst in the queue
+        self._end_pts = 0.0  # media time of the last frame produced
         self.coder.warm_up()
 
     # ------------------------------------------------------------- producing
@@ -208,6 +212,26 @@ class Sender:
                 self._burst(packet, Modality.VIDEO, self.config.video_scheme, captured), index=index
             )
         self._m3e_pending[burst.seq] = (index, k.text, rebuilt)
+        put(burst, packet.data)
+
+    def _send_audio_difference(
+        self,
+        k: KeyframeSemantics,
+        index: int,
+        captured: float,
+        put: Callable[[Burst, bytes], None],
+        lock: threading.Lock,
+    ) -> None:
+        """T′ of the keyframe's audio interval as an audio burst with its sentence's index; the
+        receiver speaks the transcript and sounds the events the sentence names, shaped by it."""
+        from m3e.codecs.audio_semantic import encode_difference
+
+        assert k.audio is not None
+        packet = Packet(encode_difference(k.audio), k.time_s, True)
+        with lock:
+            burst = dataclasses.replace(
+                self._burst(packet, Modality.AUDIO, "m3e-audio", captured), index=index
+            )
         put(burst, packet.data)
 
     def _m3e_picture_or_motion(
@@ -290,6 +314,8 @@ class Sender:
             put(burst, b"")
             if keyframes is not None and k.rgb is not None and not self.config.low_latency:
                 self._send_m3e_keyframe(keyframes, k, burst.index, captured, put, lock)
+            if self.m3e_audio and k.audio is not None:
+                self._send_audio_difference(k, burst.index, captured, put, lock)
 
         def send_picture_or_motion(rgb: npt.NDArray[np.uint8], t: float, is_keyframe: bool) -> None:
             assert keyframes is not None
@@ -315,6 +341,8 @@ class Sender:
             for item in self.source:
                 if stop.is_set():
                     break
+                if not isinstance(item, AudioItem):
+                    self._end_pts = item.pts
                 if self.config.realtime:
                     delay = start + item.pts - time.monotonic()
                     if delay > 0:
@@ -411,13 +439,17 @@ class Sender:
                         self._unacked.popitem(last=False)
                     yield self._send(burst)
                 elif self._source_done and not self._unacked:
-                    yield pb.Uplink(end=pb.StreamEnd(session_id=self.config.session_id))
+                    yield pb.Uplink(
+                        end=pb.StreamEnd(session_id=self.config.session_id, end_pts=self._end_pts)
+                    )
                     return
                 else:
                     try:  # after the source ended, stop when the receiver stops answering
                         await asyncio.wait_for(self._wake.wait(), 10.0 if self._source_done else None)
                     except TimeoutError:
-                        yield pb.Uplink(end=pb.StreamEnd(session_id=self.config.session_id))
+                        yield pb.Uplink(
+                            end=pb.StreamEnd(session_id=self.config.session_id, end_pts=self._end_pts)
+                        )
                         return
                     self._wake.clear()
 

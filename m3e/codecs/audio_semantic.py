@@ -9,6 +9,11 @@ is what makes it sound like the original, at a few hundred bits per second:
 - its spectral envelope: the mean of 16 log-mel bands (16 bytes), which the receiver imposes
   on the synthetic speech by a smooth per-band gain (timbre colour).
 
+Sound events come from their labels in the keyframe sentence ("a phone is ringing"): each
+verb of the vocabulary has a small procedural recipe (two-tone rings, barks as harmonic bursts,
+engines as modulated low noise, ...); T′ then gives them the original's loudness and colour.
+A segment with neither speech nor events is comfort noise shaped by T′.
+
 The receiver fades segment edges (10 ms) so that consecutive segments join without clicks.
 ``timbre`` scores the result as the paper's Fig. 8 does: cosine of the mean MFCCs.
 Audio is float32 mono at 16 kHz.
@@ -16,11 +21,14 @@ Audio is float32 mono at 16 kHz.
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -58,7 +66,7 @@ def _band_means(audio: Audio) -> npt.NDArray[np.float32]:
     from m3e.semantics.audio import log_mel
 
     mel = log_mel(audio)  # (frames, 64)
-    loud = mel.mean(1) > np.percentile(mel.mean(1), 30) if mel.shape[0] > 3 else slice(None)
+    loud = mel.mean(1) >= np.percentile(mel.mean(1), 30) if mel.shape[0] > 3 else slice(None)
     return mel[loud].mean(0).reshape(BANDS, -1).mean(1).astype(np.float32)
 
 
@@ -77,27 +85,140 @@ def encode_difference(original: Audio) -> bytes:
     )
 
 
-def regenerate(transcript: str, difference: bytes | None) -> Audio:
-    """Y(transcript) shaped by T′ (None: the synthetic speech as it comes)."""
-    if not difference:
-        return fade(speak(transcript))
-    if len(difference) < 2 + BANDS:
+def transcript_of(text: str) -> str:
+    """The quoted transcript of a keyframe sentence ('a person is speaking: "..."' -> ...)."""
+    match = re.search(r':\s*"(.*)"\s*$', text)
+    return match.group(1) if match else ""
+
+
+def sound_events(text: str) -> list[str]:
+    """The verbs of the sentence's sound events that have a recipe (speech is the transcript's)."""
+    head = text.split(":")[0]
+    return [v for v in re.findall(r"\bis ([a-z]+ing)\b", head) if v in EVENT_RECIPES]
+
+
+def regenerate_segment(text: str, difference: bytes | None) -> Audio:
+    """The audio of one keyframe interval from its sentence: speech of the transcript and the
+    sound events it names, shaped by T′."""
+    return regenerate(transcript_of(text), difference, sound_events(text))
+
+
+def regenerate(transcript: str, difference: bytes | None, events: list[str] | tuple[str, ...] = ()) -> Audio:
+    """Y(transcript) + the named sound events, shaped by T′ (None: as they come, the events
+    lasting as long as the speech or 2 s). ValueError for a T′ shorter than its header."""
+    if difference and len(difference) < 2 + BANDS:
         raise ValueError(f"audio difference of {len(difference)} bytes is shorter than its header")
+    speech = speak(transcript)
+    if not difference:
+        n = speech.shape[0] if speech.size or not events else 2 * RATE
+        return fade(_mix(speech, events, n))
     n_samples = struct.unpack("<H", difference[:2])[0] * RATE // 100
     bands = (np.frombuffer(difference[2 : 2 + BANDS], np.uint8) / 20 - 7.0).astype(np.float32)
     env = (np.frombuffer(difference[2 + BANDS :], np.uint8) / 25 - 9.3).astype(np.float32)
-    speech = speak(transcript)
-    if speech.shape[0] == 0 or n_samples == 0:
-        return np.zeros(n_samples, np.float32)
-    # say it again at the rate that fills the segment, then fit the length exactly
-    speech = speak(transcript, round(160 * speech.shape[0] / n_samples))
-    fitted = np.interp(np.linspace(0, speech.shape[0] - 1, n_samples), np.arange(speech.shape[0]), speech)
-    speech = _colour(fitted.astype(np.float32), bands)
+    if n_samples == 0:
+        return np.zeros(0, np.float32)
+    if speech.size:  # say it again at the rate that fills the segment, then fit the length exactly
+        speech = speak(transcript, round(160 * speech.shape[0] / n_samples))
+        grid = np.linspace(0, speech.shape[0] - 1, n_samples)
+        speech = np.interp(grid, np.arange(speech.shape[0]), speech).astype(np.float32)
+    audio = _colour(_mix(speech, events, n_samples), bands)
     if env.size:
-        have = _envelope(speech, env.size)
+        have = _envelope(audio, env.size)
         gain = np.exp(np.clip(env - have, -4, 4))
-        speech = speech * np.repeat(gain, FRAME)[: speech.shape[0]]
-    return fade(np.clip(speech, -1, 1).astype(np.float32))
+        audio = audio * np.repeat(gain, FRAME)[: audio.shape[0]]
+    return fade(np.clip(audio, -1, 1).astype(np.float32))
+
+
+def _mix(speech: Audio, events: list[str] | tuple[str, ...], n: int) -> Audio:
+    """Speech over the events (quieter beneath it), or comfort noise when there is neither."""
+    rng = np.random.default_rng(n)  # the same segment sounds the same every time
+    out = np.zeros(n, np.float32)
+    out[: min(n, speech.shape[0])] += speech[:n]
+    for verb in events:
+        out += (0.3 if speech.size else 0.6) * EVENT_RECIPES[verb](n, rng).astype(np.float32)
+    if not speech.size and not events:
+        out += 0.003 * rng.standard_normal(n).astype(np.float32)
+    return np.clip(out, -1, 1).astype(np.float32)
+
+
+# ---------------------------------------------------------------- sound events from labels
+Wave = npt.NDArray[Any]  # synthesis in float64 or float32; _mix makes it float32
+
+
+def _tone(freqs: list[float], n: int) -> Wave:
+    t = np.arange(n) / RATE
+    return np.sum([np.sin(2 * np.pi * f * t) for f in freqs], axis=0) / len(freqs)
+
+
+def _gate(n: int, period_s: float, on_s: float) -> Wave:
+    """1 during the first ``on_s`` of every ``period_s``, with soft edges."""
+    t = np.arange(n) / RATE
+    gate = ((t % period_s) < on_s).astype(np.float32)
+    return np.convolve(gate, np.hanning(160) / 80, "same").astype(np.float32)
+
+
+def _harmonic(f0: Wave, n_harmonics: int = 6) -> Wave:
+    """Harmonics of a time-varying pitch f0 (n,), falling off as 1/k."""
+    phase = 2 * np.pi * np.cumsum(f0) / RATE
+    return np.sum([np.sin(k * phase) / k for k in range(1, n_harmonics + 1)], axis=0) / 2
+
+
+def _lowpass_noise(n: int, rng: np.random.Generator, cutoff_hz: float) -> Wave:
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    spectrum[np.fft.rfftfreq(n, 1 / RATE) > cutoff_hz] = 0
+    x = np.fft.irfft(spectrum, n)
+    return (x / max(1e-9, float(np.abs(x).max()))).astype(np.float32)
+
+
+def _clicks(n: int, rng: np.random.Generator, per_s: float) -> Wave:
+    out = np.zeros(n, np.float32)
+    for at in rng.integers(0, max(1, n - 200), max(1, int(n / RATE * per_s))):
+        out[at : at + 200] += np.exp(-np.arange(200) / 30) * rng.standard_normal(200) * 0.8
+    return out
+
+
+def _engine(hz: float) -> Callable[[int, np.random.Generator], Wave]:
+    def make(n: int, rng: np.random.Generator) -> Wave:
+        t = np.arange(n) / RATE
+        wobble = 1 + 0.05 * np.sin(2 * np.pi * 0.3 * t)
+        return (0.6 * _lowpass_noise(n, rng, 4 * hz) + 0.4 * _harmonic(np.full(n, hz) * wobble, 4)) * 0.8
+
+    return make
+
+
+def _call(
+    f_lo: float, f_hi: float, period_s: float, on_s: float
+) -> Callable[[int, np.random.Generator], Wave]:
+    """An animal call: a harmonic glide from f_lo up to f_hi and back within each call."""
+
+    def make(n: int, rng: np.random.Generator) -> Wave:
+        t = (np.arange(n) / RATE) % period_s
+        rise = np.sin(np.pi * np.clip(t / on_s, 0, 1))
+        return _harmonic(f_lo + (f_hi - f_lo) * rise) * _gate(n, period_s, on_s)
+
+    return make
+
+
+EVENT_RECIPES: dict[str, Callable[[int, np.random.Generator], Wave]] = {
+    "ringing": lambda n, rng: _tone([440, 480], n) * _gate(n, 3.0, 1.5),
+    "honking": lambda n, rng: np.sign(_tone([400, 500], n)) * 0.5 * _gate(n, 1.5, 0.6),
+    "ticking": lambda n, rng: _tone([2000], n) * _gate(n, 0.5, 0.02),
+    "typing": lambda n, rng: _clicks(n, rng, 8),
+    "barking": _call(350, 600, 0.7, 0.18),
+    "meowing": _call(450, 800, 1.6, 0.8),
+    "mooing": _call(110, 150, 2.5, 1.5),
+    "bleating": _call(280, 340, 1.5, 0.7),
+    "neighing": _call(500, 900, 2.5, 1.2),
+    "chirping": _call(3000, 5000, 0.3, 0.08),
+    "singing": _call(220, 330, 1.0, 0.9),
+    "whistling": lambda n, rng: _tone([1500], n) * _gate(n, 1.0, 0.7),
+    "laughing": _call(200, 280, 0.25, 0.15),
+    "purring": lambda n, rng: _lowpass_noise(n, rng, 300) * (0.6 + 0.4 * _tone([25], n)),
+    "playing": lambda n, rng: _harmonic(np.full(n, 262.0)) * np.exp(-(np.arange(n) % (RATE // 2)) / 3000.0),
+    "trotting": lambda n, rng: _clicks(n, rng, 4),
+    "driving": _engine(60), "rumbling": _engine(40), "roaring": _engine(90), "passing": _engine(50),
+    "flying": _engine(120), "sailing": _engine(45), "riding": lambda n, rng: _clicks(n, rng, 2) * 0.5,
+}  # fmt: skip
 
 
 def _colour(audio: Audio, bands: npt.NDArray[np.float32]) -> Audio:

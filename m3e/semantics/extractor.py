@@ -34,6 +34,7 @@ class KeyframeSemantics:
     raw_labels: list[str] = field(default_factory=list)  # fused objects before verification
     latency_ms: dict[str, float] = field(default_factory=dict)
     rgb: npt.NDArray[np.uint8] | None = field(default=None, repr=False)  # the keyframe itself
+    audio: npt.NDArray[np.float32] | None = field(default=None, repr=False)  # its interval, 16 kHz
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,7 +131,8 @@ class SemanticExtractor:
         t = time.perf_counter()
         seen = self.image(k.rgb) if self.use_image else []
         lat["image"] = (time.perf_counter() - t) * 1000
-        heard, transcript = self.audio(self._interval_audio(k.time_s, end)) if self.use_audio else ([], "")
+        interval = self._interval_audio(k.time_s, end)
+        heard, transcript = self.audio(interval) if self.use_audio else ([], "")
         lat.update(self.audio.last_ms if self.use_audio else {})
         t = time.perf_counter()
         fused: KeyframeText = fuse(seen, heard, transcript, self.weights)
@@ -155,6 +157,7 @@ class SemanticExtractor:
             list(fused.objects),
             lat,
             k.rgb,
+            interval.copy(),
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,18 @@ class SentenceEncoder:
         return torch.nn.functional.normalize(pooled, dim=-1).numpy().astype(np.float32)
 
 
-@functools.cache
+_LOADING = threading.Lock()
+
+
 def sentence_encoder() -> SentenceEncoder:
+    """The process's one encoder. Thread-safe: a library's lazy imports must not run twice at
+    once (transformers' do not survive it)."""
+    with _LOADING:
+        return _shared_encoder()
+
+
+@functools.cache
+def _shared_encoder() -> SentenceEncoder:
     return SentenceEncoder()
 
 

@@ -84,10 +84,12 @@ class Burst(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., pts: _Optional[float] = ..., modality: _Optional[_Union[Modality, str]] = ..., scheme: _Optional[str] = ..., modulation: _Optional[str] = ..., code_rate: _Optional[float] = ..., rv: _Optional[int] = ..., attempt: _Optional[int] = ..., payload_bytes: _Optional[int] = ..., iq: _Optional[bytes] = ..., pilot_spacing: _Optional[int] = ..., pilot_count: _Optional[int] = ..., capture_time: _Optional[float] = ..., keyframe: _Optional[bool] = ..., noise_var: _Optional[float] = ..., genie: _Optional[bytes] = ..., index: _Optional[int] = ...) -> None: ...
 
 class StreamEnd(_message.Message):
-    __slots__ = ("session_id",)
+    __slots__ = ("session_id", "end_pts")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    END_PTS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+    end_pts: float
+    def __init__(self, session_id: _Optional[str] = ..., end_pts: _Optional[float] = ...) -> None: ...
 
 class Uplink(_message.Message):
     __slots__ = ("header", "burst", "end")

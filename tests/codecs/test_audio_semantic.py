@@ -1,7 +1,17 @@
 import numpy as np
 import pytest
 
-from m3e.codecs.audio_semantic import RATE, encode_difference, regenerate, speak, timbre
+from m3e.codecs.audio_semantic import (
+    EVENT_RECIPES,
+    RATE,
+    encode_difference,
+    regenerate,
+    regenerate_segment,
+    sound_events,
+    speak,
+    timbre,
+    transcript_of,
+)
 
 TEXT = "Please send the pictures of the rocket to the team."
 
@@ -30,3 +40,30 @@ def test_timbre_separates_speech_from_noise_and_rejects_bad_differences() -> Non
     with pytest.raises(ValueError):
         regenerate(TEXT, b"\x01")
     assert regenerate("", None).shape == (0,)
+
+
+def test_sentence_names_its_transcript_and_sound_events() -> None:
+    text = 'a cat is meowing and a phone is ringing and a person is speaking: "it is raining"'
+    assert transcript_of(text) == "it is raining"
+    assert sound_events(text) == ["meowing", "ringing"]  # speech is the transcript's
+    assert sound_events("a cup") == [] and transcript_of("a cup") == ""
+
+
+def test_sound_event_from_its_label_is_heard_as_that_event() -> None:
+    from m3e.semantics.audio import AudioRecognizer
+
+    ring = regenerate_segment("a phone is ringing", None)
+    heard, _ = AudioRecognizer()(ring)
+    assert ("phone", "ringing") in [(d.noun, verb) for d, verb in heard]
+
+
+def test_difference_gives_events_and_silence_the_original_loudness() -> None:
+    """T′ carries the envelope: a ring that stops halfway is rebuilt ringing, then quiet."""
+    original = 0.2 * EVENT_RECIPES["ringing"](2 * RATE, np.random.default_rng(1))
+    original[RATE:] = 0.0
+    rebuilt = regenerate_segment("a phone is ringing", encode_difference(original))
+    assert rebuilt.shape[0] == original.shape[0]
+    loud, quiet = (float(np.sqrt(np.mean(x**2))) for x in (rebuilt[: RATE // 2], rebuilt[RATE + 1600 :]))
+    assert loud > 0.03 and quiet < 0.01 * loud / 0.03
+    silence = regenerate_segment("a cup", encode_difference(np.zeros(RATE, np.float32)))
+    assert silence.shape[0] == RATE and np.abs(silence).max() < 1e-3

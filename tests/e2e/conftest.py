@@ -80,6 +80,15 @@ def recorded_frames(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
+def recorded_audio(path: Path) -> tuple[np.ndarray, int]:
+    """The first audio track as (n,) float32 mono and its sample rate."""
+    with av.open(str(path)) as c:
+        rate = c.streams.audio[0].rate
+        mono = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        parts = [f.to_ndarray().reshape(-1) for fr in c.decode(audio=0) for f in mono.resample(fr)]
+    return np.concatenate(parts), rate
+
+
 def has_audio(path: Path) -> bool:
     with av.open(str(path)) as c:
         return bool(c.streams.audio) and sum(f.samples for f in c.decode(audio=0)) > 0

@@ -8,7 +8,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from m3e.eval.testset import SCENES, make_clip
-from tests.e2e.conftest import Link, recorded_frames
+from tests.e2e.conftest import Link, recorded_audio, recorded_frames
 
 pytestmark = pytest.mark.slow
 
@@ -32,5 +32,14 @@ def test_m3e_stream_is_regenerated_from_keyframes(link: Link, mode: list[str]) -
         structural_similarity(source[i], frames[i], channel_axis=2) for i in keyframes if i < len(frames)
     ]
     assert len(scores) >= 2 and np.mean(scores) > 0.6, scores
+    # the audio is regenerated from the sentences and T′: silent over the cup, loud over the
+    # motorcycle's hum, on one track as long as the clip
+    audio, rate = recorded_audio(link.tmp / "received.mp4")
+    assert audio.shape[0] >= 0.9 * len(source) / 30 * rate
+    cup, motorcycle = (
+        float(np.sqrt(np.mean(audio[int(a * rate) : int(b * rate)] ** 2)))
+        for a, b in ((0.5, 2.5), (3.5, 5.5))
+    )
+    assert motorcycle > 3 * cup, (cup, motorcycle)
     if mode:  # live: each keyframe is shown as soon as its picture arrives, not a scene later
         assert stats["latency_ms_p50"] < 1500, stats["latency_ms_p50"]

@@ -1,0 +1,87 @@
+"""M3E audio play-out: one regenerated segment per keyframe interval, laid on one continuous
+track by presentation time (paper §3.1, audio processing).
+
+Each keyframe's audio is rebuilt from its sentence (transcript and sound events) and T′ once
+both are settled (T′ may be lost: the sentence alone then). Segments go out in keyframe order;
+gaps before a segment are silence and an overlap trims the segment's start, so the track stays
+in sync with the video's presentation times. Segments are faded at their edges
+(``audio_semantic.fade``), so they join without clicks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from m3e.codecs.audio_semantic import RATE, Audio, regenerate_segment
+
+MAX_WAITING = 3  # segments held back by an unsettled earlier one before it is played as it is
+_UNSET = b"\x00unset"
+
+
+@dataclass
+class _Segment:
+    pts: float = 0.0
+    text: str | None = None
+    difference: bytes | None = _UNSET  # None: lost
+
+
+class SegmentPlayer:
+    """Feed ``text`` and ``difference`` per keyframe index in any order; ``ready`` returns
+    (n,) float32 16 kHz audio continuing the track."""
+
+    def __init__(self) -> None:
+        self._segments: dict[int, _Segment] = {}
+        self._next = 0  # the next keyframe index to play
+        self._cursor = 0.0  # seconds of track written
+
+    def text(self, index: int, text: str, pts: float) -> None:
+        segment = self._segments.setdefault(index, _Segment())
+        segment.text, segment.pts = text, pts
+
+    def difference(self, index: int, payload: bytes | None, pts: float) -> None:
+        """T′ of keyframe ``index`` (None: it was lost)."""
+        segment = self._segments.setdefault(index, _Segment(pts))
+        segment.difference = payload
+
+    def ready(self) -> list[Audio]:
+        out = []
+        while self._segments:
+            segment = self._segments.get(self._next)
+            settled = segment is not None and segment.text is not None and segment.difference != _UNSET
+            if not settled and len(self._segments) <= MAX_WAITING:
+                break
+            if segment is not None:
+                out.append(self._place(segment))
+                del self._segments[self._next]
+            self._next += 1
+        return out
+
+    def flush(self) -> list[Audio]:
+        """Everything still held, as it is (the stream ended)."""
+        out = []
+        for index in sorted(self._segments):
+            out.append(self._place(self._segments[index]))
+        self._segments.clear()
+        return out
+
+    def _place(self, segment: _Segment) -> Audio:
+        difference = None if segment.difference == _UNSET else segment.difference
+        try:
+            audio = regenerate_segment(segment.text or "", difference)
+        except ValueError:  # a damaged T′: the sentence alone
+            audio = regenerate_segment(segment.text or "", None)
+        gap = round((segment.pts - self._cursor) * RATE)
+        if gap > 0:
+            audio = np.concatenate([np.zeros(gap, np.float32), audio])
+        else:
+            audio = audio[-gap:]
+        self._cursor += audio.shape[0] / RATE
+        return audio
+
+
+def to_int16(audio: Audio) -> npt.NDArray[np.int16]:
+    """(n,) float32 -> (n, 1) int16, what the recorder and the sound card take."""
+    return (np.clip(audio, -1, 1) * 32767).astype(np.int16).reshape(-1, 1)

@@ -1,0 +1,37 @@
+import numpy as np
+
+from m3e.codecs.audio_semantic import RATE, encode_difference
+from m3e.restore.audio_player import SegmentPlayer, to_int16
+
+
+def _loud(seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (0.2 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+
+
+def test_segments_play_in_keyframe_order_on_one_track_by_presentation_time() -> None:
+    player = SegmentPlayer()
+    player.difference(1, encode_difference(_loud(1.0)), 2.0)  # the second keyframe first
+    player.text(1, "a cup", 2.0)
+    assert player.ready() == []  # waits for the first
+    player.text(0, "a phone is ringing", 0.5)
+    assert player.ready() == []  # its T′ is not settled yet
+    player.difference(0, None, 0.5)  # lost: the sentence alone
+    first, second = player.ready()
+    assert np.all(first[: RATE // 2] == 0)  # silence until the first keyframe's time
+    assert first.shape[0] == RATE // 2 + 2 * RATE  # the ring without T′ lasts 2 s: up to 2.5 s
+    # the second segment starts at 2.0 s: the overlap is cut so the track stays in sync
+    assert first.shape[0] + second.shape[0] == 3 * RATE
+    assert to_int16(second).shape == (second.shape[0], 1)
+
+
+def test_an_unsettled_segment_does_not_hold_the_track_for_ever() -> None:
+    player = SegmentPlayer()
+    for i in range(1, 5):
+        player.text(i, "a cup", float(i))
+        player.difference(i, encode_difference(_loud(1.0)), float(i))
+    player.text(5, "a cup", 5.0)  # its T′ is still on its way
+    out = player.ready()
+    assert len(out) == 4  # keyframe 0 never came: passed over once more than three wait
+    assert sum(x.shape[0] for x in out) == 5 * RATE  # 1 s of silence, then 1 s per keyframe
+    assert len(player.flush()) == 1
