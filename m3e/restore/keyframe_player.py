@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from m3e.codecs.m3e_keyframe import KeyframeMessage, KeyframeReceiver
 from m3e.restore.generator import Image
 from m3e.restore.interpolation import interpolate
+from m3e.restore.smoothing import PositionSmoother
 
 
 @dataclass
@@ -103,6 +104,8 @@ class LowLatencyPlayer:
         self.receiver = KeyframeReceiver("m3e", (width, height))
         self.fps = fps
         self._last: tuple[int, Image] | None = None  # the last frame played
+        self._smoother = PositionSmoother(width)
+        self._track: tuple[int, int] | None = None  # (reference, frame) of the last motion smoothed
 
     def picture(
         self, index: int, payload: bytes | None, pts: float, capture_time: float
@@ -112,10 +115,14 @@ class LowLatencyPlayer:
         image = self.receiver.decode(KeyframeMessage.from_payload("", payload))
         self.receiver.remember(index, "", image)
         latency = (time.time() - capture_time) * 1000 if capture_time else None
-        return self._play(round(pts * self.fps), image, latency)
+        frame = round(pts * self.fps)
+        self._smoother.reset()
+        self._track = (index, frame)
+        return self._play(frame, image, latency)
 
     def motion(self, payload: bytes, pts: float, capture_time: float) -> list[PlayedPicture]:
-        """ValueError for a payload that is not a motion description."""
+        """ValueError for a payload that is not a motion description. Positions are smoothed
+        across frames (``PositionSmoother``), from the reference picture on."""
         from m3e.restore.generator import Prediction, apply_motion
 
         prediction = Prediction.from_bytes(payload)
@@ -123,7 +130,15 @@ class LowLatencyPlayer:
         if memory is None or prediction.reference is None or prediction.reference < 0:
             return []
         latency = (time.time() - capture_time) * 1000 if capture_time else None
-        return self._play(round(pts * self.fps), apply_motion(memory.image, prediction.warp), latency)
+        frame = round(pts * self.fps)
+        if self._last is not None and frame <= self._last[0]:
+            return []  # late: its frame has been played
+        if self._track is None or self._track[0] != prediction.reference:
+            self._smoother.reset()  # a picture we did not start the track from
+            self._track = (prediction.reference, self._last[0] if self._last else frame - 1)
+        warp = self._smoother(prediction.warp, (frame - self._track[1]) / self.fps)
+        self._track = (prediction.reference, frame)
+        return self._play(frame, apply_motion(memory.image, warp), latency)
 
     def flush(self, end_s: float) -> list[PlayedPicture]:
         """The last picture held until the stream's last media time."""
