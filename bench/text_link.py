@@ -13,7 +13,6 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -22,10 +21,9 @@ from m3e.eval.text_link import (
     detector_quality,
     detector_samples,
     held_out_sentences,
-    transmit_semantic,
+    semantic_curve,
     xi_curve,
 )
-from m3e.semantics.similarity import xi
 
 SNRS = [float(s) for s in np.arange(-5, 21, 2.5)]
 
@@ -63,34 +61,6 @@ def codec_ms(sentences: list[str]) -> dict[str, float]:
     return out
 
 
-def semantic_rows(sentences: list[str], repeats: int) -> list[dict[str, Any]]:
-    """m3e-text with at most 2 retransmissions, asked for by the receiver's own ξ̂ < 0.6."""
-    from m3e.codecs.semantic_text import TextLink
-
-    link = TextLink()
-    rows = []
-    for fading in ("awgn", "rayleigh"):
-        for snr in SNRS:
-            scores, symbols, retx = [], 0.0, 0.0
-            for r in range(repeats):
-                res = transmit_semantic(sentences, snr, fading, link, max_retransmissions=2, seed=r)
-                scores.extend(xi(sentences, res["decoded"]).tolist())
-                symbols += res["symbols_per_sentence"] / repeats
-                retx += res["retransmissions_per_sentence"] / repeats
-            rows.append(
-                {
-                    "scheme": "m3e-text",
-                    "channel": fading,
-                    "snr_db": snr,
-                    "xi": float(np.mean(scores)),
-                    "symbols_per_sentence": symbols,
-                    "retransmissions": retx,
-                }
-            )
-        print(f"  m3e-text over {fading} done", flush=True)
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("results/text_link.json"))
@@ -116,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  baselines over {fading} done", flush=True)
     # the receiver's ξ̂ as calibrated (on other held-out sentences), judged on these
     detector = detector_quality(detector_samples(held_out_sentences(4 * args.sentences, seed=1)))
-    rows += semantic_rows(sentences, args.repeats)
+    for fading in ("awgn", "rayleigh"):
+        rows += semantic_curve(sentences, SNRS, fading, args.repeats)
+        print(f"  m3e-text over {fading} done", flush=True)
     names = ["m3e-text"] + [f"{c}-{m}" for c, m in SCHEMES]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(

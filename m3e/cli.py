@@ -189,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--fps", type=float, default=10.0, help="frames per second examined for keyframes")
     describe.set_defaults(func=_describe)
 
+    evaluate = sub.add_parser(
+        "eval", add_help=False, help="the paper's Figs. 4–8 and Table 1 (its own --help lists options)"
+    )
+    evaluate.add_argument("options", nargs=argparse.REMAINDER, help="FIGURE and options of the harness")
+    evaluate.set_defaults(func=_eval)
+
     train = sub.add_parser("train", help="train one of the project's models (its own --help lists options)")
     train.add_argument("model", choices=sorted(TRAINERS), help="which model")
     train.add_argument("options", nargs=argparse.REMAINDER, help="options of that trainer")
@@ -342,6 +348,12 @@ def _train(args: argparse.Namespace) -> int:
     import importlib
 
     return int(importlib.import_module(TRAINERS[args.model]).main(args.options))
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from m3e.eval.harness import main as harness
+
+    return harness(args.options)
 
 
 def _describe(args: argparse.Namespace) -> int:

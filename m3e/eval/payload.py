@@ -18,8 +18,10 @@ def send_payload(
     channel: BlockFadingChannel,
     coder: TransportCoder,
     max_transmissions: int = 4,
+    best_effort: bool = False,
 ) -> tuple[bytes | None, int]:
-    """-> the payload the receiver decoded (None when lost) and the channel symbols spent."""
+    """-> the payload the receiver decoded (None when lost; with ``best_effort`` the damaged
+    bits instead, as a semantic decoder takes them) and the channel symbols spent."""
     if not payload:
         return payload, 0
     rx = coder.receiver(len(payload))
@@ -31,7 +33,7 @@ def send_payload(
         decoded = rx.receive(out.y, out.no, None, rv)  # h from the pilots
         if decoded is not None:
             return decoded, symbols
-    return None, symbols
+    return (rx.best_effort() if best_effort else None), symbols
 
 
 def transport(modulation: str, rate: float = 0.75) -> TransportCoder:

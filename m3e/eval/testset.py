@@ -1,12 +1,17 @@
-"""A labelled test clip the project makes offline: scenes built from scikit-image's natural
+"""Labelled test clips the project makes offline: scenes built from scikit-image's natural
 images, slowly panned and zoomed, with scene cuts at known times, synthetic speech
 (espeak-ng) on some scenes and simple sound effects on others.
+
+``make_clip`` writes the demo's 26 s clip (``SCENES``); ``make_eval_set`` the evaluation set:
+one 10 s clip per test class, each the class's scene, another class, then the first scene
+again (so a scene the receiver has seen comes back, as in a call).
 
     python -m m3e.eval.testset OUT_DIR     # writes clip.mp4 and labels.json
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from dataclasses import asdict, dataclass
@@ -48,6 +53,42 @@ SCENES: tuple[Scene, ...] = (
         speech="Please send the pictures of the rocket to the team.",
     ),
 )
+
+
+# one scene per class of the offline test pictures, as the eval set uses them
+CLASS_SCENES: dict[str, Scene] = {
+    "cat": Scene("chelsea", "cat", 4.0, sound="beep"),
+    "person": Scene(
+        "astronaut", "person", 4.0, speech="The astronaut is talking about the mission to the moon."
+    ),
+    "cup": Scene("coffee", "cup", 4.0, motion="zoom"),
+    "motorcycle": Scene("stereo_motorcycle", "motorcycle", 4.0, sound="hum"),
+    "rocket": Scene("rocket", "rocket", 4.0, sound="noise", motion="zoom"),
+}
+EVAL_CLASSES = tuple(CLASS_SCENES)
+
+
+def eval_scenes(k: int) -> tuple[Scene, ...]:
+    """Clip k of the eval set (10 s): class k for 4 s, class k+1 for 3 s, class k again for 3 s."""
+    first = CLASS_SCENES[EVAL_CLASSES[k % len(EVAL_CLASSES)]]
+    second = CLASS_SCENES[EVAL_CLASSES[(k + 1) % len(EVAL_CLASSES)]]
+    again = dataclasses.replace(first, seconds=3.0, motion="zoom" if first.motion == "pan" else "pan")
+    return (first, dataclasses.replace(second, seconds=3.0), again)
+
+
+def make_eval_set(
+    out_dir: Path, n_clips: int = len(EVAL_CLASSES), size: tuple[int, int] = (720, 480)
+) -> list[Path]:
+    """``out_dir/<class>/clip.mp4`` with its ``labels.json`` for the first ``n_clips`` classes
+    (clips already there are kept); returns the clips."""
+    clips = []
+    for k in range(n_clips):
+        folder = out_dir / EVAL_CLASSES[k % len(EVAL_CLASSES)]
+        clip = folder / "clip.mp4"
+        if not (clip.exists() and (folder / "labels.json").exists()):
+            make_clip(folder, eval_scenes(k), size=size, seed=k)
+        clips.append(clip)
+    return clips
 
 
 def view(
