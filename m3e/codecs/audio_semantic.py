@@ -117,16 +117,29 @@ def regenerate(transcript: str, difference: bytes | None, events: list[str] | tu
     env = (np.frombuffer(difference[2 + BANDS :], np.uint8) / 25 - 9.3).astype(np.float32)
     if n_samples == 0:
         return np.zeros(0, np.float32)
-    if speech.size:  # say it again at the rate that fills the segment, then fit the length exactly
-        speech = speak(transcript, round(160 * speech.shape[0] / n_samples))
-        grid = np.linspace(0, speech.shape[0] - 1, n_samples)
-        speech = np.interp(grid, np.arange(speech.shape[0]), speech).astype(np.float32)
+    if speech.size:  # say it again at the rate that fills the loud part, then fit it exactly
+        start, end = _loud_span(env, n_samples)
+        speech = speak(transcript, round(160 * speech.shape[0] / (end - start)))
+        grid = np.linspace(0, speech.shape[0] - 1, end - start)
+        fitted = np.interp(grid, np.arange(speech.shape[0]), speech).astype(np.float32)
+        speech = np.zeros(n_samples, np.float32)
+        speech[start:end] = fitted
     audio = _colour(_mix(speech, events, n_samples), bands)
     if env.size:
         have = _envelope(audio, env.size)
         gain = np.exp(np.clip(env - have, -4, 4))
         audio = audio * np.repeat(gain, FRAME)[: audio.shape[0]]
     return fade(np.clip(audio, -1, 1).astype(np.float32))
+
+
+def _loud_span(env: npt.NDArray[np.float32], n_samples: int) -> tuple[int, int]:
+    """Samples [start, end) from the first to the last 40 ms frame within 43 dB of the loudest
+    (where the original speaks; the whole segment without an envelope)."""
+    loud = np.flatnonzero(env > env.max() - 5.0) if env.size else np.zeros(0, int)
+    if loud.size == 0:
+        return 0, n_samples
+    start, end = int(loud[0]) * FRAME, min(n_samples, (int(loud[-1]) + 1) * FRAME)
+    return (start, end) if end - start >= FRAME else (0, n_samples)
 
 
 def _mix(speech: Audio, events: list[str] | tuple[str, ...], n: int) -> Audio:
@@ -230,7 +243,7 @@ def _colour(audio: Audio, bands: npt.NDArray[np.float32]) -> Audio:
     mel = _mel_matrix()  # (257, 64) for the 512-point FFT
     per_band = np.repeat(diff, 64 // BANDS)  # (64,)
     weight = mel / np.maximum(mel.sum(1, keepdims=True), 1e-9)
-    gain_db = np.clip(weight @ per_band, -3, 3)  # log units of amplitude
+    gain_db = np.clip(weight @ per_band, -6, 6)  # log units of amplitude
     n = 1 << int(np.ceil(np.log2(max(512, audio.shape[0]))))
     spectrum = np.fft.rfft(audio, n)
     freq_gain = np.interp(np.linspace(0, 256, spectrum.shape[0]), np.arange(257), np.exp(gain_db))

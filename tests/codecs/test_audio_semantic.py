@@ -67,3 +67,17 @@ def test_difference_gives_events_and_silence_the_original_loudness() -> None:
     assert loud > 0.03 and quiet < 0.01 * loud / 0.03
     silence = regenerate_segment("a cup", encode_difference(np.zeros(RATE, np.float32)))
     assert silence.shape[0] == RATE and np.abs(silence).max() < 1e-3
+
+
+def test_speech_is_placed_where_the_original_speaks() -> None:
+    """T′'s envelope tells where in the interval the words are: silence stays silence."""
+    words = _other_voice("The moon is bright.")
+    original = np.concatenate([np.zeros(RATE, np.float32), words, np.zeros(RATE, np.float32)])
+    rebuilt = regenerate_segment('a person is speaking: "The moon is bright."', encode_difference(original))
+    assert rebuilt.shape[0] == original.shape[0]
+    rms = [
+        float(np.sqrt(np.mean(x**2)))
+        for x in (rebuilt[: 4 * RATE // 5], rebuilt[RATE : RATE + words.shape[0]])
+    ]
+    assert rms[0] < 0.05 * rms[1], rms
+    assert timbre(original, rebuilt) > 0.8
