@@ -62,11 +62,13 @@ def speak(
 
 
 def _band_means(audio: Audio) -> npt.NDArray[np.float32]:
-    """(16,) mean log power in 16 mel-spaced bands (from the 64-band log-mel front end)."""
+    """(16,) mean log power in 16 mel-spaced bands (from the 64-band log-mel front end), over
+    the frames within 40 dB of the loudest (pauses would pull the colour towards silence)."""
     from m3e.semantics.audio import log_mel
 
     mel = log_mel(audio)  # (frames, 64)
-    loud = mel.mean(1) >= np.percentile(mel.mean(1), 30) if mel.shape[0] > 3 else slice(None)
+    level = mel.mean(1)
+    loud = level >= level.max() - 4.6
     return mel[loud].mean(0).reshape(BANDS, -1).mean(1).astype(np.float32)
 
 

@@ -80,4 +80,4 @@ def test_speech_is_placed_where_the_original_speaks() -> None:
         for x in (rebuilt[: 4 * RATE // 5], rebuilt[RATE : RATE + words.shape[0]])
     ]
     assert rms[0] < 0.05 * rms[1], rms
-    assert timbre(original, rebuilt) > 0.8
+    assert timbre(original, rebuilt) > timbre(original, regenerate_segment("a person is speaking", None)) + 0.3
