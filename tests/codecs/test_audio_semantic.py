@@ -73,11 +73,12 @@ def test_speech_is_placed_where_the_original_speaks() -> None:
     """T′'s envelope tells where in the interval the words are: silence stays silence."""
     words = _other_voice("The moon is bright.")
     original = np.concatenate([np.zeros(RATE, np.float32), words, np.zeros(RATE, np.float32)])
-    rebuilt = regenerate_segment('a person is speaking: "The moon is bright."', encode_difference(original))
+    text = 'a person is speaking: "The moon is bright."'
+    rebuilt = regenerate_segment(text, encode_difference(original))
     assert abs(rebuilt.shape[0] - original.shape[0]) <= RATE // 100  # T′ keeps the length in 10 ms
     rms = [
         float(np.sqrt(np.mean(x**2)))
         for x in (rebuilt[: 4 * RATE // 5], rebuilt[RATE : RATE + words.shape[0]])
     ]
     assert rms[0] < 0.05 * rms[1], rms
-    assert timbre(original, rebuilt) > timbre(original, regenerate_segment("a person is speaking", None)) + 0.3
+    assert timbre(original, rebuilt) > timbre(original, regenerate_segment(text, None)) + 0.3
