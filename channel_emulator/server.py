@@ -6,6 +6,10 @@ the receiver with the noise variance attached (the receiver's SNR knowledge) and
 reference stripped. Feedback travels back with its own delay and loss. The emulator never
 decodes a payload. ``Control`` changes the channel while streams run.
 
+One emulator can carry several directions (a call: "a-b" and "b-a"): each route has its own
+target, channel and statistics, picked by the stream header's ``direction`` and addressed in
+``Control`` by the same name; "" is the default route (``--target``).
+
 Semantic texts (m3e-text) carry the sender's clean sentence in the genie field: the emulator
 keeps it, scores the receiver's decoded text against it (true ξ, eq 9: texts only) and, with
 ``retransmit_by="genie"``, makes the ACK/NACK decision itself (the paper's simulation).
@@ -64,7 +68,7 @@ def validate_settings(s: ChannelSettings) -> None:
 class ChannelEmulator:
     """Channel state shared by every stream through this emulator."""
 
-    def __init__(self, settings: ChannelSettings, seed: int = 0) -> None:
+    def __init__(self, settings: ChannelSettings, seed: int = 0, direction: str = "") -> None:
         full = ChannelSettings(
             snr_db=20.0,
             fading="rayleigh",
@@ -74,6 +78,7 @@ class ChannelEmulator:
             delay_ms=0.0,
             erasure_prob=0.0,
             feedback_loss=0.0,
+            direction=direction,
         )
         self.settings = full
         self.stats = ChannelStats(settings=full)
@@ -85,7 +90,7 @@ class ChannelEmulator:
 
     def configure(self, update: ChannelSettings) -> ChannelStats:
         validate_settings(update)
-        changes = {k: v for k, v in dataclasses.asdict(update).items() if v is not None}
+        changes = {k: v for k, v in dataclasses.asdict(update).items() if v is not None and k != "direction"}
         self.settings = dataclasses.replace(self.settings, **changes)
         s = self.settings
         self._seed += 1
@@ -205,34 +210,61 @@ class GenieJudge:
         return dataclasses.replace(fb, kind=kind, from_emulator=True)
 
 
-class LinkProxy(rpc.LinkServicer):
-    """Link served to the sender, relayed over a Link stream to the receiver."""
+@dataclasses.dataclass
+class Route:
+    """One direction through the emulator: where it goes and the channel on the way."""
 
-    def __init__(
-        self,
-        emulator: ChannelEmulator,
-        target: str,
-        tls: TlsFiles | None = None,
-        judge: GenieJudge | None = None,
-    ) -> None:
-        self.emulator = emulator
-        self.target = target
+    target: str
+    emulator: ChannelEmulator
+    judge: GenieJudge
+
+
+class LinkProxy(rpc.LinkServicer):
+    """Link served to the sender, relayed over a Link stream to the receiver of the stream's
+    route (its header's ``direction``)."""
+
+    def __init__(self, routes: dict[str, Route], tls: TlsFiles | None = None) -> None:
+        self.routes = routes
         self.tls = tls
-        self.judge = judge or GenieJudge(emulator.stats)
 
     async def Stream(
         self, request_iterator: AsyncIterator[pb.Uplink], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.Feedback]:
+        first = await anext(aiter(request_iterator), None)
+        if first is None:
+            return
+        if not first.HasField("header"):
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "a stream starts with its header")
+        route = self.routes.get(first.header.direction)
+        if route is None:
+            known = ", ".join(repr(name) for name in self.routes)
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"no route for direction {first.header.direction!r}; this emulator has {known}",
+            )
+            return
+        async for fb in self._relay(first, request_iterator, route, context):
+            yield fb
+
+    async def _relay(
+        self,
+        header: pb.Uplink,
+        request_iterator: AsyncIterator[pb.Uplink],
+        route: Route,
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[pb.Feedback]:
         loop = asyncio.get_running_loop()
         downlink: asyncio.Queue[pb.Uplink | None] = asyncio.Queue()
+        downlink.put_nowait(header)
         upstream: asyncio.Queue[pb.Feedback | None] = asyncio.Queue()
-        self.emulator.stats.streams += 1
+        emulator, judge = route.emulator, route.judge
+        emulator.stats.streams += 1
 
         async def downlink_messages() -> AsyncIterator[pb.Uplink]:
             while (m := await downlink.get()) is not None:
                 yield m
 
-        async with client_channel(self.target, self.tls) as channel:
+        async with client_channel(route.target, self.tls) as channel:
             call = rpc.LinkStub(channel).Stream(downlink_messages())
 
             async def from_sender() -> None:
@@ -247,7 +279,7 @@ class LinkProxy(rpc.LinkServicer):
                     try:
                         burst = burst_from_proto(msg.burst)
                     except ValueError as exc:
-                        self.emulator.stats.rejected += 1
+                        emulator.stats.rejected += 1
                         upstream.put_nowait(
                             feedback_to_proto(
                                 Feedback(
@@ -260,11 +292,11 @@ class LinkProxy(rpc.LinkServicer):
                             )
                         )
                         continue
-                    at = self.emulator.air_time(loop.time(), burst.iq.shape[0])
+                    at = emulator.air_time(loop.time(), burst.iq.shape[0])
                     if at is None:
                         continue  # queue overflow: the burst never makes it on air
-                    self.judge.remember(burst)
-                    out = pb.Uplink(burst=burst_to_proto(self.emulator.apply(burst)))
+                    judge.remember(burst)
+                    out = pb.Uplink(burst=burst_to_proto(emulator.apply(burst)))
                     loop.call_at(at, downlink.put_nowait, out)
                     last_delivery = at
                 # end the downlink only after the last burst has landed
@@ -274,11 +306,11 @@ class LinkProxy(rpc.LinkServicer):
             async def from_receiver() -> None:
                 try:
                     async for fb in call:
-                        if self.judge.knows(fb.session_id, fb.seq):
-                            judging = loop.run_in_executor(None, self.judge.judge, feedback_from_proto(fb))
-                            if self.judge.genie_decides:  # its decision is the feedback
+                        if judge.knows(fb.session_id, fb.seq):
+                            judging = loop.run_in_executor(None, judge.judge, feedback_from_proto(fb))
+                            if judge.genie_decides:  # its decision is the feedback
                                 fb = feedback_to_proto(await judging)
-                        delay = self.emulator.feedback_delay()
+                        delay = emulator.feedback_delay()
                         if delay is not None:
                             loop.call_later(delay, upstream.put_nowait, fb)
                 finally:
@@ -293,7 +325,7 @@ class LinkProxy(rpc.LinkServicer):
                         raise t.exception()  # type: ignore[misc]
             except grpc.aio.AioRpcError as exc:
                 await context.abort(
-                    grpc.StatusCode.UNAVAILABLE, f"receiver at {self.target}: {exc.code().name}"
+                    grpc.StatusCode.UNAVAILABLE, f"receiver at {route.target}: {exc.code().name}"
                 )
             finally:
                 for t in tasks:
@@ -301,20 +333,32 @@ class LinkProxy(rpc.LinkServicer):
 
 
 class ControlService(rpc.ControlServicer):
-    def __init__(self, emulator: ChannelEmulator) -> None:
-        self.emulator = emulator
+    """Settings and statistics of one route's channel (``direction``; unset: the default)."""
+
+    def __init__(self, routes: dict[str, Route]) -> None:
+        self.routes = routes
 
     async def Configure(
         self, request: pb.ChannelSettings, context: grpc.aio.ServicerContext
     ) -> pb.ChannelStats:
         try:
-            return channel_stats_to_proto(self.emulator.configure(settings_from_proto(request)))
+            settings = settings_from_proto(request)
+            return channel_stats_to_proto(self._route(settings.direction or "").emulator.configure(settings))
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise
 
     async def Stats(self, request: pb.StatsRequest, context: grpc.aio.ServicerContext) -> pb.ChannelStats:
-        return channel_stats_to_proto(self.emulator.snapshot())
+        try:
+            return channel_stats_to_proto(self._route(request.direction).emulator.snapshot())
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise
+
+    def _route(self, direction: str) -> Route:
+        if direction not in self.routes:
+            raise ValueError(f"no route for direction {direction!r}; this emulator has {list(self.routes)}")
+        return self.routes[direction]
 
 
 async def serve(
@@ -327,27 +371,39 @@ async def serve(
     retransmit_by: str = "receiver",
     xi_threshold: float = 0.6,
     max_retries: int = 2,
+    routes: dict[str, str] | None = None,
 ) -> None:
-    """Run the emulator until cancelled."""
-    emulator = ChannelEmulator(settings, seed)
-    judge = GenieJudge(emulator.stats, retransmit_by, xi_threshold, max_retries)
+    """Run the emulator until cancelled. ``target`` is the default route's receiver;
+    ``routes`` names more (direction -> receiver), each with a channel of its own."""
+    table: dict[str, Route] = {}
+    for i, (name, address) in enumerate({"": target, **(routes or {})}.items()):
+        if not address:
+            continue
+        emulator = ChannelEmulator(settings, seed + 1000 * i, name)
+        table[name] = Route(
+            address, emulator, GenieJudge(emulator.stats, retransmit_by, xi_threshold, max_retries)
+        )
+    if not table:
+        raise ValueError("the emulator needs a --target or at least one --route")
     server, port, health = create_server(
         listen,
         [
-            lambda s: rpc.add_LinkServicer_to_server(LinkProxy(emulator, target, tls, judge), s),
-            lambda s: rpc.add_ControlServicer_to_server(ControlService(emulator), s),
+            lambda s: rpc.add_LinkServicer_to_server(LinkProxy(table, tls), s),
+            lambda s: rpc.add_ControlServicer_to_server(ControlService(table), s),
         ],
         tls,
     )
     await server.start()
     await set_serving(health)
-    log.info(
-        "relay listening on %s:%d -> %s (%s)",
-        listen.rsplit(":", 1)[0],
-        port,
-        target,
-        ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(emulator.settings).items()),
-    )
+    for name, route in table.items():
+        log.info(
+            "relay listening on %s:%d, %s -> %s (%s)",
+            listen.rsplit(":", 1)[0],
+            port,
+            repr(name) if name else "default route",
+            route.target,
+            ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(route.emulator.settings).items()),
+        )
     print(f"relay: listening on port {port}", flush=True)
     try:
         await server.wait_for_termination()

@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--semantics", action="store_true", help="also send each keyframe's text (m3e describe)"
     )
     send.add_argument(
+        "--direction", default="", help="the emulator's route for this stream (a call's a-b / b-a)"
+    )
+    send.add_argument(
         "--low-latency",
         action="store_true",
         help="M3E: show keyframes at once and warp them forward per frame",
@@ -157,7 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     relay = sub.add_parser("relay", help="run the channel emulator")
     relay.add_argument("--port", type=int, default=None, help="port to listen on (default 50051; 0: any)")
-    relay.add_argument("--target", default="127.0.0.1:50052", help="receiver address")
+    relay.add_argument("--target", default="127.0.0.1:50052", help="receiver of the default route ('': none)")
+    relay.add_argument(
+        "--route",
+        action="append",
+        default=[],
+        metavar="DIRECTION=HOST:PORT",
+        help="another route with a channel of its own, for streams sent with --direction DIRECTION",
+    )
     _add_options(relay, "channel", "retransmission")
     relay.set_defaults(func=_relay)
 
@@ -262,6 +272,7 @@ def _send(args: argparse.Namespace) -> int:
         text_scheme=s.text_scheme,
         m3e_budget=s.m3e_budget,
         low_latency=args.low_latency,
+        direction=args.direction,
         tls=_tls(s),
     )
     sender = Sender(config)
@@ -286,6 +297,7 @@ def _relay(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     port = s.relay_port if args.port is None else args.port
+    routes = dict(_route(r) for r in args.route)
     settings = ChannelSettings(
         snr_db=s.snr_db,
         fading=s.fading,
@@ -307,10 +319,18 @@ def _relay(args: argparse.Namespace) -> int:
             retransmit_by=s.retransmit_by,
             xi_threshold=s.xi_threshold,
             max_retries=s.max_retries,
+            routes=routes,
         )
         return 0
 
     return _run(go)
+
+
+def _route(text: str) -> tuple[str, str]:
+    name, sep, address = text.partition("=")
+    if not sep or not name or ":" not in address:
+        raise ValueError(f"--route {text!r}: expected DIRECTION=HOST:PORT")
+    return name, address
 
 
 def _receive(args: argparse.Namespace) -> int:

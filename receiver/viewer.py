@@ -33,7 +33,7 @@ from m3e.wire.messages import ChannelSettings
 
 if TYPE_CHECKING:
     from receiver.server import ReceiverService
-    from receiver.session import PlayedFrame
+    from receiver.session import PlayedFrame, ReceiverSession
 
 log = logging.getLogger("m3e.viewer")
 PAGE = Path(__file__).parent / "static" / "viewer.html"
@@ -120,11 +120,20 @@ class Viewer:
         if self._runner:
             await self._runner.cleanup()
 
-    def stats(self) -> dict[str, Any]:
+    def _session(self) -> ReceiverSession | None:
+        """The newest session (a call that switched its scheme started a new one)."""
         sessions = list(self.service.sessions.values()) if self.service else []
+        return sessions[-1] if sessions else None
+
+    def _direction(self) -> str:
+        """The emulator route feeding this receiver, which the SNR control addresses."""
+        s = self._session()
+        return s.header.direction if s else ""
+
+    def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"frame": self._frame_index, "channel": self._channel, "time": time.time()}
-        if sessions:
-            s = sessions[0]
+        s = self._session()
+        if s is not None:
             out.update(
                 session=s.header.session_id,
                 width=s.header.width,
@@ -196,7 +205,7 @@ class Viewer:
             return web.json_response({"error": "this receiver was started without --control"}, status=409)
         try:
             body = await request.json()
-            settings = ChannelSettings(snr_db=float(body["snr_db"]))
+            settings = ChannelSettings(snr_db=float(body["snr_db"]), direction=self._direction())
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": 'expected JSON {"snr_db": number}'}, status=400)
         try:
@@ -215,7 +224,9 @@ class Viewer:
             while True:
                 try:
                     self._channel = dataclasses.asdict(
-                        channel_stats_from_proto(await stub.Stats(pb.StatsRequest(), timeout=2))
+                        channel_stats_from_proto(
+                            await stub.Stats(pb.StatsRequest(direction=self._direction()), timeout=2)
+                        )
                     )
                 except Exception:
                     self._channel = {}

@@ -68,6 +68,7 @@ class SenderConfig:
     m3e_budget: int = 2500  # M3E schemes: bytes of V′ per keyframe
     low_latency: bool = False  # M3E: pictures at once and motion per frame, sentences later
     text_scheme: str = "m3e-text"  # "m3e-text" (learned semantic symbols) or "json" (UTF-8 + LDPC)
+    direction: str = ""  # the emulator's route for this stream (a call: "a-b" or "b-a")
 
 
 @dataclass
@@ -134,6 +135,7 @@ class Sender:
             audio_config=self.audio.config if self.audio else b"",
             text_scheme=c.text_scheme if c.semantics else "",
             low_latency=c.low_latency,
+            direction=c.direction,
         )
         self._seq = 0
         self._index = {Modality.VIDEO: 0, Modality.AUDIO: 0, Modality.TEXT: 0}

@@ -18,7 +18,7 @@ MODALITY_AUDIO: Modality
 MODALITY_TEXT: Modality
 
 class StreamHeader(_message.Message):
-    __slots__ = ("session_id", "width", "height", "fps", "sample_rate", "audio_channels", "video_scheme", "audio_scheme", "audio_config", "text_scheme", "low_latency")
+    __slots__ = ("session_id", "width", "height", "fps", "sample_rate", "audio_channels", "video_scheme", "audio_scheme", "audio_config", "text_scheme", "low_latency", "direction")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class StreamHeader(_message.Message):
     AUDIO_CONFIG_FIELD_NUMBER: _ClassVar[int]
     TEXT_SCHEME_FIELD_NUMBER: _ClassVar[int]
     LOW_LATENCY_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     width: int
     height: int
@@ -41,7 +42,8 @@ class StreamHeader(_message.Message):
     audio_config: bytes
     text_scheme: str
     low_latency: bool
-    def __init__(self, session_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[float] = ..., sample_rate: _Optional[int] = ..., audio_channels: _Optional[int] = ..., video_scheme: _Optional[str] = ..., audio_scheme: _Optional[str] = ..., audio_config: _Optional[bytes] = ..., text_scheme: _Optional[str] = ..., low_latency: _Optional[bool] = ...) -> None: ...
+    direction: str
+    def __init__(self, session_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[float] = ..., sample_rate: _Optional[int] = ..., audio_channels: _Optional[int] = ..., video_scheme: _Optional[str] = ..., audio_scheme: _Optional[str] = ..., audio_config: _Optional[bytes] = ..., text_scheme: _Optional[str] = ..., low_latency: _Optional[bool] = ..., direction: _Optional[str] = ...) -> None: ...
 
 class Burst(_message.Message):
     __slots__ = ("session_id", "seq", "pts", "modality", "scheme", "modulation", "code_rate", "rv", "attempt", "payload_bytes", "iq", "pilot_spacing", "pilot_count", "capture_time", "keyframe", "noise_var", "genie", "index")
@@ -166,7 +168,7 @@ class Feedback(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., kind: _Optional[_Union[Feedback.Kind, str]] = ..., has_xi: _Optional[bool] = ..., xi: _Optional[float] = ..., reason: _Optional[str] = ..., status_code: _Optional[int] = ..., stats: _Optional[_Union[ReceiverStats, _Mapping]] = ..., decoded_text: _Optional[str] = ..., from_emulator: _Optional[bool] = ..., has_true_xi: _Optional[bool] = ..., true_xi: _Optional[float] = ...) -> None: ...
 
 class ChannelSettings(_message.Message):
-    __slots__ = ("snr_db", "fading", "coherence", "k_factor", "symbol_rate", "delay_ms", "erasure_prob", "feedback_loss")
+    __slots__ = ("snr_db", "fading", "coherence", "k_factor", "symbol_rate", "delay_ms", "erasure_prob", "feedback_loss", "direction")
     SNR_DB_FIELD_NUMBER: _ClassVar[int]
     FADING_FIELD_NUMBER: _ClassVar[int]
     COHERENCE_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +177,7 @@ class ChannelSettings(_message.Message):
     DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     ERASURE_PROB_FIELD_NUMBER: _ClassVar[int]
     FEEDBACK_LOSS_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
     snr_db: float
     fading: str
     coherence: int
@@ -183,7 +186,8 @@ class ChannelSettings(_message.Message):
     delay_ms: float
     erasure_prob: float
     feedback_loss: float
-    def __init__(self, snr_db: _Optional[float] = ..., fading: _Optional[str] = ..., coherence: _Optional[int] = ..., k_factor: _Optional[float] = ..., symbol_rate: _Optional[float] = ..., delay_ms: _Optional[float] = ..., erasure_prob: _Optional[float] = ..., feedback_loss: _Optional[float] = ...) -> None: ...
+    direction: str
+    def __init__(self, snr_db: _Optional[float] = ..., fading: _Optional[str] = ..., coherence: _Optional[int] = ..., k_factor: _Optional[float] = ..., symbol_rate: _Optional[float] = ..., delay_ms: _Optional[float] = ..., erasure_prob: _Optional[float] = ..., feedback_loss: _Optional[float] = ..., direction: _Optional[str] = ...) -> None: ...
 
 class ChannelStats(_message.Message):
     __slots__ = ("settings", "bursts", "symbols", "symbols_per_s", "erased_blocks", "rejected", "feedback_forwarded", "feedback_dropped", "streams", "texts_judged", "true_xi_mean", "true_damaged", "receiver_nacks", "decisions_agreed", "genie_nacks", "retransmit_by")
@@ -222,5 +226,7 @@ class ChannelStats(_message.Message):
     def __init__(self, settings: _Optional[_Union[ChannelSettings, _Mapping]] = ..., bursts: _Optional[int] = ..., symbols: _Optional[int] = ..., symbols_per_s: _Optional[float] = ..., erased_blocks: _Optional[int] = ..., rejected: _Optional[int] = ..., feedback_forwarded: _Optional[int] = ..., feedback_dropped: _Optional[int] = ..., streams: _Optional[int] = ..., texts_judged: _Optional[int] = ..., true_xi_mean: _Optional[float] = ..., true_damaged: _Optional[int] = ..., receiver_nacks: _Optional[int] = ..., decisions_agreed: _Optional[int] = ..., genie_nacks: _Optional[int] = ..., retransmit_by: _Optional[str] = ...) -> None: ...
 
 class StatsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("direction",)
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    direction: str
+    def __init__(self, direction: _Optional[str] = ...) -> None: ...

@@ -40,6 +40,7 @@ class StreamHeader:
     audio_config: bytes = b""
     text_scheme: str = ""
     low_latency: bool = False
+    direction: str = ""  # the emulator's route ("" = its default target)
 
 
 @dataclass
@@ -106,6 +107,7 @@ class ChannelSettings:
     delay_ms: float | None = None
     erasure_prob: float | None = None
     feedback_loss: float | None = None
+    direction: str | None = None  # Control: which route's channel (None = the default one)
 
 
 @dataclass

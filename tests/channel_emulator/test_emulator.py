@@ -5,12 +5,29 @@ import grpc
 import numpy as np
 import pytest
 
-from channel_emulator.server import ChannelEmulator, ControlService, GenieJudge, LinkProxy, validate_settings
+from channel_emulator.server import (
+    ChannelEmulator,
+    ControlService,
+    GenieJudge,
+    LinkProxy,
+    Route,
+    validate_settings,
+)
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import burst_from_proto, burst_to_proto, feedback_to_proto, settings_to_proto
 from m3e.wire.grpc_util import client_channel, create_server
 from m3e.wire.messages import Burst, ChannelSettings, Feedback, FeedbackKind, Modality
+
+
+def _header(direction: str = "") -> pb.Uplink:
+    return pb.Uplink(
+        header=pb.StreamHeader(session_id="s", width=320, height=240, fps=30, direction=direction)
+    )
+
+
+def _routes(emu: ChannelEmulator, target: str, judge: GenieJudge | None = None) -> dict[str, Route]:
+    return {"": Route(target, emu, judge or GenieJudge(emu.stats))}
 
 
 def _burst(seq: int, n: int = 512) -> Burst:
@@ -88,8 +105,8 @@ async def test_proxy_rejects_malformed_bursts_and_the_stream_goes_on() -> None:
     server, port, _ = create_server(
         "127.0.0.1:0",
         [
-            lambda s: rpc.add_LinkServicer_to_server(LinkProxy(emu, f"127.0.0.1:{rx_port}"), s),
-            lambda s: rpc.add_ControlServicer_to_server(ControlService(emu), s),
+            lambda s: rpc.add_LinkServicer_to_server(LinkProxy(_routes(emu, f"127.0.0.1:{rx_port}")), s),
+            lambda s: rpc.add_ControlServicer_to_server(ControlService(_routes(emu, "")), s),
         ],
     )
     await server.start()
@@ -98,6 +115,7 @@ async def test_proxy_rejects_malformed_bursts_and_the_stream_goes_on() -> None:
         bad.iq = b"\0" * 13  # ragged
 
         async def uplink() -> AsyncIterator[pb.Uplink]:
+            yield _header()
             yield pb.Uplink(burst=burst_to_proto(_burst(0)))
             yield pb.Uplink(burst=bad)
             yield pb.Uplink(burst=burst_to_proto(_burst(2)))
@@ -125,12 +143,13 @@ async def test_proxy_rejects_malformed_bursts_and_the_stream_goes_on() -> None:
 async def test_proxy_reports_an_unreachable_receiver() -> None:
     emu = ChannelEmulator(ChannelSettings())
     server, port, _ = create_server(
-        "127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(LinkProxy(emu, "127.0.0.1:1"), s)]
+        "127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(LinkProxy(_routes(emu, "127.0.0.1:1")), s)]
     )
     await server.start()
     try:
 
         async def uplink() -> AsyncIterator[pb.Uplink]:
+            yield _header()
             yield pb.Uplink(burst=burst_to_proto(_burst(0)))
             await asyncio.sleep(0.5)
 
@@ -196,7 +215,7 @@ async def test_genie_mode_through_the_proxy_and_the_genie_never_reaches_the_rece
     judge = GenieJudge(emu.stats, "genie", max_retries=2)
     server, port, _ = create_server(
         "127.0.0.1:0",
-        [lambda s: rpc.add_LinkServicer_to_server(LinkProxy(emu, f"127.0.0.1:{rx_port}", judge=judge), s)],
+        [lambda s: rpc.add_LinkServicer_to_server(LinkProxy(_routes(emu, f"127.0.0.1:{rx_port}", judge)), s)],
     )
     await server.start()
     outgoing: asyncio.Queue[pb.Uplink | None] = asyncio.Queue()
@@ -206,6 +225,7 @@ async def test_genie_mode_through_the_proxy_and_the_genie_never_reaches_the_rece
             yield m
 
     try:
+        outgoing.put_nowait(_header())
         outgoing.put_nowait(pb.Uplink(burst=burst_to_proto(_text_burst(0))))
         answers = []
         async with client_channel(f"127.0.0.1:{port}") as ch:
@@ -224,3 +244,58 @@ async def test_genie_mode_through_the_proxy_and_the_genie_never_reaches_the_rece
     finally:
         await server.stop(0)
         await rx_server.stop(0)
+
+
+async def test_each_direction_has_its_own_receiver_and_channel() -> None:
+    """A call: "a-b" goes to B at 30 dB, "b-a" to A at 0 dB; Control addresses each by name."""
+    receivers = {"a-b": _RecordingReceiver(), "b-a": _RecordingReceiver()}
+    servers, routes = [], {}
+    for name, snr in (("a-b", 30.0), ("b-a", 0.0)):
+        rx_server, rx_port, _ = create_server(
+            "127.0.0.1:0", [lambda s, r=receivers[name]: rpc.add_LinkServicer_to_server(r, s)]
+        )
+        await rx_server.start()
+        servers.append(rx_server)
+        emu = ChannelEmulator(ChannelSettings(snr_db=snr, fading="awgn"), direction=name)
+        routes[name] = Route(f"127.0.0.1:{rx_port}", emu, GenieJudge(emu.stats))
+    server, port, _ = create_server(
+        "127.0.0.1:0",
+        [
+            lambda s: rpc.add_LinkServicer_to_server(LinkProxy(routes), s),
+            lambda s: rpc.add_ControlServicer_to_server(ControlService(routes), s),
+        ],
+    )
+    await server.start()
+    servers.append(server)
+    try:
+        async with client_channel(f"127.0.0.1:{port}") as ch:
+            for name in routes:
+
+                async def uplink(direction: str = name) -> AsyncIterator[pb.Uplink]:
+                    yield _header(direction)
+                    yield pb.Uplink(burst=burst_to_proto(_burst(0)))
+
+                assert [m.kind async for m in rpc.LinkStub(ch).Stream(uplink())] == [pb.Feedback.ACK]
+            (to_b,), (to_a,) = receivers["a-b"].bursts, receivers["b-a"].bursts
+            assert to_b.noise_var == pytest.approx(1e-3) and to_a.noise_var == pytest.approx(1.0)
+
+            control = rpc.ControlStub(ch)
+            stats = await control.Configure(settings_to_proto(ChannelSettings(snr_db=5.0, direction="b-a")))
+            assert stats.settings.snr_db == 5.0 and stats.settings.direction == "b-a"
+            other = await control.Stats(pb.StatsRequest(direction="a-b"))
+            assert other.settings.snr_db == 30.0 and other.bursts == 1
+
+            async def nowhere() -> AsyncIterator[pb.Uplink]:
+                yield _header("c-d")
+
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                _ = [m async for m in rpc.LinkStub(ch).Stream(nowhere())]
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "a-b" in (
+                err.value.details() or ""
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await control.Stats(pb.StatsRequest())  # this emulator has no default route
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        for s in servers:
+            await s.stop(0)
