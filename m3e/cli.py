@@ -191,6 +191,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_options(demo, "media", "channel", "receiver", "retransmission")
     demo.set_defaults(func=_demo)
 
+    call = sub.add_parser("call", help="a two-party semantic video call through one channel emulator")
+    call.add_argument(
+        "--a", default=None, help="party A's source (default: the webcam, else the sample clip)"
+    )
+    call.add_argument("--b", default=None, help="party B's source (default: a clip of a person speaking)")
+    call.add_argument(
+        "--scheme-a", default="m3e", help="what A sends as (m3e, m3e-no-diff, m3e-text-only, h265, jpeg)"
+    )
+    call.add_argument("--scheme-b", default="m3e", help="what B sends as")
+    call.add_argument("--snr-ab", type=float, default=10.0, help="SNR (dB) from A to B")
+    call.add_argument("--snr-ba", type=float, default=10.0, help="SNR (dB) from B to A")
+    call.add_argument("--fading", choices=FADINGS, default="rayleigh")
+    call.add_argument("--duration", type=float, default=None, help="seconds each party sends (default: all)")
+    call.add_argument("--width", type=int, default=720)
+    call.add_argument("--height", type=int, default=480)
+    call.add_argument("--fps", type=float, default=30.0)
+    call.add_argument(
+        "--no-low-latency", action="store_true", help="M3E: interpolate between keyframes instead"
+    )
+    call.add_argument("--out", type=Path, default=Path("call-out"), help="folder for both recordings")
+    call.add_argument("--port", type=int, default=0, help="call page port (0: any free port)")
+    call.add_argument("--host", default="127.0.0.1", help="address every process binds")
+    call.add_argument("--no-browser", action="store_true", help="do not open the call page")
+    call.set_defaults(func=_call)
+
     describe = sub.add_parser("describe", help="print the keyframes of a video and their text")
     describe.add_argument("path", help="any video file PyAV opens")
     describe.add_argument(
@@ -374,6 +399,27 @@ def _eval(args: argparse.Namespace) -> int:
     from m3e.eval.harness import main as harness
 
     return harness(args.options)
+
+
+def _call(args: argparse.Namespace) -> int:
+    from call.main import default_sources, run_call
+    from call.orchestrator import CallSettings
+
+    defaults = default_sources() if args.a is None or args.b is None else {}
+    settings = CallSettings(
+        sources={"a": args.a or defaults["a"], "b": args.b or defaults["b"]},
+        schemes={"a": args.scheme_a, "b": args.scheme_b},
+        snr_db={"a-b": args.snr_ab, "b-a": args.snr_ba},
+        fading=args.fading,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+        duration=args.duration,
+        low_latency=not args.no_low_latency,
+        host=args.host,
+        out=args.out,
+    )
+    return run_call(settings, args.port, open_browser=not args.no_browser)
 
 
 def _describe(args: argparse.Namespace) -> int:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 
@@ -32,6 +34,7 @@ class ReceiverService(rpc.LinkServicer):
         # one worker: bursts of a session are decoded in arrival order, off the event loop
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="decode")
         self.finished = asyncio.Event()
+        self._started = 0  # sessions started by this process
 
     async def Stream(
         self, request_iterator: AsyncIterator[pb.Uplink], context: grpc.aio.ServicerContext
@@ -109,15 +112,29 @@ class ReceiverService(rpc.LinkServicer):
             self.finished.set()
 
     def _new_session(self, header: StreamHeader) -> ReceiverSession:
+        """A later session (a call that switched its scheme) records beside the first one,
+        never over it: ``received.2.mp4``, ``rx.2.json``."""
         v = self.viewer
+        self._started += 1
+        config = self.config
+        if self._started > 1:
+            config = dataclasses.replace(
+                config,
+                out=_numbered(config.out, self._started),
+                stats_path=_numbered(config.stats_path, self._started),
+            )
         return ReceiverSession(
-            header, self.config, on_frame=v.on_frame if v else None, on_audio=v.on_audio if v else None
+            header, config, on_frame=v.on_frame if v else None, on_audio=v.on_audio if v else None
         )
 
     def close_all(self) -> None:
         for s in self.sessions.values():
             s.close()
         self.sessions.clear()
+
+
+def _numbered(path: str | None, n: int) -> str | None:
+    return None if path is None else str(Path(path).with_suffix(f".{n}{Path(path).suffix}"))
 
 
 async def serve(

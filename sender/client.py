@@ -323,10 +323,10 @@ class Sender:
             assert keyframes is not None
             self._m3e_picture_or_motion(keyframes, rgb, t, is_keyframe, put, lock)
 
-        worker = None
+        worker = live = None
         if self.config.semantics:
             from m3e.codecs.semantic_text import TextLink
-            from sender.semantic import SemanticWorker, semantics_payload
+            from sender.semantic import LiveWorker, SemanticWorker, semantics_payload
 
             text_link = TextLink() if self.config.text_scheme == "m3e-text" else None
             keyframes = None
@@ -337,8 +337,9 @@ class Sender:
                     self.config.video_scheme, (self.config.media.width, self.config.media.height)
                 )
             m = self.config.media
-            on_frame = send_picture_or_motion if self.m3e and self.config.low_latency else None
-            worker = SemanticWorker(m.fps, m.sample_rate, send_semantics, on_frame)
+            worker = SemanticWorker(m.fps, m.sample_rate, send_semantics)
+            if self.m3e and self.config.low_latency:
+                live = LiveWorker(m.fps, send_picture_or_motion)
         try:
             for item in self.source:
                 if stop.is_set():
@@ -355,6 +356,8 @@ class Sender:
                         worker.offer_audio(item.samples)
                     else:
                         worker.offer_frame(item.frame, item.index, item.pts)
+                        if live is not None:
+                            live.offer_frame(item.frame, item.index, item.pts)
                 if isinstance(item, AudioItem):
                     if self.audio is None:
                         continue
@@ -379,6 +382,8 @@ class Sender:
         finally:
             if worker is not None:
                 worker.close()  # its last keyframes go out before the end of the stream
+            if live is not None:
+                live.close()
             asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
             loop.call_soon_threadsafe(self._wake.set)
 

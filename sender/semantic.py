@@ -1,7 +1,10 @@
 """Live semantic extraction beside the media pipeline: frames and audio are offered to a
 worker thread running ``SemanticExtractor``; each keyframe's semantics come back as a JSON
 payload for a MODALITY_TEXT burst. When the worker falls behind it drops frames rather than
-slow the video down; audio is never dropped (a gap would garble the transcript)."""
+slow the video down; audio is never dropped (a gap would garble the transcript).
+
+``LiveWorker`` is the low-latency M3E path: every examined frame, on a thread of its own that
+never waits for the semantic models, is tested for a keyframe and handed on at once."""
 
 from __future__ import annotations
 
@@ -38,14 +41,12 @@ class SemanticWorker:
         fps: float,
         sample_rate: int,
         emit: Callable[[KeyframeSemantics], None],
-        on_frame: Callable[[npt.NDArray[np.uint8], float, bool], None] | None = None,
     ) -> None:
         self.extractor = SemanticExtractor()
         self.stride = max(1, round(fps / ANALYSIS_FPS))
         ratio = Fraction(16000, sample_rate)
         self._up, self._down = ratio.numerator, ratio.denominator
         self.emit = emit
-        self.on_frame = on_frame  # every examined frame, its time and whether it is a keyframe
         self.dropped = 0
         self._inbox: queue.Queue[tuple[str, object, int, float] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="semantics", daemon=True)
@@ -75,8 +76,6 @@ class SemanticWorker:
                 if kind == "frame":
                     rgb = np.asarray(data.to_ndarray(format="rgb24"), dtype=np.uint8)  # type: ignore[attr-defined]
                     found = self.extractor.push_frame(rgb, index, t)
-                    if self.on_frame is not None:
-                        self.on_frame(rgb, t, self.extractor.last_was_keyframe)
                 else:
                     found = self.extractor.push_audio(data)  # type: ignore[arg-type]
                 for k in found:
@@ -85,3 +84,45 @@ class SemanticWorker:
                 log.exception("semantic extraction failed")
         for k in self.extractor.finish():
             self.emit(k)
+
+
+class LiveWorker:
+    """Every ``stride``-th frame: the extractor's keyframe test (its own selector, so a busy
+    semantic worker never delays it) and ``on_frame(rgb, time, is_keyframe)``. Only the latest
+    frames wait: a backlog means the motion would be stale anyway."""
+
+    MAX_WAITING = 2
+
+    def __init__(self, fps: float, on_frame: Callable[[npt.NDArray[np.uint8], float, bool], None]) -> None:
+        from m3e.semantics.keyframes import KeyframeSelector
+
+        self.selector = KeyframeSelector()
+        self.stride = max(1, round(fps / ANALYSIS_FPS))
+        self.on_frame = on_frame
+        self.dropped = 0
+        self._inbox: queue.Queue[tuple[av.VideoFrame, float] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="live", daemon=True)
+        self._thread.start()
+
+    def offer_frame(self, frame: av.VideoFrame, index: int, time_s: float) -> None:
+        if index % self.stride:
+            return
+        if self._inbox.qsize() >= self.MAX_WAITING:
+            self.dropped += 1
+        else:
+            self._inbox.put((frame, time_s))
+
+    def close(self) -> None:
+        self._inbox.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        from m3e.semantics.keyframes import luma_thumbnail
+
+        while (item := self._inbox.get()) is not None:
+            frame, t = item
+            try:
+                rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+                self.on_frame(rgb, t, self.selector.update(luma_thumbnail(rgb), t))
+            except Exception:  # a failure on one frame must not stop the stream
+                log.exception("live M3E frame failed")

@@ -79,7 +79,6 @@ class SemanticExtractor:
         self._audio_start = 0.0  # time of self._audio[0]
         self._pending: list[_Pending] = []
         self.frame_test_ms: list[float] = []
-        self.last_was_keyframe = False  # the selector's decision on the latest frame
 
     # ---- input
     @property
@@ -94,7 +93,7 @@ class SemanticExtractor:
     def push_frame(self, rgb: npt.NDArray[np.uint8], index: int, time_s: float) -> list[KeyframeSemantics]:
         """Feed every frame; returns the semantics of keyframes whose audio interval is complete."""
         t0 = time.perf_counter()
-        is_key = self.last_was_keyframe = self.selector.update(luma_thumbnail(rgb), time_s)
+        is_key = self.selector.update(luma_thumbnail(rgb), time_s)
         test_ms = (time.perf_counter() - t0) * 1000
         self.frame_test_ms.append(test_ms)
         if is_key:

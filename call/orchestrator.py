@@ -1,0 +1,208 @@
+"""A two-party call as real processes on this machine.
+
+Party A sends to party B's receiver along the emulator's route ``a-b`` and B to A along
+``b-a``; one relay carries both, each direction with its own channel (SNR, fading), which the
+call changes through ``Control`` while it runs. Each party's receiver records its MP4 and
+serves its viewer (video, audio and statistics over a websocket, which the call page reads).
+
+A direction's scheme can be switched mid-call: its sender stops and a new one starts with the
+new scheme (a new session at the same receiver). A party can drop out (its processes end; the
+other side's receiver keeps what it had and its sender retries) and rejoin (new processes on
+the same ports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from m3e.demo import free_port, start_process
+
+log = logging.getLogger("m3e.call")
+DIRECTIONS = {"a": "a-b", "b": "b-a"}  # the direction each party sends on
+OTHER = {"a": "b", "b": "a"}
+
+
+@dataclass
+class Party:
+    """One side of the call: what it sends and the receiver of what it gets."""
+
+    name: str  # "a" or "b"
+    source: str
+    scheme: str  # the scheme of what this party sends
+    receiver_port: int = 0
+    viewer_port: int = 0
+    receiver: subprocess.Popen[str] | None = None
+    sender: subprocess.Popen[str] | None = None
+    switches: int = 0  # scheme switches so far (each starts a new session)
+
+    @property
+    def direction(self) -> str:
+        return DIRECTIONS[self.name]
+
+
+@dataclass
+class CallSettings:
+    sources: dict[str, str]  # party -> source (file, "webcam", "testsrc")
+    schemes: dict[str, str] = field(default_factory=lambda: {"a": "m3e", "b": "m3e"})
+    snr_db: dict[str, float] = field(default_factory=lambda: {"a-b": 10.0, "b-a": 10.0})
+    fading: str = "rayleigh"
+    width: int = 720
+    height: int = 480
+    fps: float = 30.0
+    duration: float | None = None  # seconds each sender streams (None: the whole source)
+    low_latency: bool = True  # M3E's live restoration: what a call needs
+    host: str = "127.0.0.1"
+    out: Path = Path("call-out")
+    seed: int = 0
+    echo: bool = True  # print the processes' output
+
+
+class Call:
+    def __init__(self, settings: CallSettings) -> None:
+        self.s = settings
+        self.parties = {
+            name: Party(name, settings.sources[name], settings.schemes[name]) for name in ("a", "b")
+        }
+        self.relay_address = ""
+        self._relay: subprocess.Popen[str] | None = None
+        self.started = 0.0
+
+    # ------------------------------------------------------------ processes
+    def start(self) -> None:
+        s = self.s
+        s.out.mkdir(parents=True, exist_ok=True)
+        self.relay_address = f"{s.host}:{free_port(s.host)}"
+        for party in self.parties.values():
+            party.receiver_port, party.viewer_port = free_port(s.host), free_port(s.host)
+        routes = []
+        for party in self.parties.values():
+            receiver = self.parties[OTHER[party.name]]
+            routes += ["--route", f"{party.direction}={s.host}:{receiver.receiver_port}"]
+        relay_args = ["relay", "--port", self.relay_address.rsplit(":", 1)[1], "--target", "", *routes]
+        relay_args += ["--fading", s.fading, "--host", s.host, "--seed", str(s.seed)]
+        self._relay = start_process(relay_args, "listening", echo=s.echo)[0]
+        for direction, snr in s.snr_db.items():
+            self.set_channel(direction, snr_db=snr)
+        for party in self.parties.values():
+            self._start_receiver(party)
+        self.started = time.time()
+        for party in self.parties.values():
+            self._start_sender(party)
+
+    def _start_receiver(self, party: Party) -> None:
+        s = self.s
+        args = ["receive", "--port", str(party.receiver_port), "--viewer-port", str(party.viewer_port)]
+        args += ["--control", self.relay_address, "--out", str(self.recording(party.name))]
+        args += ["--stats-json", str(self.stats_path(party.name)), "--host", s.host, "--seed", str(s.seed)]
+        party.receiver = start_process(args, "viewer:", echo=s.echo)[0]
+
+    def _start_sender(self, party: Party) -> None:
+        s = self.s
+        args = ["send", "--target", self.relay_address, "--direction", party.direction]
+        args += ["--source", party.source, "--scheme", party.scheme, "--semantics"]
+        args += ["--width", str(s.width), "--height", str(s.height), "--fps", str(s.fps)]
+        args += ["--host", s.host, "--seed", str(s.seed)]
+        if s.duration:
+            args += ["--duration", str(s.duration)]
+        if s.low_latency and party.scheme == "m3e":
+            args.append("--low-latency")
+        out = None if s.echo else subprocess.DEVNULL
+        party.sender = subprocess.Popen([sys.executable, "-m", "m3e.cli", *args], stdout=out, text=True)
+
+    def recording(self, party: str) -> Path:
+        """What ``party`` received (the other side's regenerated video and audio)."""
+        return self.s.out / f"received-by-{party}.mp4"
+
+    def stats_path(self, party: str) -> Path:
+        return self.s.out / f"received-by-{party}.json"
+
+    def processes(self) -> list[subprocess.Popen[str]]:
+        procs = [self._relay] + [p for party in self.parties.values() for p in (party.receiver, party.sender)]
+        return [p for p in procs if p is not None and p.poll() is None]
+
+    # ------------------------------------------------------------ while it runs
+    def set_channel(
+        self, direction: str, snr_db: float | None = None, fading: str | None = None
+    ) -> dict[str, Any]:
+        """Change one direction's channel; returns its statistics (as the viewer shows them)."""
+        import asyncio
+        import dataclasses
+
+        from m3e.wire import link_pb2_grpc as rpc
+        from m3e.wire.convert import channel_stats_from_proto, settings_to_proto
+        from m3e.wire.grpc_util import client_channel
+        from m3e.wire.messages import ChannelSettings
+
+        if direction not in DIRECTIONS.values():
+            raise ValueError(f"unknown direction {direction!r}; expected one of {list(DIRECTIONS.values())}")
+        settings = ChannelSettings(snr_db=snr_db, fading=fading, direction=direction)
+
+        async def configure() -> dict[str, Any]:
+            async with client_channel(self.relay_address) as ch:
+                reply = await rpc.ControlStub(ch).Configure(settings_to_proto(settings), timeout=5)
+            return dataclasses.asdict(channel_stats_from_proto(reply))
+
+        return asyncio.run(configure())
+
+    def switch_scheme(self, party: str, scheme: str) -> None:
+        """What ``party`` sends from now on goes as ``scheme`` (a new session)."""
+        from m3e.codecs import M3E_SCHEMES
+        from m3e.codecs.traditional import VIDEO_SCHEMES
+
+        if scheme not in (*M3E_SCHEMES, *VIDEO_SCHEMES):
+            raise ValueError(f"unknown scheme {scheme!r}")
+        p = self.parties[party]
+        _stop(p.sender)
+        p.scheme, p.switches = scheme, p.switches + 1
+        self._start_sender(p)
+
+    def drop(self, party: str) -> None:
+        """``party`` leaves: its sender and receiver end (the other side goes on)."""
+        p = self.parties[party]
+        for proc in (p.sender, p.receiver):
+            _stop(proc)
+        p.sender = p.receiver = None
+
+    def rejoin(self, party: str) -> None:
+        """``party`` comes back on the same ports."""
+        p = self.parties[party]
+        self._start_receiver(p)
+        self._start_sender(p)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until both senders have streamed their sources (or ``timeout``)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for p in self.parties.values():
+            if p.sender is not None:
+                left = None if deadline is None else max(0.1, deadline - time.monotonic())
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    p.sender.wait(timeout=left)
+
+    def hang_up(self) -> None:
+        """End the call: senders first (their last bursts land), then receivers (they finish
+        their recordings), then the relay."""
+        for p in self.parties.values():
+            _stop(p.sender)
+        time.sleep(1.0)  # the last bursts cross the relay
+        for p in self.parties.values():
+            _stop(p.receiver)
+        _stop(self._relay)
+
+
+def _stop(proc: subprocess.Popen[str] | None, timeout: float = 15.0) -> None:
+    """SIGTERM (the processes finish cleanly on it), then SIGKILL after ``timeout``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
