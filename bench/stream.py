@@ -29,12 +29,12 @@ from m3e.phy.theory import shannon_symbols
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -113,13 +113,13 @@ def main(argv: list[str] | None = None) -> int:
             text=True,
         )
         peak = {name: 0.0 for name in procs}
-        cpu_start = {name: _cpu_seconds(p.pid) for name, p in procs.items()}
+        cpu_start = {name: cpu_seconds(p.pid) for name, p in procs.items()}
         cpu_end = dict(cpu_start)
         while procs["sender"].poll() is None:
             for name, proc in procs.items():
                 if proc.poll() is None:  # /proc of a finished process is gone
-                    peak[name] = max(peak[name], _rss_mb(proc.pid))
-                    cpu_end[name] = _cpu_seconds(proc.pid)
+                    peak[name] = max(peak[name], rss_mb(proc.pid))
+                    cpu_end[name] = cpu_seconds(proc.pid)
             time.sleep(0.5)
         wall = time.time() - start
         cpu = {name: 100 * (cpu_end[name] - cpu_start[name]) / wall for name in procs}
