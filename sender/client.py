@@ -326,7 +326,7 @@ class Sender:
         worker = live = None
         if self.config.semantics:
             from m3e.codecs.semantic_text import TextLink
-            from sender.semantic import LiveWorker, SemanticWorker, semantics_payload
+            from sender.semantic import LiveWorker, SemanticWorker, examined, semantics_payload
 
             text_link = TextLink() if self.config.text_scheme == "m3e-text" else None
             keyframes = None
@@ -339,7 +339,7 @@ class Sender:
             m = self.config.media
             worker = SemanticWorker(m.fps, m.sample_rate, send_semantics)
             if self.m3e and self.config.low_latency:
-                live = LiveWorker(m.fps, send_picture_or_motion)
+                live = LiveWorker(send_picture_or_motion)
         try:
             for item in self.source:
                 if stop.is_set():
@@ -354,10 +354,11 @@ class Sender:
                 if worker is not None:
                     if isinstance(item, AudioItem):
                         worker.offer_audio(item.samples)
-                    else:
-                        worker.offer_frame(item.frame, item.index, item.pts)
+                    elif examined(item.index, self.config.media.fps):
+                        rgb = np.asarray(item.frame.to_ndarray(format="rgb24"), np.uint8)
+                        worker.offer_frame(rgb, item.index, item.pts)
                         if live is not None:
-                            live.offer_frame(item.frame, item.index, item.pts)
+                            live.offer_frame(rgb, item.pts)
                 if isinstance(item, AudioItem):
                     if self.audio is None:
                         continue

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable
 from fractions import Fraction
 
-import av
 import numpy as np
 import numpy.typing as npt
 from scipy.signal import resample_poly
@@ -25,6 +24,13 @@ from m3e.semantics.extractor import KeyframeSemantics, SemanticExtractor
 log = logging.getLogger("m3e.sender")
 ANALYSIS_FPS = 10.0  # frames per second examined for keyframes
 MAX_BACKLOG = 32  # items waiting before new frames are dropped
+
+
+def examined(index: int, fps: float) -> bool:
+    """Whether frame ``index`` is one of the ``ANALYSIS_FPS`` per second the workers examine.
+    The producer converts those to RGB once for both workers: one ``av.VideoFrame`` converted
+    on two threads at once deadlocks in swscale."""
+    return index % max(1, round(fps / ANALYSIS_FPS)) == 0
 
 
 def semantics_payload(k: KeyframeSemantics) -> bytes:
@@ -43,7 +49,6 @@ class SemanticWorker:
         emit: Callable[[KeyframeSemantics], None],
     ) -> None:
         self.extractor = SemanticExtractor()
-        self.stride = max(1, round(fps / ANALYSIS_FPS))
         ratio = Fraction(16000, sample_rate)
         self._up, self._down = ratio.numerator, ratio.denominator
         self.emit = emit
@@ -52,13 +57,12 @@ class SemanticWorker:
         self._thread = threading.Thread(target=self._run, name="semantics", daemon=True)
         self._thread.start()
 
-    def offer_frame(self, frame: av.VideoFrame, index: int, time_s: float) -> None:
-        """Every ``stride``-th frame is examined (converted to RGB on the worker thread)."""
-        if index % self.stride == 0:
-            if self._inbox.qsize() > MAX_BACKLOG:
-                self.dropped += 1
-            else:
-                self._inbox.put(("frame", frame, index, time_s))
+    def offer_frame(self, rgb: npt.NDArray[np.uint8], index: int, time_s: float) -> None:
+        """An examined frame (``examined(index, fps)``) as (H, W, 3) RGB."""
+        if self._inbox.qsize() > MAX_BACKLOG:
+            self.dropped += 1
+        else:
+            self._inbox.put(("frame", rgb, index, time_s))
 
     def offer_audio(self, samples: npt.NDArray[np.int16]) -> None:
         mono = samples.mean(axis=1) / 32768.0
@@ -74,8 +78,7 @@ class SemanticWorker:
             kind, data, index, t = item
             try:
                 if kind == "frame":
-                    rgb = np.asarray(data.to_ndarray(format="rgb24"), dtype=np.uint8)  # type: ignore[attr-defined]
-                    found = self.extractor.push_frame(rgb, index, t)
+                    found = self.extractor.push_frame(data, index, t)  # type: ignore[arg-type]
                 else:
                     found = self.extractor.push_audio(data)  # type: ignore[arg-type]
                 for k in found:
@@ -87,30 +90,27 @@ class SemanticWorker:
 
 
 class LiveWorker:
-    """Every ``stride``-th frame: the extractor's keyframe test (its own selector, so a busy
+    """Every examined frame: the extractor's keyframe test (its own selector, so a busy
     semantic worker never delays it) and ``on_frame(rgb, time, is_keyframe)``. Only the latest
     frames wait: a backlog means the motion would be stale anyway."""
 
     MAX_WAITING = 2
 
-    def __init__(self, fps: float, on_frame: Callable[[npt.NDArray[np.uint8], float, bool], None]) -> None:
+    def __init__(self, on_frame: Callable[[npt.NDArray[np.uint8], float, bool], None]) -> None:
         from m3e.semantics.keyframes import KeyframeSelector
 
         self.selector = KeyframeSelector()
-        self.stride = max(1, round(fps / ANALYSIS_FPS))
         self.on_frame = on_frame
         self.dropped = 0
-        self._inbox: queue.Queue[tuple[av.VideoFrame, float] | None] = queue.Queue()
+        self._inbox: queue.Queue[tuple[npt.NDArray[np.uint8], float] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="live", daemon=True)
         self._thread.start()
 
-    def offer_frame(self, frame: av.VideoFrame, index: int, time_s: float) -> None:
-        if index % self.stride:
-            return
+    def offer_frame(self, rgb: npt.NDArray[np.uint8], time_s: float) -> None:
         if self._inbox.qsize() >= self.MAX_WAITING:
             self.dropped += 1
         else:
-            self._inbox.put((frame, time_s))
+            self._inbox.put((rgb, time_s))
 
     def close(self) -> None:
         self._inbox.put(None)
@@ -120,9 +120,8 @@ class LiveWorker:
         from m3e.semantics.keyframes import luma_thumbnail
 
         while (item := self._inbox.get()) is not None:
-            frame, t = item
+            rgb, t = item
             try:
-                rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
                 self.on_frame(rgb, t, self.selector.update(luma_thumbnail(rgb), t))
             except Exception:  # a failure on one frame must not stop the stream
                 log.exception("live M3E frame failed")
