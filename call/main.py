@@ -1,5 +1,5 @@
 """``m3e call``: start a call, serve its page, end it on hang-up, Ctrl-C, the last page
-closing, or when both sources have been sent."""
+closing, or when both sources have been sent and no page is open."""
 
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ from call.page import CallPage
 
 def default_sources() -> dict[str, str]:
     """Party A: the webcam (and microphone) when there is one, else the sample clip; party B:
-    a clip of the offline eval set (a person speaking), so the call works on any machine."""
+    the sample clip's scenes in reverse order (26 s), so the call works on any machine."""
     from m3e.demo import SAMPLE_DIR, sample_clip
-    from m3e.eval.testset import make_eval_set
+    from m3e.eval.testset import SCENES, make_clip
 
     a = "webcam" if Path("/dev/video0").exists() else str(sample_clip())
-    clips = make_eval_set(SAMPLE_DIR / "call", 2)
-    return {"a": a, "b": str(clips[1])}
+    b = SAMPLE_DIR / "reversed" / "clip.mp4"
+    if not b.exists():
+        make_clip(b.parent, tuple(reversed(SCENES)))
+    return {"a": a, "b": str(b)}
 
 
 def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = True) -> int:
@@ -33,6 +35,7 @@ def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = Tr
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, ended.set)
         await loop.run_in_executor(None, call.start)
+
         def hang_up() -> None:
             loop.call_soon_threadsafe(ended.set)
 
@@ -45,8 +48,8 @@ def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = Tr
         try:
             while not ended.is_set():
                 senders = [p.sender for p in call.parties.values()]
-                if all(s is not None and s.poll() is not None for s in senders):
-                    break  # both sources sent
+                if all(s is not None and s.poll() is not None for s in senders) and not page.watching:
+                    break  # both sources sent and nobody is looking at the last pictures
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ended.wait(), 0.5)
         finally:

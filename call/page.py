@@ -182,6 +182,11 @@ class CallPage:
             asyncio.get_running_loop().call_later(HANG_UP_GRACE_S, self._hang_up_if_alone)
         return ws
 
+    @property
+    def watching(self) -> bool:
+        """A call page is open."""
+        return self._pages > 0
+
     def _hang_up_if_alone(self) -> None:
         if self._seen_page and self._pages == 0:
             log.info("the last call page closed: hanging up")

@@ -100,6 +100,8 @@ class Sender:
         self.source = MediaSource(c.source, c.media)
         self.pilots = PilotLayout(c.pilot_spacing, c.pilot_count)
         self.coder = TransportCoder(c.modulation, c.code_rate, pilots=self.pilots)
+        # M3E motion descriptions: 12 bytes that are stale if late, so the most robust coding
+        self.robust = TransportCoder("qpsk", 0.5, pilots=self.pilots)
         m = c.media
         # M3E schemes send no video stream: keyframes as text + side information + V′
         self.m3e = c.video_scheme in M3E_SCHEMES
@@ -152,18 +154,21 @@ class Sender:
         self.coder.warm_up()
 
     # ------------------------------------------------------------- producing
-    def _burst(self, packet: Packet, modality: Modality, scheme: str, capture_time: float) -> Burst:
+    def _burst(
+        self, packet: Packet, modality: Modality, scheme: str, capture_time: float, robust: bool = False
+    ) -> Burst:
         c = self.config
+        coder = self.robust if robust else self.coder
         return Burst(
             session_id=c.session_id,
             seq=self._next_seq(),
             pts=packet.pts,
             modality=modality,
             scheme=scheme,
-            modulation=c.modulation,
-            code_rate=c.code_rate,
+            modulation=coder.modulation,
+            code_rate=coder.rate,
             payload_bytes=len(packet.data),
-            iq=self.coder.encode(packet.data, 0),
+            iq=coder.encode(packet.data, 0),
             pilot_spacing=c.pilot_spacing,
             pilot_count=c.pilot_count,
             capture_time=capture_time,
@@ -264,7 +269,10 @@ class Sender:
         packet = Packet(payload, t, is_keyframe)
         with lock:
             burst = dataclasses.replace(
-                self._burst(packet, Modality.VIDEO, self.config.video_scheme, captured), index=index
+                self._burst(
+                    packet, Modality.VIDEO, self.config.video_scheme, captured, robust=not is_keyframe
+                ),
+                index=index,
             )
         if is_keyframe:
             self._m3e_pending[burst.seq] = (index, "", rebuilt)
@@ -276,6 +284,10 @@ class Sender:
         owns the knowledge base)."""
         while not self._confirmed.empty():
             keyframes.remember(*self._confirmed.get_nowait())
+
+    def _coder_of(self, burst: Burst) -> TransportCoder:
+        robust = (burst.modulation, burst.code_rate) == (self.robust.modulation, self.robust.rate)
+        return self.robust if robust else self.coder
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -490,7 +502,7 @@ class Sender:
             else:
                 rv = redundancy_version("ir", attempt)
                 again = dataclasses.replace(
-                    b, attempt=attempt, rv=rv, iq=self.coder.encode(entry.payload, rv)
+                    b, attempt=attempt, rv=rv, iq=self._coder_of(b).encode(entry.payload, rv)
                 )
             entry.burst = again
             self.stats.retransmissions += 1

@@ -65,6 +65,10 @@ class TransportCoder:
         self.demap_method = demap
         self.pilots = pilots
 
+    @property
+    def modulation(self) -> str:
+        return self.constellation.modulation
+
     def n_symbols(self, n_bytes: int) -> int:
         """Symbols on air for a payload of ``n_bytes``, pilots included."""
         n_data = self.plan(n_bytes).n_bits // self.constellation.q
