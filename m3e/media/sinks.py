@@ -1,13 +1,17 @@
 """Sinks for what the receiver regenerates: an MP4 recorder and the sound card.
 
 The recorder writes fragmented MP4 (a fragment per keyframe), so the file written so far
-stays playable when the process is stopped abruptly.
+stays playable when the process is stopped abruptly. It encodes on a thread of its own: the
+receiver's decoding never waits for the recording (x264 at 720×480 is the receiver's largest
+cost), and ``close`` writes out everything queued.
 """
 
 from __future__ import annotations
 
 import fractions
 import logging
+import queue
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +61,36 @@ class Mp4Recorder:
         self.frames = 0
         self._samples = 0
         self._closed = False
+        self._queue: queue.Queue[tuple[str, Any, int | None] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
 
     def write_video(self, rgb: npt.NDArray[np.uint8], index: int | None = None) -> None:
-        """Write one (H, W, 3) RGB frame; ``index`` defaults to the next frame."""
+        """Queue one (H, W, 3) RGB frame; ``index`` defaults to the next frame."""
+        self._queue.put(("video", rgb, index))
+
+    def write_audio(self, samples: npt.NDArray[np.int16]) -> None:
+        """Queue (n, channels) int16 samples following the previous ones."""
+        self._queue.put(("audio", samples, None))
+
+    @property
+    def pending(self) -> int:
+        """Items queued and not yet written."""
+        return self._queue.unfinished_tasks
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            kind, data, index = item
+            try:
+                if kind == "video":
+                    self._write_video(data, index)
+                else:
+                    self._write_audio(data)
+            except Exception:  # a bad frame must not end the recording
+                log.exception("recording failed on a %s item", kind)
+            self._queue.task_done()
+
+    def _write_video(self, rgb: npt.NDArray[np.uint8], index: int | None) -> None:
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         frame = frame.reformat(self._video.width, self._video.height, "yuv420p")
         frame.pts = self.frames if index is None else index
@@ -67,8 +98,7 @@ class Mp4Recorder:
             self._out.mux(p)
         self.frames += 1
 
-    def write_audio(self, samples: npt.NDArray[np.int16]) -> None:
-        """Write (n, channels) int16 samples following the previous ones."""
+    def _write_audio(self, samples: npt.NDArray[np.int16]) -> None:
         if self._audio is None or samples.size == 0:
             return
         frame = av.AudioFrame.from_ndarray(
@@ -84,6 +114,8 @@ class Mp4Recorder:
         if self._closed:
             return
         self._closed = True
+        self._queue.put(None)
+        self._thread.join()
         for stream in (self._video, self._audio):
             if stream is not None:
                 for p in stream.encode(None):

@@ -111,10 +111,11 @@ def test_recording_survives_an_abrupt_exit(tmp_path: Path) -> None:
     """Fragmented MP4: what was written before a crash (no close) still plays."""
     path = tmp_path / "crash.mp4"
     code = (
-        "import os, numpy as np\n"
+        "import os, time, numpy as np\n"
         "from m3e.media.sinks import Mp4Recorder\n"
         f"r = Mp4Recorder({str(path)!r}, 160, 120, 30)\n"
         "for i in range(90): r.write_video(np.full((120, 160, 3), i, np.uint8))\n"
+        "while r.pending: time.sleep(0.01)\n"  # written (on the recorder's thread), never closed
         "os._exit(0)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
