@@ -24,7 +24,7 @@ import numpy as np
 from bench.stream import cpu_seconds, rss_mb
 from call.orchestrator import Call, CallSettings
 
-WARMUP_S = 10.0  # the senders load their models; the first pictures wait for them
+WARMUP_S = 5.0  # the first pictures of a call (models warming up, first keyframes) are not typical
 
 
 def run_call(scheme: str, sources: dict[str, str], args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -70,10 +70,14 @@ def run_call(scheme: str, sources: dict[str, str], args: argparse.Namespace, out
 
 
 def direction_stats(rx: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Over the steady part: from ``WARMUP_S`` after the first picture to the last picture the
+    stream brought (the end's held frames excluded)."""
     played = rx["played"]
     t = np.array([p[0] for p in played])
-    steady = t >= t[0] + WARMUP_S
-    lat = np.array([p[1] for p in played if p[1] is not None and p[0] >= t[0] + WARMUP_S])
+    live = [p[0] for p in played if not p[2]]
+    end = max(live) if live else t[-1]
+    steady = (t >= t[0] + WARMUP_S) & (t <= end)
+    lat = np.array([p[1] for p in played if p[1] is not None and t[0] + WARMUP_S <= p[0] <= end])
     fps = (steady.sum() - 1) / max(1e-6, t[steady][-1] - t[steady][0]) if steady.sum() > 1 else 0.0
     return {
         "frames_played": len(played),

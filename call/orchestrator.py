@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -73,6 +74,9 @@ class Call:
         self.relay_address = ""
         self._relay: subprocess.Popen[str] | None = None
         self.started = 0.0
+        # five processes share the cores: one thread each for the math libraries (torch,
+        # onnxruntime, OpenCV), else they oversubscribe the CPU and the call lags by seconds
+        self.env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
     # ------------------------------------------------------------ processes
     def start(self) -> None:
@@ -87,7 +91,7 @@ class Call:
             routes += ["--route", f"{party.direction}={s.host}:{receiver.receiver_port}"]
         relay_args = ["relay", "--port", self.relay_address.rsplit(":", 1)[1], "--target", "", *routes]
         relay_args += ["--fading", s.fading, "--host", s.host, "--seed", str(s.seed)]
-        self._relay = start_process(relay_args, "listening", echo=s.echo)[0]
+        self._relay = start_process(relay_args, "listening", echo=s.echo, env=self.env)[0]
         for direction, snr in s.snr_db.items():
             self.set_channel(direction, snr_db=snr)
         for party in self.parties.values():
@@ -101,7 +105,7 @@ class Call:
         args = ["receive", "--port", str(party.receiver_port), "--viewer-port", str(party.viewer_port)]
         args += ["--control", self.relay_address, "--out", str(self.recording(party.name))]
         args += ["--stats-json", str(self.stats_path(party.name)), "--host", s.host, "--seed", str(s.seed)]
-        party.receiver = start_process(args, "viewer:", echo=s.echo)[0]
+        party.receiver = start_process(args, "viewer:", echo=s.echo, env=self.env)[0]
 
     def _start_sender(self, party: Party) -> None:
         s = self.s
@@ -114,7 +118,8 @@ class Call:
         if s.low_latency and party.scheme == "m3e":
             args.append("--low-latency")
         out = None if s.echo else subprocess.DEVNULL
-        party.sender = subprocess.Popen([sys.executable, "-m", "m3e.cli", *args], stdout=out, text=True)
+        cmd = [sys.executable, "-m", "m3e.cli", *args]
+        party.sender = subprocess.Popen(cmd, stdout=out, text=True, env=self.env)
 
     def recording(self, party: str) -> Path:
         """What ``party`` received (the other side's regenerated video and audio)."""

@@ -42,11 +42,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def start_process(
-    args: list[str], ready: str, timeout: float = 60.0, echo: bool = True
+    args: list[str], ready: str, timeout: float = 60.0, echo: bool = True, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[str], str]:
     """Start ``python -m m3e.cli ARGS``; wait until it prints a line containing ``ready``
     and return the process and that line."""
-    proc = subprocess.Popen([sys.executable, "-m", "m3e.cli", *args], stdout=subprocess.PIPE, text=True)
+    cmd = [sys.executable, "-m", "m3e.cli", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -247,6 +247,7 @@ class Sender:
         rgb: npt.NDArray[np.uint8],
         t: float,
         is_keyframe: bool,
+        captured: float,
         put: Callable[[Burst, bytes], None],
         lock: threading.Lock,
     ) -> None:
@@ -256,7 +257,6 @@ class Sender:
         from m3e.restore.generator import Prediction, estimate_motion
 
         self._learn_confirmed(keyframes)
-        captured = time.time()
         if is_keyframe:
             message, rebuilt = keyframes.encode(rgb, None, self.config.m3e_budget)
             index, payload = self._pictures, message.payload()
@@ -304,7 +304,6 @@ class Sender:
         stop: threading.Event,
     ) -> None:
         """Producer thread: source -> encoders -> bursts, paced in real time if asked."""
-        start = time.monotonic()
         lock = threading.Lock()  # the semantic worker makes bursts too
 
         def put(burst: Burst, payload: bytes) -> None:
@@ -331,9 +330,11 @@ class Sender:
             if self.m3e_audio and k.audio is not None:
                 self._send_audio_difference(k, burst.index, captured, put, lock)
 
-        def send_picture_or_motion(rgb: npt.NDArray[np.uint8], t: float, is_keyframe: bool) -> None:
+        def send_picture_or_motion(
+            rgb: npt.NDArray[np.uint8], t: float, is_keyframe: bool, captured: float
+        ) -> None:
             assert keyframes is not None
-            self._m3e_picture_or_motion(keyframes, rgb, t, is_keyframe, put, lock)
+            self._m3e_picture_or_motion(keyframes, rgb, t, is_keyframe, captured, put, lock)
 
         worker = live = None
         if self.config.semantics:
@@ -352,6 +353,7 @@ class Sender:
             worker = SemanticWorker(m.fps, m.sample_rate, send_semantics)
             if self.m3e and self.config.low_latency:
                 live = LiveWorker(send_picture_or_motion)
+        start = time.monotonic()  # after the models have loaded: no catching up on the source
         try:
             for item in self.source:
                 if stop.is_set():
@@ -370,7 +372,7 @@ class Sender:
                         rgb = np.asarray(item.frame.to_ndarray(format="rgb24"), np.uint8)
                         worker.offer_frame(rgb, item.index, item.pts)
                         if live is not None:
-                            live.offer_frame(rgb, item.pts)
+                            live.offer_frame(rgb, item.pts, captured)
                 if isinstance(item, AudioItem):
                     if self.audio is None:
                         continue

@@ -91,26 +91,27 @@ class SemanticWorker:
 
 class LiveWorker:
     """Every examined frame: the extractor's keyframe test (its own selector, so a busy
-    semantic worker never delays it) and ``on_frame(rgb, time, is_keyframe)``. Only the latest
-    frames wait: a backlog means the motion would be stale anyway."""
+    semantic worker never delays it) and ``on_frame(rgb, time, is_keyframe, captured)`` with
+    the wall time the frame was captured. Only the latest frames wait: a backlog means the
+    motion would be stale anyway."""
 
     MAX_WAITING = 2
 
-    def __init__(self, on_frame: Callable[[npt.NDArray[np.uint8], float, bool], None]) -> None:
+    def __init__(self, on_frame: Callable[[npt.NDArray[np.uint8], float, bool, float], None]) -> None:
         from m3e.semantics.keyframes import KeyframeSelector
 
         self.selector = KeyframeSelector()
         self.on_frame = on_frame
         self.dropped = 0
-        self._inbox: queue.Queue[tuple[npt.NDArray[np.uint8], float] | None] = queue.Queue()
+        self._inbox: queue.Queue[tuple[npt.NDArray[np.uint8], float, float] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="live", daemon=True)
         self._thread.start()
 
-    def offer_frame(self, rgb: npt.NDArray[np.uint8], time_s: float) -> None:
+    def offer_frame(self, rgb: npt.NDArray[np.uint8], time_s: float, captured: float) -> None:
         if self._inbox.qsize() >= self.MAX_WAITING:
             self.dropped += 1
         else:
-            self._inbox.put((rgb, time_s))
+            self._inbox.put((rgb, time_s, captured))
 
     def close(self) -> None:
         self._inbox.put(None)
@@ -120,8 +121,8 @@ class LiveWorker:
         from m3e.semantics.keyframes import luma_thumbnail
 
         while (item := self._inbox.get()) is not None:
-            rgb, t = item
+            rgb, t, captured = item
             try:
-                self.on_frame(rgb, t, self.selector.update(luma_thumbnail(rgb), t))
+                self.on_frame(rgb, t, self.selector.update(luma_thumbnail(rgb), t), captured)
             except Exception:  # a failure on one frame must not stop the stream
                 log.exception("live M3E frame failed")
