@@ -42,6 +42,7 @@ class Party:
     receiver: subprocess.Popen[str] | None = None
     sender: subprocess.Popen[str] | None = None
     switches: int = 0  # scheme switches so far (each starts a new session)
+    joins: int = 0  # times its receiver started (a rejoin records beside the earlier recording)
 
     @property
     def direction(self) -> str:
@@ -103,6 +104,7 @@ class Call:
     def _start_receiver(self, party: Party) -> None:
         s = self.s
         args = ["receive", "--port", str(party.receiver_port), "--viewer-port", str(party.viewer_port)]
+        party.joins += 1
         args += ["--control", self.relay_address, "--out", str(self.recording(party.name))]
         args += ["--stats-json", str(self.stats_path(party.name)), "--host", s.host, "--seed", str(s.seed)]
         party.receiver = start_process(args, "viewer:", echo=s.echo, env=self.env)[0]
@@ -122,11 +124,16 @@ class Call:
         party.sender = subprocess.Popen(cmd, stdout=out, text=True, env=self.env)
 
     def recording(self, party: str) -> Path:
-        """What ``party`` received (the other side's regenerated video and audio)."""
-        return self.s.out / f"received-by-{party}.mp4"
+        """What ``party`` received (the other side's regenerated video and audio) since it
+        last joined: ``received-by-a.mp4``, after a rejoin ``received-by-a.2.mp4``."""
+        return self.s.out / f"received-by-{party}{self._joined(party)}.mp4"
 
     def stats_path(self, party: str) -> Path:
-        return self.s.out / f"received-by-{party}.json"
+        return self.s.out / f"received-by-{party}{self._joined(party)}.json"
+
+    def _joined(self, party: str) -> str:
+        joins = self.parties[party].joins
+        return f".{joins}" if joins > 1 else ""
 
     def processes(self) -> list[subprocess.Popen[str]]:
         procs = [self._relay] + [p for party in self.parties.values() for p in (party.receiver, party.sender)]

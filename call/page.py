@@ -93,7 +93,7 @@ class CallPage:
                 web.get("/ws", self._presence),
             ]
         )
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -160,7 +160,7 @@ class CallPage:
         await resp.prepare(request)
         sent = b""
         with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
-            while True:
+            while request.transport is not None and not request.transport.is_closing():
                 if preview.jpeg is not sent and preview.jpeg:
                     sent = preview.jpeg
                     await resp.write(b"--frame\r\nContent-Type: image/jpeg\r\n\r\n" + sent + b"\r\n")

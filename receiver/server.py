@@ -160,7 +160,12 @@ async def serve(
         else:
             await server.wait_for_termination()
     finally:
-        await server.stop(1.0)
-        await asyncio.get_running_loop().run_in_executor(service.worker, service.close_all)
+        # sessions close first (recordings finished, statistics written): a cancelled server's
+        # stop may raise again, and whatever is submitted here completes before the exit
+        closing = asyncio.get_running_loop().run_in_executor(service.worker, service.close_all)
+        try:
+            await server.stop(1.0)
+        finally:
+            await asyncio.shield(closing)
         if viewer is not None:
             await viewer.stop()

@@ -1,0 +1,124 @@
+"""``m3e call`` with real processes: two clips through one emulator in both directions, the
+call page of each party in headless Chromium, dropping out, rejoining and hanging up."""
+
+import asyncio
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from call.orchestrator import Call, CallSettings
+from m3e.demo import free_port
+from m3e.eval.testset import CLASS_SCENES, make_clip
+from tests.e2e.cdp import Browser, chromium_binary
+from tests.e2e.conftest import has_audio, recorded_frames
+
+pytestmark = pytest.mark.slow
+SIZE = ["--width", "320", "--height", "240"]
+
+
+def _clips(tmp: Path, seconds: float) -> dict[str, str]:
+    """Party A: a cat, then a person speaking; party B: a motorcycle, then a cup."""
+    clips = {}
+    for party, classes in (("a", ("cat", "person")), ("b", ("motorcycle", "cup"))):
+        scenes = tuple(dataclasses.replace(CLASS_SCENES[c], seconds=seconds / 2) for c in classes)
+        clips[party] = str(make_clip(tmp / party, scenes, size=(320, 240)))
+    return clips
+
+
+async def _watch(browser: Browser, party: str, seconds: float = 90.0) -> tuple[list[int], int]:
+    """Frame counts seen on the party's page while it runs, and the decoded texts it lists."""
+    counts, texts = [0], 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (len(set(counts)) > 3 and texts):
+        await asyncio.sleep(0.25)
+        counts.append(
+            int(await browser.evaluate(f"+document.querySelector('#party-{party} .frame').textContent"))
+        )
+        texts = int(await browser.evaluate(f"document.querySelectorAll('#party-{party} .texts li').length"))
+    return counts, texts
+
+
+@pytest.mark.skipif(chromium_binary() is None, reason="needs chromium")
+async def test_call_of_two_clips_is_seen_on_both_pages_and_recorded(tmp_path: Path) -> None:
+    clips = _clips(tmp_path, 5.0)
+    port = free_port()
+    out = tmp_path / "out"
+    args = [
+        "call",
+        "--a",
+        clips["a"],
+        "--b",
+        clips["b"],
+        "--duration",
+        "5",
+        "--snr-ab",
+        "10",
+        "--snr-ba",
+        "10",
+    ]
+    args += [*SIZE, "--fading", "rayleigh", "--no-browser", "--out", str(out), "--port", str(port)]
+    proc = subprocess.Popen([sys.executable, "-m", "m3e.cli", *args], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    while "call page:" not in (line := proc.stdout.readline()):
+        assert line, f"m3e call exited with {proc.wait()}"
+    browsers = {p: Browser(f"http://127.0.0.1:{port}/?party={p}", tmp_path / f"profile-{p}") for p in "ab"}
+    try:
+        for b in browsers.values():
+            await b.connect()
+        for party, browser in browsers.items():
+            counts, texts = await _watch(browser, party)
+            assert len(set(counts)) > 3 and counts[-1] > 10, (party, counts)  # frames advance
+            assert texts >= 1, party  # the other side's keyframe sentences, with ξ̂
+    finally:
+        for b in browsers.values():
+            await b.close()  # closing the last page hangs up
+    assert proc.wait(timeout=60) == 0
+    for party in "ab":
+        recording = out / f"received-by-{party}.mp4"
+        assert len(recorded_frames(recording)) > 30 and has_audio(recording), party
+
+
+def _viewer(port: int) -> dict:
+    """The receiver viewer's statistics: its newest session and what it played."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def _playing(port: int, not_session: str = "") -> bool:
+    s = _viewer(port)
+    return s.get("session", not_session) != not_session and s.get("receiver", {}).get("frames", 0) > 0
+
+
+def _until(predicate, seconds: float = 90.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+
+
+def test_a_party_drops_out_and_rejoins_without_harm_to_the_other(tmp_path: Path) -> None:
+    clips = _clips(tmp_path, 30.0)
+    settings = CallSettings(sources=clips, width=320, height=240, out=tmp_path / "out", echo=False)
+    call = Call(settings)
+    call.start()
+    a, b = call.parties["a"], call.parties["b"]
+    try:
+        _until(lambda: _playing(a.viewer_port) and _playing(b.viewer_port))
+        from_b = _viewer(a.viewer_port)["session"]
+        call.drop("b")
+        time.sleep(3.0)  # A's sender meets a missing receiver behind the relay and retries
+        assert all(p is not None and p.poll() is None for p in (a.sender, a.receiver, call._relay))
+        call.rejoin("b")
+        _until(lambda: _playing(b.viewer_port))  # B's new receiver gets A's stream again
+        _until(lambda: _playing(a.viewer_port, not_session=from_b))  # and A gets B's new session
+    finally:
+        call.hang_up()
+    assert call.recording("b").name == "received-by-b.2.mp4"
+    for recording in (call.recording("b"), tmp_path / "out" / "received-by-b.mp4", call.recording("a")):
+        assert len(recorded_frames(recording)) > 0, recording  # before the drop too: nothing lost
