@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) -m bench.difference
 	$(PY) -m bench.m3e
 	$(PY) -m bench.audio
+	$(PY) -m bench.call
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
