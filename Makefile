@@ -40,7 +40,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy m3e bench sender receiver channel_emulator
+	$(VENV)/bin/mypy m3e bench sender receiver channel_emulator call
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

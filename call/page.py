@@ -81,6 +81,13 @@ class CallPage:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        self._runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def _app(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024)
         app.add_routes(
             [
@@ -93,11 +100,7 @@ class CallPage:
                 web.get("/ws", self._presence),
             ]
         )
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return app
 
     async def stop(self) -> None:
         for p in self.previews.values():

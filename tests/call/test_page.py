@@ -1,0 +1,50 @@
+"""The call page's HTTP side, around a stand-in for the call's processes."""
+
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from call.orchestrator import Call, CallSettings
+from call.page import CallPage
+
+
+class _Call(Call):
+    """The real bookkeeping without processes: what the page asks for is recorded."""
+
+    def __init__(self) -> None:
+        super().__init__(CallSettings(sources={"a": "webcam", "b": "webcam"}, out=Path("/nonexistent")))
+        self.asked: list[tuple[str, ...]] = []
+
+    def switch_scheme(self, party: str, scheme: str) -> None:
+        if scheme not in ("m3e", "h265"):
+            raise ValueError(f"unknown scheme {scheme!r}")
+        self.asked.append(("scheme", party, scheme))
+
+    def set_channel(self, direction: str, snr_db: float | None = None, fading: str | None = None) -> dict:
+        if direction not in ("a-b", "b-a"):
+            raise ValueError(f"unknown direction {direction!r}")
+        self.asked.append(("channel", direction, str(snr_db)))
+        return {"settings": {"snr_db": snr_db, "direction": direction}}
+
+
+async def test_page_reports_the_call_and_forwards_controls() -> None:
+    call, hung_up = _Call(), []
+    page = CallPage(call, "127.0.0.1", 0, lambda: hung_up.append(True))
+    async with TestClient(TestServer(page._app())) as client:
+        state = await (await client.get("/api/call")).json()
+        assert state["parties"]["a"]["sends_on"] == "a-b" and state["parties"]["a"]["receives_on"] == "b-a"
+        assert state["parties"]["a"]["preview"] is False  # a webcam belongs to the sender
+
+        assert (await client.post("/api/scheme", json={"party": "b", "scheme": "h265"})).status == 200
+        assert (await client.post("/api/scheme", json={"party": "b", "scheme": "mpeg2"})).status == 400
+        assert (await client.post("/api/scheme", json={"party": "c", "scheme": "h265"})).status == 400
+        reply = await client.post("/api/channel", json={"direction": "a-b", "snr_db": 3})
+        assert (await reply.json())["settings"]["snr_db"] == 3
+        assert (await client.post("/api/channel", json={"direction": "x-y", "snr_db": 3})).status == 400
+        assert (await client.post("/api/channel", data=b"not json")).status == 400
+        assert call.asked == [("scheme", "b", "h265"), ("channel", "a-b", "3.0")]
+
+        assert (await client.get("/preview/z")).status == 404
+        await client.post("/api/hangup")
+        assert hung_up == [True]
+    await page.stop()
