@@ -219,6 +219,31 @@ class Route:
     judge: GenieJudge
 
 
+class Routes(dict[str, Route]):
+    """The emulator's routes by direction; ``add`` makes one with a channel of its own (or
+    points an existing one at a new receiver: a party that rejoins keeps its channel)."""
+
+    def __init__(
+        self,
+        settings: ChannelSettings | None = None,
+        seed: int = 0,
+        retransmit_by: str = "receiver",
+        xi_threshold: float = 0.6,
+        max_retries: int = 2,
+    ) -> None:
+        super().__init__()
+        self.settings, self.seed = settings or ChannelSettings(), seed
+        self.judging = (retransmit_by, xi_threshold, max_retries)
+
+    def add(self, direction: str, target: str) -> Route:
+        if direction in self:
+            self[direction].target = target
+        else:
+            emulator = ChannelEmulator(self.settings, self.seed + 1000 * len(self), direction)
+            self[direction] = Route(target, emulator, GenieJudge(emulator.stats, *self.judging))
+        return self[direction]
+
+
 class LinkProxy(rpc.LinkServicer):
     """Link served to the sender, relayed over a Link stream to the receiver of the stream's
     route (its header's ``direction``)."""
@@ -333,10 +358,19 @@ class LinkProxy(rpc.LinkServicer):
 
 
 class ControlService(rpc.ControlServicer):
-    """Settings and statistics of one route's channel (``direction``; unset: the default)."""
+    """Settings and statistics of one route's channel (``direction``; unset: the default), and
+    routes added while it runs."""
 
-    def __init__(self, routes: dict[str, Route]) -> None:
+    def __init__(self, routes: Routes) -> None:
         self.routes = routes
+
+    async def SetRoute(self, request: pb.RouteRequest, context: grpc.aio.ServicerContext) -> pb.ChannelStats:
+        host, sep, port = request.target.rpartition(":")
+        if not request.direction or not sep or not host or not port.isdigit():
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a route needs a direction and a HOST:PORT")
+        route = self.routes.add(request.direction, request.target)
+        log.info("route %r -> %s", request.direction, request.target)
+        return channel_stats_to_proto(route.emulator.snapshot())
 
     async def Configure(
         self, request: pb.ChannelSettings, context: grpc.aio.ServicerContext
@@ -375,16 +409,10 @@ async def serve(
 ) -> None:
     """Run the emulator until cancelled. ``target`` is the default route's receiver;
     ``routes`` names more (direction -> receiver), each with a channel of its own."""
-    table: dict[str, Route] = {}
-    for i, (name, address) in enumerate({"": target, **(routes or {})}.items()):
-        if not address:
-            continue
-        emulator = ChannelEmulator(settings, seed + 1000 * i, name)
-        table[name] = Route(
-            address, emulator, GenieJudge(emulator.stats, retransmit_by, xi_threshold, max_retries)
-        )
-    if not table:
-        raise ValueError("the emulator needs a --target or at least one --route")
+    table = Routes(settings, seed, retransmit_by, xi_threshold, max_retries)
+    for name, address in {"": target, **(routes or {})}.items():
+        if address:
+            table.add(name, address)
     server, port, health = create_server(
         listen,
         [

@@ -230,3 +230,11 @@ class StatsRequest(_message.Message):
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     direction: str
     def __init__(self, direction: _Optional[str] = ...) -> None: ...
+
+class RouteRequest(_message.Message):
+    __slots__ = ("direction", "target")
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    direction: str
+    target: str
+    def __init__(self, direction: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...

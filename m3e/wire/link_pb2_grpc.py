@@ -116,6 +116,11 @@ class ControlStub:
                 request_serializer=m3e_dot_v1_dot_link__pb2.StatsRequest.SerializeToString,
                 response_deserializer=m3e_dot_v1_dot_link__pb2.ChannelStats.FromString,
                 _registered_method=True)
+        self.SetRoute = channel.unary_unary(
+                '/m3e.v1.Control/SetRoute',
+                request_serializer=m3e_dot_v1_dot_link__pb2.RouteRequest.SerializeToString,
+                response_deserializer=m3e_dot_v1_dot_link__pb2.ChannelStats.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -133,6 +138,12 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetRoute(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -144,6 +155,11 @@ def add_ControlServicer_to_server(servicer, server):
             'Stats': grpc.unary_unary_rpc_method_handler(
                     servicer.Stats,
                     request_deserializer=m3e_dot_v1_dot_link__pb2.StatsRequest.FromString,
+                    response_serializer=m3e_dot_v1_dot_link__pb2.ChannelStats.SerializeToString,
+            ),
+            'SetRoute': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRoute,
+                    request_deserializer=m3e_dot_v1_dot_link__pb2.RouteRequest.FromString,
                     response_serializer=m3e_dot_v1_dot_link__pb2.ChannelStats.SerializeToString,
             ),
     }
@@ -200,6 +216,33 @@ class Control:
             target,
             '/m3e.v1.Control/Stats',
             m3e_dot_v1_dot_link__pb2.StatsRequest.SerializeToString,
+            m3e_dot_v1_dot_link__pb2.ChannelStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRoute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/m3e.v1.Control/SetRoute',
+            m3e_dot_v1_dot_link__pb2.RouteRequest.SerializeToString,
             m3e_dot_v1_dot_link__pb2.ChannelStats.FromString,
             options,
             channel_credentials,

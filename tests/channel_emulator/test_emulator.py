@@ -11,6 +11,7 @@ from channel_emulator.server import (
     GenieJudge,
     LinkProxy,
     Route,
+    Routes,
     validate_settings,
 )
 from m3e.wire import link_pb2 as pb
@@ -26,8 +27,10 @@ def _header(direction: str = "") -> pb.Uplink:
     )
 
 
-def _routes(emu: ChannelEmulator, target: str, judge: GenieJudge | None = None) -> dict[str, Route]:
-    return {"": Route(target, emu, judge or GenieJudge(emu.stats))}
+def _routes(emu: ChannelEmulator, target: str, judge: GenieJudge | None = None) -> Routes:
+    routes = Routes()
+    routes[""] = Route(target, emu, judge or GenieJudge(emu.stats))
+    return routes
 
 
 def _burst(seq: int, n: int = 512) -> Burst:
@@ -249,7 +252,7 @@ async def test_genie_mode_through_the_proxy_and_the_genie_never_reaches_the_rece
 async def test_each_direction_has_its_own_receiver_and_channel() -> None:
     """A call: "a-b" goes to B at 30 dB, "b-a" to A at 0 dB; Control addresses each by name."""
     receivers = {"a-b": _RecordingReceiver(), "b-a": _RecordingReceiver()}
-    servers, routes = [], {}
+    servers, routes = [], Routes()
     for name, snr in (("a-b", 30.0), ("b-a", 0.0)):
         rx_server, rx_port, _ = create_server(
             "127.0.0.1:0", [lambda s, r=receivers[name]: rpc.add_LinkServicer_to_server(r, s)]
@@ -295,6 +298,20 @@ async def test_each_direction_has_its_own_receiver_and_channel() -> None:
             )
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await control.Stats(pb.StatsRequest())  # this emulator has no default route
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+            # a party joining from elsewhere: a route added while the emulator runs
+            added = await control.SetRoute(pb.RouteRequest(direction="c-d", target=routes["a-b"].target))
+            assert added.settings.direction == "c-d"
+
+            async def to_d() -> AsyncIterator[pb.Uplink]:
+                yield _header("c-d")
+                yield pb.Uplink(burst=burst_to_proto(_burst(5)))
+
+            assert [m.kind async for m in rpc.LinkStub(ch).Stream(to_d())] == [pb.Feedback.ACK]
+            assert [b.seq for b in receivers["a-b"].bursts] == [0, 5]
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await control.SetRoute(pb.RouteRequest(direction="e-f", target="nowhere"))
             assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         for s in servers:
