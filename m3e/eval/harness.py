@@ -87,8 +87,10 @@ class Job:
 
 # ------------------------------------------------------------------ jobs
 def run_job(job: Job, s: Settings, out: Path) -> dict[str, Any]:
-    """Run one job (in a worker process) and write its result; returns it."""
+    """Run one job (in a worker process) and write its result (with the seconds it took)."""
+    t0 = time.perf_counter()
     result = {"describe": _describe, "video": _video, "audio": _audio, "text": _text}[job.kind](job, s, out)
+    result["seconds"] = round(time.perf_counter() - t0, 1)
     path = job.path(out, s)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
@@ -229,8 +231,10 @@ def run(jobs: list[Job], s: Settings, out: Path, workers: int, label: str) -> No
     bar.close()
 
 
-def load_rows(jobs: list[Job], s: Settings, out: Path) -> list[dict[str, Any]]:
-    return [row for j in jobs for row in json.loads(j.path(out, s).read_text())["rows"]]
+def load_rows(jobs: list[Job], s: Settings, out: Path) -> tuple[list[dict[str, Any]], float]:
+    """The rows of the jobs, and the seconds their computation took (one worker's time)."""
+    results = [json.loads(j.path(out, s).read_text()) for j in jobs]
+    return [row for r in results for row in r.get("rows", [])], sum(r.get("seconds", 0.0) for r in results)
 
 
 def find_clips(folder: Path) -> list[str]:
@@ -246,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 clips, 3 SNRs, 16 sentences (≤ 15 min)")
     ap.add_argument("--snr", type=float, nargs="+", help="SNR points in dB (default: the profile's)")
     ap.add_argument("--channel", choices=("awgn", "rayleigh"), default="rayleigh")
-    ap.add_argument("--clips", type=Path, help="a folder of videos (default: the generated eval set)")
+    ap.add_argument(
+        "--clips", type=Path, help="a folder of videos (default: the eval set, made once per machine)"
+    )
     ap.add_argument("--out", type=Path, default=Path("eval-out"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
@@ -259,9 +265,10 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--clips {args.clips} is not a folder")
         clips = find_clips(args.clips)
     else:
+        from m3e.demo import SAMPLE_DIR
         from m3e.eval.testset import make_eval_set
 
-        clips = [str(c) for c in make_eval_set(args.out / "clips", profile.clips)]
+        clips = [str(c) for c in make_eval_set(SAMPLE_DIR.parent / "m3e-eval-set", profile.clips)]
     settings = Settings(args.channel, args.seed, profile.sentences, profile.repeats)
     t0 = time.time()
     describe, jobs = plan(figures, clips, snrs)
@@ -270,13 +277,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from m3e.eval.report import write_outputs
 
-    rows = load_rows(jobs, settings, args.out)
+    rows, job_seconds = load_rows(describe + jobs, settings, args.out)
     setup = {
         "profile": "quick" if args.quick else "full",
         "figures": figures,
         "snrs_db": snrs,
         "clips": clips,
         "runtime_s": round(time.time() - t0, 1),
+        "job_seconds": round(job_seconds, 1),
+        "workers": args.workers,
         **asdict(settings),
     }
     for path in write_outputs(figures, rows, setup, args.out):
