@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 import webbrowser
 from pathlib import Path
 
 from call.orchestrator import Call, CallSettings
 from call.page import CallPage
+
+LINGER_S = 30.0  # after our sources are sent, how long the other side's stream may still run
 
 
 def default_sources() -> dict[str, str]:
@@ -45,11 +48,16 @@ def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = Tr
         print(f"call page: {url}  (one party: {url}?party=a)", flush=True)
         if open_browser:
             webbrowser.open(url)
+        sent_at: float | None = None
         try:
             while not ended.is_set():
-                senders = [p.sender for p in call.parties.values()]
-                if all(s is not None and s.poll() is not None for s in senders) and not page.watching:
-                    break  # both sources sent and nobody is looking at the last pictures
+                senders = [p.sender for p in call.local()]
+                if sent_at is None and all(s is not None and s.poll() is not None for s in senders):
+                    sent_at = time.monotonic()
+                # the other side's stream ended too (its receiver wrote its summary), or it is late
+                received = all(call.stats_path(p.name).exists() for p in call.local())
+                if sent_at and (received or time.monotonic() > sent_at + LINGER_S) and not page.watching:
+                    break  # everything sent and received, and nobody is looking at the last pictures
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ended.wait(), 0.5)
         finally:

@@ -5,6 +5,13 @@ Party A sends to party B's receiver along the emulator's route ``a-b`` and B to 
 call changes through ``Control`` while it runs. Each party's receiver records its MP4 and
 serves its viewer (video, audio and statistics over a websocket, which the call page reads).
 
+Across two machines, the host runs ``m3e call --remote b`` (party B's processes are not
+started here; the relay listens on ``--host``) and the other machine ``m3e call --join
+HOST:PAGEPORT``: it starts party B's receiver, tells the host where it is (``/api/join``), and
+the host adds the route ``a-b`` to it (``Control.SetRoute``), starts party A's sender and
+answers with the relay's address, to which party B's sender then streams (over TLS with
+``--tls-*``).
+
 A direction's scheme can be switched mid-call: its sender stops and a new one starts with the
 new scheme (a new session at the same receiver). A party can drop out (its processes end; the
 other side's receiver keeps what it had and its sender retries) and rejoin (new processes on
@@ -64,6 +71,9 @@ class CallSettings:
     out: Path = Path("call-out")
     seed: int = 0
     echo: bool = True  # print the processes' output
+    remote: str | None = None  # host side: this party runs on another machine and joins
+    join: str | None = None  # the other side: HOST:PORT of the host's call page (we are party B)
+    tls: list[str] = field(default_factory=list)  # --tls-cert/--tls-key/--tls-ca for every hop
 
 
 class Call:
@@ -79,27 +89,60 @@ class Call:
         # onnxruntime, OpenCV), else they oversubscribe the CPU and the call lags by seconds
         self.env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
+    def local(self) -> list[Party]:
+        """The parties whose processes run on this machine."""
+        away = self.s.remote or ("a" if self.s.join else None)
+        return [p for p in self.parties.values() if p.name != away]
+
     # ------------------------------------------------------------ processes
     def start(self) -> None:
         s = self.s
         s.out.mkdir(parents=True, exist_ok=True)
-        self.relay_address = f"{s.host}:{free_port(s.host)}"
-        for party in self.parties.values():
+        for party in self.local():
             party.receiver_port, party.viewer_port = free_port(s.host), free_port(s.host)
+        if s.join:
+            self._join(s.join)
+            return
+        self.relay_address = f"{s.host}:{free_port(s.host)}"
         routes = []
         for party in self.parties.values():
             receiver = self.parties[OTHER[party.name]]
-            routes += ["--route", f"{party.direction}={s.host}:{receiver.receiver_port}"]
+            if receiver in self.local():
+                routes += ["--route", f"{party.direction}={s.host}:{receiver.receiver_port}"]
         relay_args = ["relay", "--port", self.relay_address.rsplit(":", 1)[1], "--target", "", *routes]
-        relay_args += ["--fading", s.fading, "--host", s.host, "--seed", str(s.seed)]
+        relay_args += ["--fading", s.fading, "--host", s.host, "--seed", str(s.seed), *s.tls]
         self._relay = start_process(relay_args, "listening", echo=s.echo, env=self.env)[0]
-        for direction, snr in s.snr_db.items():
-            self.set_channel(direction, snr_db=snr)
-        for party in self.parties.values():
+        for party in self.local():
             self._start_receiver(party)
         self.started = time.time()
-        for party in self.parties.values():
-            self._start_sender(party)
+        for party in self.local():
+            if party.name != OTHER.get(s.remote or "", ""):  # its receiver has to join first
+                self.set_channel(party.direction, snr_db=s.snr_db[party.direction])
+                self._start_sender(party)
+
+    def join_remote(self, receiver: str) -> str:
+        """Host side: the remote party's receiver is at ``receiver``; route our party's stream
+        to it and start sending. Returns the relay's port."""
+        if self.s.remote is None:
+            raise ValueError("this call has no remote party (start it with --remote b)")
+        ours = self.parties[OTHER[self.s.remote]]
+        self._control("SetRoute", direction=ours.direction, target=receiver)
+        self.set_channel(ours.direction, snr_db=self.s.snr_db[ours.direction])
+        if ours.sender is None or ours.sender.poll() is not None:
+            self._start_sender(ours)
+        return self.relay_address.rsplit(":", 1)[1]
+
+    def _join(self, page: str) -> None:
+        """Joining side (party B): learn the relay's port from the host's page, start B's
+        receiver, tell the host where it is (the host then starts sending to it), then start
+        B's sender."""
+        me = self.parties["b"]
+        host = page.rsplit(":", 1)[0]
+        self.relay_address = f"{host}:{_ask(f'http://{page}/api/call')['relay_port']}"
+        self._start_receiver(me)
+        _ask(f"http://{page}/api/join", {"receiver": f"{_reachable_address(host)}:{me.receiver_port}"})
+        self.started = time.time()
+        self._start_sender(me)
 
     def _start_receiver(self, party: Party) -> None:
         s = self.s
@@ -107,14 +150,14 @@ class Call:
         party.joins += 1
         args += ["--control", self.relay_address, "--out", str(self.recording(party.name))]
         args += ["--stats-json", str(self.stats_path(party.name)), "--host", s.host, "--seed", str(s.seed)]
-        party.receiver = start_process(args, "viewer:", echo=s.echo, env=self.env)[0]
+        party.receiver = start_process([*args, *s.tls], "viewer:", echo=s.echo, env=self.env)[0]
 
     def _start_sender(self, party: Party) -> None:
         s = self.s
         args = ["send", "--target", self.relay_address, "--direction", party.direction]
         args += ["--source", party.source, "--scheme", party.scheme, "--semantics"]
         args += ["--width", str(s.width), "--height", str(s.height), "--fps", str(s.fps)]
-        args += ["--host", s.host, "--seed", str(s.seed)]
+        args += ["--host", s.host, "--seed", str(s.seed), *s.tls]
         if s.duration:
             args += ["--duration", str(s.duration)]
         if s.low_latency and party.scheme == "m3e":
@@ -144,24 +187,34 @@ class Call:
         self, direction: str, snr_db: float | None = None, fading: str | None = None
     ) -> dict[str, Any]:
         """Change one direction's channel; returns its statistics (as the viewer shows them)."""
-        import asyncio
-        import dataclasses
-
-        from m3e.wire import link_pb2_grpc as rpc
-        from m3e.wire.convert import channel_stats_from_proto, settings_to_proto
-        from m3e.wire.grpc_util import client_channel
+        from m3e.wire.convert import settings_to_proto
         from m3e.wire.messages import ChannelSettings
 
         if direction not in DIRECTIONS.values():
             raise ValueError(f"unknown direction {direction!r}; expected one of {list(DIRECTIONS.values())}")
-        settings = ChannelSettings(snr_db=snr_db, fading=fading, direction=direction)
+        return self._control(
+            "Configure", settings_to_proto(ChannelSettings(snr_db, fading, direction=direction))
+        )
 
-        async def configure() -> dict[str, Any]:
-            async with client_channel(self.relay_address) as ch:
-                reply = await rpc.ControlStub(ch).Configure(settings_to_proto(settings), timeout=5)
+    def _control(self, method: str, request: Any = None, **fields: str) -> dict[str, Any]:
+        """One ``Control`` call on the relay (a ``RouteRequest`` from ``fields`` for SetRoute)."""
+        import asyncio
+        import dataclasses
+
+        from m3e.wire import link_pb2 as pb
+        from m3e.wire import link_pb2_grpc as rpc
+        from m3e.wire.convert import channel_stats_from_proto
+        from m3e.wire.grpc_util import TlsFiles, client_channel
+
+        tls = TlsFiles(*(Path(p) if p else None for p in _tls_paths(self.s.tls))) if self.s.tls else None
+
+        async def call() -> dict[str, Any]:
+            async with client_channel(self.relay_address, tls) as ch:
+                stub = rpc.ControlStub(ch)
+                reply = await getattr(stub, method)(request or pb.RouteRequest(**fields), timeout=5)
             return dataclasses.asdict(channel_stats_from_proto(reply))
 
-        return asyncio.run(configure())
+        return asyncio.run(call())
 
     def switch_scheme(self, party: str, scheme: str) -> None:
         """What ``party`` sends from now on goes as ``scheme`` (a new session)."""
@@ -206,6 +259,40 @@ class Call:
         for p in self.parties.values():
             _stop(p.receiver)
         _stop(self._relay)
+
+
+def _tls_paths(flags: list[str]) -> tuple[str | None, str | None, str | None]:
+    """(cert, key, ca) from ``--tls-cert C --tls-key K --tls-ca A`` flags."""
+    given = dict(zip(flags[::2], flags[1::2], strict=True))
+    return given.get("--tls-cert"), given.get("--tls-key"), given.get("--tls-ca")
+
+
+def _ask(url: str, body: dict[str, str] | None = None) -> dict[str, Any]:
+    """GET (or POST ``body`` as JSON to) the host's call page; ConnectionError with the page's
+    own reason when it refuses."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return dict(json.loads(reply.read()))
+    except urllib.error.HTTPError as exc:
+        reason = json.loads(exc.read() or b"{}").get("error", exc.reason)
+        raise ConnectionError(f"the call at {url.split('/')[2]} refused to be joined: {reason}") from exc
+    except (OSError, ValueError) as exc:
+        raise ConnectionError(f"cannot join the call at {url.split('/')[2]}: {exc}") from exc
+
+
+def _reachable_address(host: str) -> str:
+    """This machine's address as ``host`` sees it (the interface a packet to it leaves by)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((host, 9))  # no packet is sent: connect only picks the route
+        return str(s.getsockname()[0])
 
 
 def _stop(proc: subprocess.Popen[str] | None, timeout: float = 15.0) -> None:

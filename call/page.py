@@ -96,6 +96,7 @@ class CallPage:
                 web.post("/api/scheme", self._scheme),
                 web.post("/api/channel", self._channel),
                 web.post("/api/hangup", self._hang_up),
+                web.post("/api/join", self._join),
                 web.get("/preview/{party}", self._preview),
                 web.get("/ws", self._presence),
             ]
@@ -126,8 +127,12 @@ class CallPage:
                 "switches": p.switches,
             }
             for name, p in c.parties.items()
+            if p in c.local()  # a party on another machine has its own page there
         }
-        return web.json_response({"parties": parties, "elapsed_s": time.time() - c.started})
+        state: dict[str, object] = {"parties": parties, "elapsed_s": time.time() - c.started}
+        if c.s.remote:  # what the joining machine needs to reach the relay
+            state["relay_port"] = int(c.relay_address.rsplit(":", 1)[1])
+        return web.json_response(state)
 
     async def _scheme(self, request: web.Request) -> web.Response:
         body = await _json(request)
@@ -150,6 +155,21 @@ class CallPage:
         except (KeyError, TypeError, ValueError) as exc:
             return web.json_response({"error": f"expected {{direction, snr_db}}: {exc}"}, status=400)
         return web.json_response(stats)
+
+    async def _join(self, request: web.Request) -> web.Response:
+        """The remote party's receiver is at ``{"receiver": "HOST:PORT"}``: our party starts
+        sending to it. The answer is the relay's port."""
+        receiver = str((await _json(request)).get("receiver", ""))
+        host, sep, port = receiver.rpartition(":")
+        if not (host and sep and port.isdigit()):
+            return web.json_response({"error": 'expected {"receiver": "HOST:PORT"}'}, status=400)
+        try:
+            relay_port = await asyncio.get_running_loop().run_in_executor(
+                None, self.call.join_remote, receiver
+            )
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=409)
+        return web.json_response({"relay_port": int(relay_port)})
 
     async def _hang_up(self, request: web.Request) -> web.Response:
         self.on_hang_up()

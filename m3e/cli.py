@@ -214,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--port", type=int, default=0, help="call page port (0: any free port)")
     call.add_argument("--host", default="127.0.0.1", help="address every process binds")
     call.add_argument("--no-browser", action="store_true", help="do not open the call page")
+    call.add_argument(
+        "--remote", choices=["b"], default=None, help="party B joins from another machine (m3e call --join)"
+    )
+    call.add_argument("--join", default=None, metavar="HOST:PORT", help="join as party B the call page there")
+    call.add_argument("--tls-cert", default=None, help="PEM certificate of this machine's services")
+    call.add_argument("--tls-key", default=None, help="PEM private key of this machine's services")
+    call.add_argument("--tls-ca", default=None, help="PEM CA bundle that signed the other machine's services")
     call.set_defaults(func=_call)
 
     describe = sub.add_parser("describe", help="print the keyframes of a video and their text")
@@ -405,6 +412,14 @@ def _call(args: argparse.Namespace) -> int:
     from call.main import default_sources, run_call
     from call.orchestrator import CallSettings
 
+    if args.join and args.remote:
+        raise ValueError("--join and --remote are the two ends of one call: use one")
+    tls = [
+        f
+        for flag in ("cert", "key", "ca")
+        if (v := getattr(args, f"tls_{flag}"))
+        for f in (f"--tls-{flag}", v)
+    ]
     defaults = default_sources() if args.a is None or args.b is None else {}
     settings = CallSettings(
         sources={"a": args.a or defaults["a"], "b": args.b or defaults["b"]},
@@ -418,6 +433,9 @@ def _call(args: argparse.Namespace) -> int:
         low_latency=not args.no_low_latency,
         host=args.host,
         out=args.out,
+        remote=args.remote,
+        join=args.join,
+        tls=tls,
     )
     return run_call(settings, args.port, open_browser=not args.no_browser)
 

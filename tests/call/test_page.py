@@ -48,3 +48,38 @@ async def test_page_reports_the_call_and_forwards_controls() -> None:
         await client.post("/api/hangup")
         assert hung_up == [True]
     await page.stop()
+
+
+class _HostCall(_Call):
+    """A host whose party B joins from another machine (``m3e call --remote b``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.s.remote = "b"
+        self.relay_address = "127.0.0.1:50051"
+
+    def join_remote(self, receiver: str) -> str:
+        self.asked.append(("join", receiver))
+        return "50051"
+
+
+async def test_page_lets_the_remote_party_join() -> None:
+    call = _HostCall()
+    page = CallPage(call, "127.0.0.1", 0, lambda: None)
+    async with TestClient(TestServer(page._app())) as client:
+        state = await (await client.get("/api/call")).json()
+        assert state["relay_port"] == 50051 and list(state["parties"]) == ["a"]  # B has its own page
+        assert (await client.post("/api/join", json={"receiver": "no-port"})).status == 400
+        reply = await client.post("/api/join", json={"receiver": "10.1.2.3:6000"})
+        assert reply.status == 200 and (await reply.json())["relay_port"] == 50051
+        assert call.asked == [("join", "10.1.2.3:6000")]
+    await page.stop()
+
+
+async def test_a_call_without_a_remote_party_refuses_a_join() -> None:
+    page = CallPage(_Call(), "127.0.0.1", 0, lambda: None)
+    async with TestClient(TestServer(page._app())) as client:
+        assert "relay_port" not in await (await client.get("/api/call")).json()
+        reply = await client.post("/api/join", json={"receiver": "127.0.0.1:6000"})
+        assert reply.status == 409 and "--remote" in (await reply.json())["error"]
+    await page.stop()

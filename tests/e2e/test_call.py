@@ -122,3 +122,35 @@ def test_a_party_drops_out_and_rejoins_without_harm_to_the_other(tmp_path: Path)
     assert call.recording("b").name == "received-by-b.2.mp4"
     for recording in (call.recording("b"), tmp_path / "out" / "received-by-b.mp4", call.recording("a")):
         assert len(recorded_frames(recording)) > 0, recording  # before the drop too: nothing lost
+
+
+def test_second_party_joins_from_another_machine_over_tls(tmp_path: Path) -> None:
+    """Two ``m3e call`` processes as two machines would run them: the host with ``--remote b``,
+    the other with ``--join``; every gRPC hop over TLS."""
+    clips = _clips(tmp_path, 6.0)
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    tls = ["--tls-cert", str(cert), "--tls-key", str(key), "--tls-ca", str(cert)]
+    common = [*SIZE, "--duration", "6", "--no-browser", *tls]
+    page = free_port()
+    host = subprocess.Popen(
+        [sys.executable, "-m", "m3e.cli", "call", "--remote", "b", "--a", clips["a"], "--b", clips["b"],
+         "--port", str(page), "--out", str(tmp_path / "host"), *common],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert host.stdout is not None
+    while "call page:" not in (line := host.stdout.readline()):
+        assert line, f"the host exited with {host.wait()}"
+    joiner = subprocess.run(
+        [sys.executable, "-m", "m3e.cli", "call", "--join", f"127.0.0.1:{page}", "--a", clips["a"],
+         "--b", clips["b"], "--out", str(tmp_path / "joiner"), *common],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert joiner.returncode == 0 and "Traceback" not in joiner.stderr, joiner.stderr[-2000:]
+    assert host.wait(timeout=120) == 0
+    for recording in (tmp_path / "host" / "received-by-a.mp4", tmp_path / "joiner" / "received-by-b.mp4"):
+        assert len(recorded_frames(recording)) > 30 and has_audio(recording), recording
