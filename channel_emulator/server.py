@@ -171,8 +171,6 @@ class GenieJudge:
     def remember(self, burst: Burst) -> None:
         """Keep the clean sentence of a text burst (before the channel strips it)."""
         if burst.modality == Modality.TEXT and burst.genie:
-            if not self._texts:  # the first sentence: load the sentence encoder meanwhile
-                threading.Thread(target=_load_sentence_encoder, daemon=True).start()
             self._texts[(burst.session_id, burst.seq)] = (burst.genie.decode(errors="replace"), burst.attempt)
             while len(self._texts) > self.MAX_KEPT:
                 self._texts.popitem(last=False)
@@ -421,6 +419,10 @@ async def serve(
         ],
         tls,
     )
+    # The judge's sentence encoder loads now, while the processes around start up: loading it
+    # when the first sentence came (transformers' imports hold the GIL for seconds) stalled
+    # the relaying of every stream by seconds.
+    threading.Thread(target=_load_sentence_encoder, name="judge-loader", daemon=True).start()
     await server.start()
     await set_serving(health)
     for name, route in table.items():

@@ -17,7 +17,7 @@ from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import burst_from_proto, feedback_to_proto, header_from_proto
 from m3e.wire.grpc_util import TlsFiles, create_server, set_serving
-from m3e.wire.messages import Feedback, FeedbackKind, StreamHeader
+from m3e.wire.messages import Burst, Feedback, FeedbackKind, StreamHeader
 from receiver.session import FAILED_PRECONDITION, INVALID, ReceiverConfig, ReceiverSession
 from receiver.viewer import Viewer
 
@@ -33,15 +33,50 @@ class ReceiverService(rpc.LinkServicer):
         self.sessions: dict[str, ReceiverSession] = {}
         # one worker: bursts of a session are decoded in arrival order, off the event loop
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="decode")
+        self.text_worker = ThreadPoolExecutor(1, thread_name_prefix="sentences")
         self.finished = asyncio.Event()
         self._started = 0  # sessions started by this process
 
     async def Stream(
         self, request_iterator: AsyncIterator[pb.Uplink], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.Feedback]:
+        """Feedback for every burst as soon as it is decoded. Sentences decode on a thread of
+        their own: a video burst never waits behind a sentence's transformer decoders (the
+        low-latency pictures did, by up to a second on a busy CPU)."""
+        out: asyncio.Queue[pb.Feedback | None] = asyncio.Queue()
+        reader = asyncio.create_task(self._read(request_iterator, out))
+        try:
+            while (fb := await out.get()) is not None:
+                yield fb
+            await reader  # its exception, if it had one
+        finally:
+            reader.cancel()
+
+    async def _read(
+        self, request_iterator: AsyncIterator[pb.Uplink], out: asyncio.Queue[pb.Feedback | None]
+    ) -> None:
+        try:
+            await self._read_stream(request_iterator, out)
+        finally:
+            out.put_nowait(None)
+
+    async def _read_stream(
+        self, request_iterator: AsyncIterator[pb.Uplink], out: asyncio.Queue[pb.Feedback | None]
+    ) -> None:
         loop = asyncio.get_running_loop()
         session: ReceiverSession | None = None
         completed = False
+        sentences: set[asyncio.Task[None]] = set()
+
+        async def sentence(session: ReceiverSession, burst: Burst) -> None:
+            decoded = await loop.run_in_executor(self.text_worker, session.decode_sentence, burst)
+            fb = await loop.run_in_executor(self.worker, session.on_sentence, burst, decoded)
+            out.put_nowait(feedback_to_proto(fb))
+
+        def reject(session_id: str, seq: int, reason: str, code: int) -> None:
+            fb = Feedback(session_id, seq, FeedbackKind.REJECTED, reason=reason, status_code=code)
+            out.put_nowait(feedback_to_proto(fb))
+
         async for msg in request_iterator:
             if msg.HasField("end"):
                 completed = True
@@ -67,43 +102,25 @@ class ReceiverService(rpc.LinkServicer):
                     else:
                         log.info("session %s resumed", header.session_id)
                 except ValueError as exc:
-                    yield feedback_to_proto(
-                        Feedback(
-                            msg.header.session_id,
-                            0,
-                            FeedbackKind.REJECTED,
-                            reason=str(exc),
-                            status_code=INVALID,
-                        )
-                    )
+                    reject(msg.header.session_id, 0, str(exc), INVALID)
                 continue
             if session is None:
-                yield feedback_to_proto(
-                    Feedback(
-                        msg.burst.session_id,
-                        msg.burst.seq,
-                        FeedbackKind.REJECTED,
-                        reason="no stream header yet",
-                        status_code=FAILED_PRECONDITION,
-                    )
-                )
+                reject(msg.burst.session_id, msg.burst.seq, "no stream header yet", FAILED_PRECONDITION)
                 continue
             try:
                 burst = burst_from_proto(msg.burst)
             except ValueError as exc:
                 session.stats.rejected += 1
-                yield feedback_to_proto(
-                    Feedback(
-                        msg.burst.session_id,
-                        msg.burst.seq,
-                        FeedbackKind.REJECTED,
-                        reason=str(exc),
-                        status_code=INVALID,
-                    )
-                )
+                reject(msg.burst.session_id, msg.burst.seq, str(exc), INVALID)
+                continue
+            if session.decodes_sentences(burst):
+                task = asyncio.create_task(sentence(session, burst))
+                sentences.add(task)
+                task.add_done_callback(sentences.discard)
                 continue
             fb = await loop.run_in_executor(self.worker, session.on_burst, burst)
-            yield feedback_to_proto(fb)
+            out.put_nowait(feedback_to_proto(fb))
+        await asyncio.gather(*sentences)
         # Only a stream the sender completed ends the session; a cut one may come back.
         if session is not None and completed:
             await loop.run_in_executor(self.worker, session.close)

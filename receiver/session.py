@@ -227,15 +227,30 @@ class ReceiverSession:
             burst.session_id, burst.seq, FeedbackKind.REJECTED, reason=str(exc), status_code=INVALID
         )
 
-    def _on_sentence(self, burst: Burst) -> Feedback:
-        """m3e-text: combine, decode, judge ξ̂ and ask again while it is low."""
+    def decodes_sentences(self, burst: Burst) -> bool:
+        """Whether ``burst`` is an m3e-text sentence (``decode_sentence`` + ``on_sentence``)."""
+        return burst.modality == Modality.TEXT and self._sentences is not None
+
+    def decode_sentence(self, burst: Burst) -> SentenceEstimate | ValueError:
+        """The heavy half of an m3e-text burst: combine it with earlier copies and decode.
+        Touches only the sentence receivers, so it may run on a thread of its own (one
+        thread for all sentences, in arrival order). A malformed burst: its ValueError."""
         assert self._sentences is not None
         try:
             if burst.scheme != "m3e-text":
                 raise ValueError(f"unexpected scheme {burst.scheme!r} for text")
-            estimate = self._sentences.receive(burst)
+            return self._sentences.receive(burst)
         except ValueError as exc:
-            return self._reject(burst, exc)
+            return exc
+
+    def _on_sentence(self, burst: Burst) -> Feedback:
+        return self.on_sentence(burst, self.decode_sentence(burst))
+
+    def on_sentence(self, burst: Burst, estimate: SentenceEstimate | ValueError) -> Feedback:
+        """m3e-text: judge ξ̂ of the decoded sentence and ask again while it is low."""
+        assert self._sentences is not None
+        if isinstance(estimate, ValueError):
+            return self._reject(burst, estimate)
         self.stats.bursts += 1
         self._c.transmissions += 1
         first_answer = burst.seq not in self._sentences.answered

@@ -100,7 +100,7 @@ class Sender:
         self.source = MediaSource(c.source, c.media)
         self.pilots = PilotLayout(c.pilot_spacing, c.pilot_count)
         self.coder = TransportCoder(c.modulation, c.code_rate, pilots=self.pilots)
-        # M3E motion descriptions: 12 bytes that are stale if late, so the most robust coding
+        # low-latency M3E pictures and motion descriptions are stale if late: the most robust coding
         self.robust = TransportCoder("qpsk", 0.5, pilots=self.pilots)
         m = c.media
         # M3E schemes send no video stream: keyframes as text + side information + V′
@@ -267,11 +267,9 @@ class Sender:
         else:
             return
         packet = Packet(payload, t, is_keyframe)
-        with lock:
+        with lock:  # stale when late, pictures too: no time for a retransmission (docs/m3e.md)
             burst = dataclasses.replace(
-                self._burst(
-                    packet, Modality.VIDEO, self.config.video_scheme, captured, robust=not is_keyframe
-                ),
+                self._burst(packet, Modality.VIDEO, self.config.video_scheme, captured, robust=True),
                 index=index,
             )
         if is_keyframe:

@@ -74,6 +74,9 @@ class SemanticWorker:
         self._thread.join()
 
     def _run(self) -> None:
+        from m3e.priority import run_in_background_priority
+
+        run_in_background_priority(5)  # a sentence may come late; the pictures must not
         while (item := self._inbox.get()) is not None:
             kind, data, index, t = item
             try:
@@ -92,10 +95,9 @@ class SemanticWorker:
 class LiveWorker:
     """Every examined frame: the extractor's keyframe test (its own selector, so a busy
     semantic worker never delays it) and ``on_frame(rgb, time, is_keyframe, captured)`` with
-    the wall time the frame was captured. Only the latest frames wait: a backlog means the
-    motion would be stale anyway."""
-
-    MAX_WAITING = 2
+    the wall time the frame was captured. Only the newest frame is worked on: after a slow
+    one (a keyframe's picture) the frames that waited meanwhile are stale, and showing them
+    late would only delay the present."""
 
     def __init__(self, on_frame: Callable[[npt.NDArray[np.uint8], float, bool, float], None]) -> None:
         from m3e.semantics.keyframes import KeyframeSelector
@@ -103,25 +105,34 @@ class LiveWorker:
         self.selector = KeyframeSelector()
         self.on_frame = on_frame
         self.dropped = 0
-        self._inbox: queue.Queue[tuple[npt.NDArray[np.uint8], float, float] | None] = queue.Queue()
+        self._waiting: tuple[npt.NDArray[np.uint8], float, float] | None = None  # the newest frame
+        self._closed = False
+        self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="live", daemon=True)
         self._thread.start()
 
     def offer_frame(self, rgb: npt.NDArray[np.uint8], time_s: float, captured: float) -> None:
-        if self._inbox.qsize() >= self.MAX_WAITING:
-            self.dropped += 1
-        else:
-            self._inbox.put((rgb, time_s, captured))
+        with self._cond:
+            self.dropped += self._waiting is not None  # a newer frame replaces it
+            self._waiting = (rgb, time_s, captured)
+            self._cond.notify()
 
     def close(self) -> None:
-        self._inbox.put(None)
+        """Work on the frame still waiting, then stop the thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
         self._thread.join()
 
     def _run(self) -> None:
         from m3e.semantics.keyframes import luma_thumbnail
 
-        while (item := self._inbox.get()) is not None:
-            rgb, t, captured = item
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._waiting is not None or self._closed)
+                if self._waiting is None:
+                    return
+                (rgb, t, captured), self._waiting = self._waiting, None
             try:
                 self.on_frame(rgb, t, self.selector.update(luma_thumbnail(rgb), t), captured)
             except Exception:  # a failure on one frame must not stop the stream

@@ -316,10 +316,10 @@ class SentenceReceiver:
 
 def token_states(encoder, sentences: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
     """B_α: MiniLM last hidden states (B, T, 384) and mask (B, T) bool."""
-    batch = encoder.tokenizer(
-        sentences, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
-    )
-    with torch.no_grad():
+    with encoder.lock, torch.no_grad():
+        batch = encoder.tokenizer(
+            sentences, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
+        )
         states = encoder.model(**batch).last_hidden_state
     return states, batch["attention_mask"].bool()
 

@@ -226,8 +226,49 @@ def _section(figure: str, data: dict[str, Any]) -> list[str]:
     for scheme in dict.fromkeys(p["scheme"] for p in points):
         cells = [_fmt(value.get((scheme, s)), key) for s in snrs]
         lines.append(f"| {LABELS.get(scheme, scheme)} | " + " | ".join(cells) + " |")
-    lines += ["", _verdict(figure, points), ""]
+    lines += ["", _verdict(figure, points), "", sanity(figure, points), ""]
     return lines
+
+
+MONOTONE_TOLERANCE = {
+    "symbols_per_gop": 0.10,
+    "xi": 0.05,
+    "ssim": 0.05,
+    "agreement_top5": 0.10,
+    "timbre": 0.05,
+}
+
+
+def sanity(figure: str, points: list[dict[str, Any]]) -> str:
+    """Whether the curves are physically sensible: quality never falls as the SNR rises, and
+    the symbols a scheme needs never grow, within a tolerance for the clips' and the channel's
+    noise (relative for symbols, absolute otherwise); for Fig. 6, whether H.265 + 16-QAM shows
+    its cliff (keyframe SSIM at the lowest SNR at least 0.3 below the highest)."""
+    key = METRIC[figure]
+    tol = MONOTONE_TOLERANCE[key]
+    broken = []
+    for scheme in dict.fromkeys(p["scheme"] for p in points):
+        curve = sorted((p["snr_db"], p[key]) for p in points if p["scheme"] == scheme and p[key] is not None)
+        for (s0, v0), (s1, v1) in itertools.pairwise(curve):
+            worse = (v1 - v0) / max(abs(v0), 1e-9) > tol if key == "symbols_per_gop" else v0 - v1 > tol
+            if worse:
+                broken.append(f"{LABELS.get(scheme, scheme)} {s0:g} → {s1:g} dB ({v0:.3g} → {v1:.3g})")
+    relative = " (relative)" if key == "symbols_per_gop" else ""
+    text = (
+        f"Sanity: every curve is monotone in SNR within {tol:g}{relative}"
+        if not broken
+        else "Sanity: **not monotone** in SNR: " + "; ".join(broken)
+    )
+    if figure == "fig6":
+        h265 = sorted(
+            (p["snr_db"], p["ssim"]) for p in points if p["scheme"] == "h265-16qam" and p["ssim"] is not None
+        )
+        if len(h265) > 1:
+            cliff = h265[-1][1] - h265[0][1] >= 0.3
+            text += f"; H.265 + 16-QAM {'shows' if cliff else '**does not show**'} its cliff " + (
+                f"(SSIM {h265[0][1]:.2f} at {h265[0][0]:g} dB, {h265[-1][1]:.2f} at {h265[-1][0]:g} dB)"
+            )
+    return text + "."
 
 
 def _fmt(v: float | None, key: str) -> str:

@@ -79,6 +79,9 @@ class Mp4Recorder:
         return self._queue.unfinished_tasks
 
     def _run(self) -> None:
+        from m3e.priority import run_in_background_priority
+
+        run_in_background_priority()  # a recording may lag; the live picture must not
         while (item := self._queue.get()) is not None:
             kind, data, index = item
             try:

@@ -50,7 +50,9 @@ class KnowledgeBase:
         self.capacity = capacity
 
     def add(self, key: int, text: str, image: Image) -> None:
-        self.keyframes[key] = Memory(key, text, embed([text])[0], image)
+        # a low-latency picture has no text yet: nothing to find it by (and no encoder run)
+        embedding = embed([text])[0] if text else np.zeros(384, np.float32)
+        self.keyframes[key] = Memory(key, text, embedding, image)
         while len(self.keyframes) > self.capacity:
             self.keyframes.popitem(last=False)
 

@@ -33,6 +33,10 @@ class SentenceEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         self._torch = torch
+        # one call at a time: the fast tokenizer changes its truncation state on every call and
+        # refuses a second thread meanwhile ("Already borrowed"); the receiver's sentence and
+        # picture threads both use this encoder
+        self.lock = threading.Lock()
         self.tokenizer = AutoTokenizer.from_pretrained(str(_model_dir()))
         self.model = AutoModel.from_pretrained(str(_model_dir())).eval()
 
@@ -40,8 +44,10 @@ class SentenceEncoder:
         torch = self._torch
         if not sentences:
             return np.zeros((0, 384), dtype=np.float32)
-        batch = self.tokenizer(sentences, padding=True, truncation=True, max_length=128, return_tensors="pt")
-        with torch.no_grad():
+        with self.lock, torch.no_grad():
+            batch = self.tokenizer(
+                sentences, padding=True, truncation=True, max_length=128, return_tensors="pt"
+            )
             states = self.model(**batch).last_hidden_state  # (N, T, 384)
         mask = batch["attention_mask"][..., None].float()
         pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)

@@ -38,7 +38,11 @@ async def _watch(browser: Browser, party: str, seconds: float = 90.0) -> tuple[l
     while time.monotonic() < deadline and not (len(set(counts)) > 3 and texts):
         await asyncio.sleep(0.25)
         counts.append(
-            int(await browser.evaluate(f"+document.querySelector('#party-{party} .frame').textContent"))
+            int(
+                await browser.evaluate(
+                    f"+(document.querySelector('#party-{party} .frame')?.textContent ?? 0)"
+                )
+            )
         )
         texts = int(await browser.evaluate(f"document.querySelectorAll('#party-{party} .texts li').length"))
     return counts, texts
@@ -71,8 +75,9 @@ async def test_call_of_two_clips_is_seen_on_both_pages_and_recorded(tmp_path: Pa
     try:
         for b in browsers.values():
             await b.connect()
-        for party, browser in browsers.items():
-            counts, texts = await _watch(browser, party)
+        # both at once: the call lasts 5 s, and each page has to see it live
+        seen = await asyncio.gather(*(_watch(b, party) for party, b in browsers.items()))
+        for party, (counts, texts) in zip(browsers, seen, strict=True):
             assert len(set(counts)) > 3 and counts[-1] > 10, (party, counts)  # frames advance
             assert texts >= 1, party  # the other side's keyframe sentences, with ξ̂
     finally:

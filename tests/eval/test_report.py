@@ -1,5 +1,6 @@
 """The figure assembly around the harness's jobs, on rows made up here."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,33 @@ def test_plan_runs_what_each_figure_needs() -> None:
     assert [j.snr for j in jobs] == [0.0, TABLE_SNR] and len(describe) == 1
     settings = Settings("rayleigh", 0, 16, 1)
     assert Job("video", "d/c.mp4", 8.0).path(Path("o"), settings).name == "video-d-c-+8dB-rayleigh-seed0.json"
+
+
+def test_sanity_flags_a_curve_that_falls_as_the_snr_rises_and_a_missing_cliff() -> None:
+    from m3e.eval.report import sanity
+
+    def pts(scheme: str, values: list[float]) -> list[dict]:
+        return [
+            {"scheme": scheme, "snr_db": s, "ssim": v} for s, v in zip((0.0, 8.0, 20.0), values, strict=True)
+        ]
+
+    good = pts("m3e", [0.6, 0.78, 0.80]) + pts("h265-16qam", [0.05, 0.9, 0.96])
+    assert "every curve is monotone" in sanity("fig6", good) and "shows its cliff" in sanity("fig6", good)
+    bad = pts("m3e", [0.6, 0.78, 0.70]) + pts("h265-16qam", [0.8, 0.9, 0.96])
+    verdict = sanity("fig6", bad)
+    assert "not monotone" in verdict and "m3e 8 → 20 dB" in verdict and "does not show" in verdict
+    symbols = [
+        {"scheme": "m3e", "snr_db": s, "symbols_per_gop": v}
+        for s, v in ((0.0, 20e3), (8.0, 5e3), (20.0, 5.2e3))
+    ]
+    assert "every curve is monotone" in sanity("fig4", symbols)  # +4 %: within the channel's noise
+
+
+def test_the_committed_quick_results_are_physically_sensible() -> None:
+    """``results/eval`` as committed (``m3e eval all --quick``): monotone curves, H.265's cliff."""
+    from m3e.eval.report import METRIC, sanity
+
+    results = Path(__file__).parents[2] / "results" / "eval"
+    for figure in METRIC:
+        verdict = sanity(figure, json.loads((results / f"{figure}.json").read_text())["points"])
+        assert "not monotone" not in verdict and "does not show" not in verdict, verdict
