@@ -7,10 +7,10 @@ serves its viewer (video, audio and statistics over a websocket, which the call 
 
 Across two machines, the host runs ``m3e call --remote b`` (party B's processes are not
 started here; the relay listens on ``--host``) and the other machine ``m3e call --join
-HOST:PAGEPORT``: it starts party B's receiver, tells the host where it is (``/api/join``), and
-the host adds the route ``a-b`` to it (``Control.SetRoute``), starts party A's sender and
-answers with the relay's address, to which party B's sender then streams (over TLS with
-``--tls-*``).
+HOST:PAGEPORT``: it learns the relay's port from the host's page (``/api/call``), starts party
+B's receiver and tells the host where it is (``/api/join``); the host adds the route ``a-b``
+to it (``Control.SetRoute``) and starts party A's sender, and party B's sender streams to the
+relay (every hop over TLS with ``--tls-*``).
 
 A direction's scheme can be switched mid-call: its sender stops and a new one starts with the
 new scheme (a new session at the same receiver). A party can drop out (its processes end; the

@@ -73,8 +73,10 @@ class CallPage:
     def __init__(self, call: Call, host: str, port: int, on_hang_up: Callable[[], None]) -> None:
         self.call, self.host, self.port = call, host, port
         self.on_hang_up = on_hang_up
-        self.previews = {
-            name: Preview(p.source, call.s.width, call.s.height) for name, p in call.parties.items()
+        self.previews = {  # a party on another machine has its page (and preview) there
+            name: Preview(p.source, call.s.width, call.s.height)
+            for name, p in call.parties.items()
+            if p in call.local()
         }
         self._pages = 0
         self._seen_page = False
@@ -127,7 +129,7 @@ class CallPage:
                 "switches": p.switches,
             }
             for name, p in c.parties.items()
-            if p in c.local()  # a party on another machine has its own page there
+            if name in self.previews
         }
         state: dict[str, object] = {"parties": parties, "elapsed_s": time.time() - c.started}
         if c.s.remote:  # what the joining machine needs to reach the relay

@@ -45,6 +45,7 @@ class ReceiverService(rpc.LinkServicer):
         low-latency pictures did, by up to a second on a busy CPU)."""
         out: asyncio.Queue[pb.Feedback | None] = asyncio.Queue()
         reader = asyncio.create_task(self._read(request_iterator, out))
+        reader.add_done_callback(lambda _: out.put_nowait(None))  # however it ended
         try:
             while (fb := await out.get()) is not None:
                 yield fb
@@ -55,14 +56,7 @@ class ReceiverService(rpc.LinkServicer):
     async def _read(
         self, request_iterator: AsyncIterator[pb.Uplink], out: asyncio.Queue[pb.Feedback | None]
     ) -> None:
-        try:
-            await self._read_stream(request_iterator, out)
-        finally:
-            out.put_nowait(None)
-
-    async def _read_stream(
-        self, request_iterator: AsyncIterator[pb.Uplink], out: asyncio.Queue[pb.Feedback | None]
-    ) -> None:
+        """Every message of one stream, its feedback into ``out``."""
         loop = asyncio.get_running_loop()
         session: ReceiverSession | None = None
         completed = False

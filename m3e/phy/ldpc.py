@@ -345,6 +345,7 @@ class LdpcEncoder:
         d_len = c.n_ldpc - 2 * c.z
         is_filler = (np.arange(d_len) >= c.k - 2 * c.z) & (np.arange(d_len) < c.k_ldpc - 2 * c.z)
         self._valid = np.nonzero(~is_filler)[0] + 2 * c.z  # circular buffer, fillers skipped
+        self._positions: dict[int, npt.NDArray[np.int64]] = {}  # per rv
         self._filler = slice(c.k, c.k_ldpc)
 
     @property
@@ -355,10 +356,14 @@ class LdpcEncoder:
     def n(self) -> int:
         return self.code.n
 
-    @functools.cache  # noqa: B019 - a handful of (rv) keys per encoder
     def positions(self, rv: int = 0) -> npt.NDArray[np.int64]:
         """(n,) positions in the mother codeword that redundancy version ``rv`` sends,
         in transmission order (before bit interleaving)."""
+        if rv not in self._positions:
+            self._positions[rv] = self._rv_positions(rv)
+        return self._positions[rv]
+
+    def _rv_positions(self, rv: int) -> npt.NDArray[np.int64]:
         if rv not in (0, 1, 2, 3):
             raise ValueError(f"redundancy version must be 0, 1, 2 or 3, got {rv!r}")
         c = self.code

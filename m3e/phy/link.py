@@ -9,7 +9,7 @@ receiver knows exactly which blocks to ask for again.
 
 from __future__ import annotations
 
-import functools
+import collections
 import math
 from dataclasses import dataclass
 
@@ -64,6 +64,12 @@ class TransportCoder:
         self.rate = rate
         self.demap_method = demap
         self.pilots = pilots
+        # LDPC codes per block size (k, n), the least recently used dropped beyond MAX_CODES:
+        # video payloads come in many sizes, and an unbounded cache (a method cache kept every
+        # coder ever made alive, too) grew an evaluation worker to 12 GB
+        self._codes: collections.OrderedDict[tuple[int, int], tuple[LdpcEncoder, LdpcDecoder]] = (
+            collections.OrderedDict()
+        )
 
     @property
     def modulation(self) -> str:
@@ -74,7 +80,6 @@ class TransportCoder:
         n_data = self.plan(n_bytes).n_bits // self.constellation.q
         return n_data if self.pilots is None else self.pilots.n_transmitted(n_data)
 
-    @functools.cache  # noqa: B019 - plans for a few payload sizes per coder
     def plan(self, n_bytes: int) -> BlockPlan:
         if n_bytes < 0:
             raise ValueError(f"payload length must be >= 0, got {n_bytes}")
@@ -85,10 +90,17 @@ class TransportCoder:
         n = -(-math.ceil(k / self.rate) // q) * q
         return BlockPlan(n_bytes, n_blocks, block_bytes, k, n)
 
-    @functools.cache  # noqa: B019
+    MAX_CODES = 512  # ~0.4 MB each; a stream of one kind of payload rarely has more sizes
+
     def _codec(self, k: int, n: int) -> tuple[LdpcEncoder, LdpcDecoder]:
-        enc = LdpcEncoder(k, n, qm=self.constellation.q)
-        return enc, LdpcDecoder(enc)
+        code = self._codes.pop((k, n), None)
+        if code is None:
+            enc = LdpcEncoder(k, n, qm=self.constellation.q)
+            code = (enc, LdpcDecoder(enc))
+        self._codes[(k, n)] = code  # the most recently used last
+        while len(self._codes) > self.MAX_CODES:
+            self._codes.popitem(last=False)
+        return code
 
     def encode(self, payload: bytes, rv: int = 0) -> npt.NDArray[np.complex64]:
         """payload -> (n_symbols(len(payload)),) complex64 unit-energy symbols."""
