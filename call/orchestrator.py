@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from m3e.demo import free_port, start_process
+from m3e.wire.grpc_util import TlsFiles
 
 log = logging.getLogger("m3e.call")
 DIRECTIONS = {"a": "a-b", "b": "b-a"}  # the direction each party sends on
@@ -73,7 +74,7 @@ class CallSettings:
     echo: bool = True  # print the processes' output
     remote: str | None = None  # host side: this party runs on another machine and joins
     join: str | None = None  # the other side: HOST:PORT of the host's call page (we are party B)
-    tls: list[str] = field(default_factory=list)  # --tls-cert/--tls-key/--tls-ca for every hop
+    tls: TlsFiles | None = None  # for every hop
 
 
 class Call:
@@ -110,7 +111,7 @@ class Call:
             if receiver in self.local():
                 routes += ["--route", f"{party.direction}={s.host}:{receiver.receiver_port}"]
         relay_args = ["relay", "--port", self.relay_address.rsplit(":", 1)[1], "--target", "", *routes]
-        relay_args += ["--fading", s.fading, "--host", s.host, "--seed", str(s.seed), *s.tls]
+        relay_args += ["--fading", s.fading, "--host", s.host, "--seed", str(s.seed), *_tls_flags(s.tls)]
         self._relay = start_process(relay_args, "listening", echo=s.echo, env=self.env)[0]
         for party in self.local():
             self._start_receiver(party)
@@ -150,14 +151,14 @@ class Call:
         party.joins += 1
         args += ["--control", self.relay_address, "--out", str(self.recording(party.name))]
         args += ["--stats-json", str(self.stats_path(party.name)), "--host", s.host, "--seed", str(s.seed)]
-        party.receiver = start_process([*args, *s.tls], "viewer:", echo=s.echo, env=self.env)[0]
+        party.receiver = start_process([*args, *_tls_flags(s.tls)], "viewer:", echo=s.echo, env=self.env)[0]
 
     def _start_sender(self, party: Party) -> None:
         s = self.s
         args = ["send", "--target", self.relay_address, "--direction", party.direction]
         args += ["--source", party.source, "--scheme", party.scheme, "--semantics"]
         args += ["--width", str(s.width), "--height", str(s.height), "--fps", str(s.fps)]
-        args += ["--host", s.host, "--seed", str(s.seed), *s.tls]
+        args += ["--host", s.host, "--seed", str(s.seed), *_tls_flags(s.tls)]
         if s.duration:
             args += ["--duration", str(s.duration)]
         if s.low_latency and party.scheme == "m3e":
@@ -204,12 +205,10 @@ class Call:
         from m3e.wire import link_pb2 as pb
         from m3e.wire import link_pb2_grpc as rpc
         from m3e.wire.convert import channel_stats_from_proto
-        from m3e.wire.grpc_util import TlsFiles, client_channel
-
-        tls = TlsFiles(*(Path(p) if p else None for p in _tls_paths(self.s.tls))) if self.s.tls else None
+        from m3e.wire.grpc_util import client_channel
 
         async def call() -> dict[str, Any]:
-            async with client_channel(self.relay_address, tls) as ch:
+            async with client_channel(self.relay_address, self.s.tls) as ch:
                 stub = rpc.ControlStub(ch)
                 reply = await getattr(stub, method)(request or pb.RouteRequest(**fields), timeout=5)
             return dataclasses.asdict(channel_stats_from_proto(reply))
@@ -261,10 +260,10 @@ class Call:
         _stop(self._relay)
 
 
-def _tls_paths(flags: list[str]) -> tuple[str | None, str | None, str | None]:
-    """(cert, key, ca) from ``--tls-cert C --tls-key K --tls-ca A`` flags."""
-    given = dict(zip(flags[::2], flags[1::2], strict=True))
-    return given.get("--tls-cert"), given.get("--tls-key"), given.get("--tls-ca")
+def _tls_flags(tls: TlsFiles | None) -> list[str]:
+    """``--tls-cert C --tls-key K --tls-ca A`` for the processes (those that are set)."""
+    given = {} if tls is None else {"cert": tls.cert, "key": tls.key, "ca": tls.ca}
+    return [f for name, path in given.items() if path for f in (f"--tls-{name}", str(path))]
 
 
 def _ask(url: str, body: dict[str, str] | None = None) -> dict[str, Any]:

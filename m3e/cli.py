@@ -414,12 +414,10 @@ def _call(args: argparse.Namespace) -> int:
 
     if args.join and args.remote:
         raise ValueError("--join and --remote are the two ends of one call: use one")
-    tls = [
-        f
-        for flag in ("cert", "key", "ca")
-        if (v := getattr(args, f"tls_{flag}"))
-        for f in (f"--tls-{flag}", v)
-    ]
+    from m3e.wire.grpc_util import TlsFiles
+
+    paths = [Path(p) if p else None for p in (args.tls_cert, args.tls_key, args.tls_ca)]
+    tls = TlsFiles(*paths) if any(paths) else None
     defaults = default_sources() if args.a is None or args.b is None else {}
     settings = CallSettings(
         sources={"a": args.a or defaults["a"], "b": args.b or defaults["b"]},
