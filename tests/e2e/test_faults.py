@@ -69,7 +69,9 @@ def test_ctrl_c_stops_the_receiver_cleanly_and_the_recording_plays(link: Link) -
     link.start_receiver()
     link.start_relay("--snr", "25", "--fading", "awgn")
     sender = link.send("--duration", "20", "--width", "320", "--height", "240", background=True)
-    time.sleep(4)
+    # the sender takes ~2 s to import and connect on a loaded 2-core machine (CI once got 29 frames
+    # after a 4 s wait): 7 s leaves ≥ 5 s of video, still well before the 20 s clip ends
+    time.sleep(7)
     receiver = link.procs[0]
     receiver.send_signal(signal.SIGINT)
     assert receiver.wait(timeout=30) == 130
