@@ -91,16 +91,19 @@ class KeyframeSender(_Side):
         candidates = [] if text is None else [self.kb.nearest(text)]
         if self.kb.keyframes:
             candidates.append(next(reversed(self.kb.keyframes.values())))  # the latest keyframe
+            # the earlier keyframe that looks most like this one (a scene seen before, its
+            # text maybe worded otherwise: "a cup and a phone" lies nearer "a cat and a phone")
+            candidates.append(min(self.kb.keyframes.values(), key=lambda m: prediction_error(frame, m.image)))
         if self.scheme == "m3e":
             candidates.append(self.kb.blank())  # when nothing known fits: plain intra coding
         best: tuple[float, Prediction, Image] | None = None
-        for memory in candidates:
+        for memory in {m.key: m for m in candidates}.values():
             warp = estimate_motion(memory.image, frame) if memory.key >= 0 else IDENTITY
             prediction = Prediction(memory.key, warp)
             # the receiver decodes the side information: predict from what it will read
             prediction = Prediction.from_bytes(prediction.to_bytes())
             image = generate(self.kb, text or "", prediction)
-            cost = residual_cost(frame, image) if self.scheme == "m3e" else prediction_error(frame, image)
+            cost = prediction_error(frame, image)
             if best is None or cost < best[0]:
                 best = (cost, prediction, image)
         assert best is not None
@@ -113,17 +116,13 @@ class KeyframeSender(_Side):
 
 
 def prediction_error(real: Image, prediction: Image) -> float:
-    return float(np.mean((real.astype(np.float32) - prediction) ** 2))
-
-
-def residual_cost(real: Image, prediction: Image) -> float:
-    """How dear the residual is to code: its detail (Laplacian energy) plus its mean square
-    (a wrong picture's edges cost more than a flat grey's missing content)."""
-    residual = real.astype(np.float32) - prediction
-    return (
-        float(np.mean(np.abs(cv2.Laplacian(residual, cv2.CV_32F))))
-        + 0.01 * float(np.mean(residual**2)) ** 0.5
-    )
+    """Mean square error at 1/8 size: what V′ must still carry. The fine detail costs V′ about
+    the same whatever P is (a decoded keyframe lacks it too), so only the coarse error tells
+    a good prediction from a bad one (a full-size measure chose mid-grey even for the same
+    scene a second later)."""
+    h, w = real.shape[:2]
+    a, b = (cv2.resize(im, (w // 8, h // 8), interpolation=cv2.INTER_AREA) for im in (real, prediction))
+    return float(np.mean((a.astype(np.float32) - b) ** 2))
 
 
 class KeyframeReceiver(_Side):

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
@@ -38,6 +39,29 @@ def test_differences_round_trip_deterministically_and_reject_garbage(frame: np.n
     for bad in (b"\x07" + data[1:], b"\x00garbage"):
         with pytest.raises(ValueError):
             coder.decode(grey, bad)
+
+
+def test_a_p_frame_over_a_scene_seen_before_beats_an_intra_picture(frame: np.ndarray) -> None:
+    coder, grey = ResidualX265(), np.full_like(frame, 128)
+    earlier = coder.decode(grey, coder.encode(view(picture("coffee"), 0.2, "pan", (320, 240)), grey, 3000))
+    seen = np.asarray(cv2.warpAffine(earlier, np.float32([[1, 0, 6], [0, 1, 0]]), (320, 240)), np.uint8)
+    over_seen, intra = coder.encode(frame, seen, 1500), coder.encode(frame, grey, 1500)
+    assert over_seen[0] == ResidualX265.INTER and intra[0] == 0
+    assert structural_similarity(frame, coder.decode(seen, over_seen), channel_axis=2) > (
+        structural_similarity(frame, coder.decode(grey, intra), channel_axis=2) + 0.02
+    )
+
+
+def test_a_p_frame_decodes_only_over_its_own_reference(frame: np.ndarray) -> None:
+    coder = ResidualX265()
+    near = np.clip(frame.astype(int) + 3, 0, 255).astype(np.uint8)
+    data = coder.encode(frame, near, 2000)
+    assert data == coder.encode(frame, near, 2000)
+    assert np.array_equal(coder.decode(near, data), coder.decode(near, data))
+    other = np.clip(frame.astype(int) - 3, 0, 255).astype(np.uint8)
+    for prediction, bad in ((other, data), (near, data[:5]), (near, data[:6] + b"garbage")):
+        with pytest.raises(ValueError):
+            coder.decode(prediction, bad)
 
 
 def test_vq_replenishment_orders_by_importance_within_the_budget(frame: np.ndarray) -> None:
