@@ -1,9 +1,11 @@
-"""Which representation of the difference V′: our VQ tokens or H.265 intra on the residual?
+"""Which representation of the difference V′: our VQ tokens, an H.265 P-frame over the
+prediction (what the sender uses), or an H.265 intra picture of the residual real - P + 128?
 
 On held-out 720×480 frames of the test clips' pictures (never trained on), at equal byte
-budgets, from two predictions: ``blank`` (mid-grey: nothing known, V′ carries the keyframe)
-and ``seen`` (the same scene half a second earlier, motion-compensated as the sender does).
-Also the VQ codec alone (every token, 9 bits each) against x265 intra at the same size.
+budgets, from three predictions: ``blank`` (mid-grey: nothing known, V′ carries the keyframe),
+``seen`` (the same scene half a second earlier, motion-compensated as the sender does) and
+``decoded`` (that earlier view as a receiver holds it: decoded from a 2.5 kB keyframe, then
+moved). Also the VQ codec alone (every token, 9 bits each) against x265 intra at the same size.
 
     python -m bench.difference [--out results/difference.json]
 """
@@ -18,11 +20,29 @@ from pathlib import Path
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from m3e.codecs.difference import DifferenceCoder, ResidualX265, VQReplenishment
+from m3e.codecs.difference import DifferenceCoder, ResidualX265, VQReplenishment, fit_crf, intra_h265
+from m3e.codecs.traditional import VideoDecoder
 from m3e.codecs.vq import load_vq
 from m3e.eval.testset import view
 from m3e.media.offline import picture
 from m3e.restore.generator import apply_motion, estimate_motion
+
+
+class ResidualIntra:
+    """The earlier representation, kept here to be compared: real - P + 128 as one intra picture."""
+
+    name = "x265-residual"
+
+    def encode(self, real: np.ndarray, prediction: np.ndarray, budget_bytes: int) -> bytes:
+        residual = np.clip(real.astype(np.int16) - prediction + 128, 0, 255).astype(np.uint8)
+        return fit_crf(lambda crf: intra_h265(residual, crf), budget_bytes)[1]
+
+    def decode(self, prediction: np.ndarray, data: bytes) -> np.ndarray:
+        if not data:
+            return prediction
+        residual = VideoDecoder("h265").decode(data)[-1]
+        return np.clip(prediction.astype(np.int16) + residual - 128, 0, 255).astype(np.uint8)
+
 
 PICTURES = ("chelsea", "astronaut", "coffee", "stereo_motorcycle", "rocket")
 BUDGETS = (1000, 2500, 5000)
@@ -38,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         "vq": VQReplenishment(vq),
         "x265": ResidualX265(),  # ultrafast, what the sender uses
         "x265-medium": ResidualX265("medium"),
+        "x265-residual": ResidualIntra(),
     }
     seconds: dict[str, list[float]] = {name: [] for name in coders}
     rows = []
@@ -53,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in PICTURES:
         real = view(picture(name), 0.6, "pan", (720, 480))
         earlier = view(picture(name), 0.4, "pan", (720, 480))
+        blank = np.full_like(real, 128)
+        held = coders["x265"].decode(blank, coders["x265"].encode(earlier, blank, 2500))
         bases = {
-            "blank": np.full_like(real, 128),
+            "blank": blank,
             "seen": apply_motion(earlier, estimate_motion(earlier, real)),
+            "decoded": apply_motion(held, estimate_motion(held, real)),
         }
         for base, prediction in bases.items():
             for coder_name, coder in coders.items():
@@ -79,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"  {name} done", flush=True)
     summary = []
-    for base in ("blank", "seen"):
+    for base in ("blank", "seen", "decoded"):
         for coder_name in coders:
             for budget in BUDGETS:
                 pts = [r for r in rows if (r["base"], r["coder"], r["budget"]) == (base, coder_name, budget)]

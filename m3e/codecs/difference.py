@@ -142,7 +142,7 @@ class ResidualX265:
                 return tries[crf][1]
 
             # a P-frame over a good P is small: start finer than for an intra picture
-            crf, data = _fit_crf(p_frame, budget_bytes - 6, first=32)  # header: mode, crf, CRC
+            crf, data = fit_crf(p_frame, budget_bytes - 6, first=32)  # header: mode, crf, CRC
             if not data:
                 return b""
             return bytes([self.INTER, crf]) + struct.pack("<I", zlib.crc32(tries[crf][0])) + data
@@ -151,7 +151,7 @@ class ResidualX265:
             size = (w // scale // 8 * 8, h // scale // 8 * 8)
             small = real if scale == 1 else cv2.resize(real, size, interpolation=cv2.INTER_AREA)
             small = np.asarray(small, np.uint8)
-            _, data = _fit_crf(functools.partial(intra_h265, small, preset=self.preset), budget_bytes - 1)
+            _, data = fit_crf(functools.partial(intra_h265, small, preset=self.preset), budget_bytes - 1)
             if data:
                 return bytes([k]) + data
         return b""
@@ -205,35 +205,36 @@ def _frame(rgb: Image) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
 
 
-def _fit_crf(
+def fit_crf(
     code: Callable[[int], bytes], budget_bytes: int, first: int = 40, max_tries: int = 6
 ) -> tuple[int, bytes]:
     """(crf, code(crf)) at the lowest crf in [10, 51] whose data fits the budget; b"" when not
-    even crf 51 does. ``first``: the first crf to try. Each try is an encode, and a keyframe's picture waits for all of them:
-    the next crf is interpolated in log size between the nearest tries that fit and that do
-    not (the size roughly halves every 6 crf), three or four tries in all."""
-    tried: dict[int, int] = {}
+    even crf 51 does. ``first``: the first crf to try. Each try is an encode, and a keyframe's
+    picture waits for all of them: the next crf is interpolated in log size between the
+    nearest tries that fit and that do not (the size roughly halves every 6 crf), three or
+    four tries in all."""
     data: dict[int, bytes] = {}
     crf = first
     for _ in range(max_tries):
         data[crf] = code(crf)
-        tried[crf] = len(data[crf])
-        fits = [c for c, n in tried.items() if n <= budget_bytes]
-        over = [c for c, n in tried.items() if n > budget_bytes]
-        lo, hi = max(over, default=None), min(fits, default=None)  # lo < hi: lo too big, hi fits
-        if hi is not None and (hi == 10 or lo == hi - 1):
+        size = {c: max(1, len(d)) for c, d in data.items()}
+        over = max((c for c in data if size[c] > budget_bytes), default=None)  # too big
+        fits = min((c for c in data if size[c] <= budget_bytes), default=None)
+        if fits is not None and (fits == 10 or over == fits - 1):
             break
-        if hi is None and lo == 51:
+        if over == 51 and fits is None:
             return 51, b""
-        ref = hi if lo is None else lo  # extrapolate from the nearest try
-        guess = ref + 6 * np.log2(max(1, tried[ref]) / budget_bytes)
-        if lo is not None and hi is not None:  # interpolate between the two
-            t = np.log2(tried[lo] / budget_bytes) / np.log2(tried[lo] / max(1, tried[hi]))
-            guess = lo + t * (hi - lo)
-        crf = int(np.clip(np.ceil(guess), 10 if lo is None else lo + 1, 51 if hi is None else hi - 1))
-        if crf in tried:  # no new crf to try between lo and hi
+        if over is None or fits is None:  # extrapolate from the one side known
+            known = over if over is not None else fits
+            assert known is not None
+            guess = known + 6 * np.log2(size[known] / budget_bytes)
+        else:  # interpolate between the two
+            t = np.log2(size[over] / budget_bytes) / np.log2(size[over] / size[fits])
+            guess = over + t * (fits - over)
+        crf = int(np.clip(np.ceil(guess), 10 if over is None else over + 1, 51 if fits is None else fits - 1))
+        if crf in data:  # no new crf left between the two
             break
-    fitting = [c for c, n in tried.items() if n <= budget_bytes]
+    fitting = [c for c, d in data.items() if len(d) <= budget_bytes]
     return (min(fitting), data[min(fitting)]) if fitting else (51, b"")
 
 

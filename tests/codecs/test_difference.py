@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from m3e.codecs.difference import ResidualX265, VQReplenishment
+from m3e.codecs.difference import ResidualX265, VQReplenishment, fit_crf
 from m3e.codecs.vq import VQImageCodec, VQTokens
 from m3e.eval.testset import view
 from m3e.media.offline import picture
@@ -62,6 +62,21 @@ def test_a_p_frame_decodes_only_over_its_own_reference(frame: np.ndarray) -> Non
     for prediction, bad in ((other, data), (near, data[:5]), (near, data[:6] + b"garbage")):
         with pytest.raises(ValueError):
             coder.decode(prediction, bad)
+
+
+def test_fit_crf_finds_the_lowest_crf_that_fits_in_few_tries() -> None:
+    tries: list[int] = []
+
+    def code(crf: int) -> bytes:  # an encoder whose size halves every 5 crf
+        tries.append(crf)
+        return bytes(int(100 * 2 ** ((51 - crf) / 5)))
+
+    for budget in (150, 2500, 20000):
+        tries.clear()
+        crf, data = fit_crf(code, budget)
+        assert len(data) <= budget < len(code(crf - 1)) and len(tries) <= 6
+    assert fit_crf(code, 50) == (51, b"")
+    assert fit_crf(code, 10**9)[0] == 10
 
 
 def test_vq_replenishment_orders_by_importance_within_the_budget(frame: np.ndarray) -> None:
