@@ -6,7 +6,7 @@ three M3E schemes, H.265 + LDPC 3/4 QPSK / 16-QAM, JPEG + 16-QAM, each with its 
 per GOP, keyframe SSIM, top-5 agreement and timbre; then the sender's and receiver's time per
 keyframe and the receiver's play-out rate.
 
-    python -m bench.m3e [--snr 0 3 8 13 20] [--budget 2500] [--out results/m3e.json]
+    python -m bench.m3e [--snr 0 3 8 13 20] [--budget 3000] [--out results/m3e.json]
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--snr", type=float, nargs="+", default=[0.0, 3.0, 8.0, 13.0, 20.0])
-    ap.add_argument("--budget", type=int, default=2500, help="V′ bytes per keyframe")
+    ap.add_argument("--budget", type=int, default=3000, help="V′ bytes per keyframe")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("results/m3e.json"))
     ap.add_argument("--replot", action="store_true", help="only redraw the plot of an existing --out")

@@ -69,7 +69,7 @@ class Settings:
     seed: int
     sentences: int
     repeats: int
-    budget: int = 2500
+    budget: int = 3000
 
 
 @dataclass(frozen=True)
