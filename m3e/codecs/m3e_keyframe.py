@@ -102,7 +102,7 @@ class KeyframeSender(_Side):
             prediction = Prediction(memory.key, warp)
             # the receiver decodes the side information: predict from what it will read
             prediction = Prediction.from_bytes(prediction.to_bytes())
-            image = generate(self.kb, text or "", prediction)
+            image = generate(self.kb, text or "", prediction, final=self.scheme == "m3e-no-diff")
             cost = prediction_error(frame, image)
             if best is None or cost < best[0]:
                 best = (cost, prediction, image)
@@ -135,7 +135,7 @@ class KeyframeReceiver(_Side):
                 prediction = Prediction.from_bytes(message.side)
             except ValueError:
                 prediction = None
-        image = generate(self.kb, message.text, prediction)
+        image = generate(self.kb, message.text, prediction, final=self.scheme == "m3e-no-diff")
         if message.difference and self.scheme == "m3e":
             try:
                 image = self.coder.decode(image, message.difference)

@@ -236,11 +236,17 @@ class Prediction:
 
 
 def generate(
-    kb: KnowledgeBase, text: str, prediction: Prediction | None = None, guided: bool = True
+    kb: KnowledgeBase,
+    text: str,
+    prediction: Prediction | None = None,
+    guided: bool = True,
+    final: bool = False,
 ) -> Image:
     """R(text): the named (or nearest) memory, moved by the warp, guided to show the text when
     it is an exemplar or was only picked by the text (a keyframe the sender named is what it
-    wants, and mid-grey is meant to stay grey)."""
+    wants: V′ will correct it, and guidance would only add to what V′ must undo; mid-grey is
+    meant to stay grey). ``final``: no V′ follows (the ablation without differences), so a
+    named keyframe is guided too when it does not show what the text says."""
     memory = kb.get(prediction.reference) if prediction and prediction.reference is not None else None
     named = memory is not None
     if memory is None:
@@ -249,7 +255,7 @@ def generate(
     if prediction is not None:
         image = apply_motion(image, prediction.warp)
     classes = text_classes(text)
-    may_guide = memory.key != BLANK and (memory.key < 0 or not named)
+    may_guide = memory.key != BLANK and (memory.key < 0 or not named or final)
     if guided and may_guide and classes and not shows(image, classes):
         image = guide(image, classes)
     return image

@@ -63,3 +63,12 @@ def test_text_only_yields_a_picture_the_classifier_names_as_the_text_does() -> N
     assert classes and not shows(horse, classes)
     assert shows(generate(kb, "a cat is meowing"), classes)
     assert "porcupine" not in str(text_classes("a cup"))  # whole words only
+
+
+def test_a_named_keyframe_is_guided_only_when_no_difference_follows() -> None:
+    horse = view(picture("horse"), 0.0, "pan", SIZE)
+    kb = KnowledgeBase(SIZE, [])
+    kb.add(0, "a horse", horse)
+    named = Prediction(0, IDENTITY)
+    assert np.array_equal(generate(kb, "a cat is meowing", named), horse)  # V′ will correct it
+    assert shows(generate(kb, "a cat is meowing", named, final=True), text_classes("a cat"))
