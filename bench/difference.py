@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from m3e.codecs.difference import DifferenceCoder, ResidualX265, VQReplenishment, fit_crf, intra_h265
+from m3e.codecs.difference import DifferenceCoder, VQReplenishment, X265Difference, fit_crf, intra_h265
 from m3e.codecs.traditional import VideoDecoder
 from m3e.codecs.vq import load_vq
 from m3e.eval.testset import view
@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     vq = load_vq()
     coders: dict[str, DifferenceCoder] = {
         "vq": VQReplenishment(vq),
-        "x265": ResidualX265(),  # ultrafast, what the sender uses
-        "x265-medium": ResidualX265("medium"),
+        "x265": X265Difference(),  # ultrafast, what the sender uses
+        "x265-medium": X265Difference("medium"),
         "x265-residual": ResidualIntra(),
     }
     seconds: dict[str, list[float]] = {name: [] for name in coders}

@@ -9,7 +9,7 @@ sends only what P misses, within a byte budget per keyframe. Two representations
   distance); positions are sent most important first as (position, code) until the budget is
   spent, so a smaller budget cuts the tail. The receiver decodes P's tokens with the received
   ones put in, and blends the decoded patches into P (elsewhere P is kept as generated).
-- ``ResidualX265``: a conventional codec on what P misses: an H.265 P-frame over P (or an
+- ``X265Difference``: a conventional codec on what P misses: an H.265 P-frame over P (or an
   intra picture when P is mid-grey), at the best quality (lowest crf) within the budget.
 
 Images are (H, W, 3) uint8 with H, W multiples of 8.
@@ -105,17 +105,17 @@ class VQReplenishment:
         return (prediction * (1 - soft) + patched * soft + 0.5).astype(np.uint8)
 
 
-class ResidualX265:
+class X265Difference:
     """What P misses, coded by x265 at the best quality (lowest crf) that fits the budget.
 
     Over a picture (a keyframe the receiver holds, moved by the motion): one H.265 P-frame
     whose reference is P itself. Both ends code P as a fine intra picture in the same way (the
     receiver re-encodes it: nothing of it is sent), so the P-frame's skip blocks and local
-    motion vectors use P where it is right and spend the bits where it is not (coding the
-    residual real - P as an intra picture instead fights its misalignment edges: SSIM 0.76 vs
-    0.83 on a scene seen before, docs/m3e.md). Over mid-grey (nothing known resembles the
-    keyframe): the keyframe as one intra picture, at half or quarter size (upsampled at the
-    receiver) when even crf 51 is too big.
+    motion vectors use P where it is right and spend the bits where it is not, and a wrong P
+    costs no more than intra coding (the residual real - P as an intra picture instead: SSIM
+    0.38 vs 0.76 over another picture's keyframe at 2.5 kB, docs/m3e.md). Over mid-grey
+    (nothing known resembles the keyframe): the keyframe as one intra picture, at half or
+    quarter size (upsampled at the receiver) when even crf 51 is too big.
 
     Wire format: one mode byte (0 / 1 / 2: intra at 1 / ½ / ¼ size; 3: P-frame over P); for
     mode 3 also the crf (u8) and the CRC-32 of the reference's bitstream (u32 le), so a receiver
@@ -246,4 +246,4 @@ def intra_h265(rgb: Image, crf: int, preset: str = "ultrafast") -> bytes:
     return b"".join(p.data for p in packets)
 
 
-DIFFERENCE_CODERS = {"vq": VQReplenishment, "x265": ResidualX265}
+DIFFERENCE_CODERS = {"vq": VQReplenishment, "x265": X265Difference}

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from m3e.codecs.difference import ResidualX265, VQReplenishment, fit_crf
+from m3e.codecs.difference import VQReplenishment, X265Difference, fit_crf
 from m3e.codecs.vq import VQImageCodec, VQTokens
 from m3e.eval.testset import view
 from m3e.media.offline import picture
@@ -15,7 +15,7 @@ def frame() -> np.ndarray:
 
 
 def test_residual_x265_honours_the_budget_and_improves_with_it(frame: np.ndarray) -> None:
-    coder, grey = ResidualX265(), np.full_like(frame, 128)
+    coder, grey = X265Difference(), np.full_like(frame, 128)
     quality = []
     for budget in (300, 1500, 6000):
         data = coder.encode(frame, grey, budget)
@@ -25,13 +25,13 @@ def test_residual_x265_honours_the_budget_and_improves_with_it(frame: np.ndarray
 
 
 def test_a_good_prediction_costs_less(frame: np.ndarray) -> None:
-    coder = ResidualX265()
+    coder = X265Difference()
     near = np.clip(frame.astype(int) + 3, 0, 255).astype(np.uint8)
     assert len(coder.encode(frame, near, 6000)) < len(coder.encode(frame, np.full_like(frame, 128), 6000)) / 3
 
 
 def test_differences_round_trip_deterministically_and_reject_garbage(frame: np.ndarray) -> None:
-    coder, grey = ResidualX265(), np.full_like(frame, 128)
+    coder, grey = X265Difference(), np.full_like(frame, 128)
     data = coder.encode(frame, grey, 2000)
     assert data == coder.encode(frame, grey, 2000)
     assert np.array_equal(coder.decode(grey, data), coder.decode(grey, data))
@@ -42,18 +42,18 @@ def test_differences_round_trip_deterministically_and_reject_garbage(frame: np.n
 
 
 def test_a_p_frame_over_a_scene_seen_before_beats_an_intra_picture(frame: np.ndarray) -> None:
-    coder, grey = ResidualX265(), np.full_like(frame, 128)
+    coder, grey = X265Difference(), np.full_like(frame, 128)
     earlier = coder.decode(grey, coder.encode(view(picture("coffee"), 0.2, "pan", (320, 240)), grey, 3000))
     seen = np.asarray(cv2.warpAffine(earlier, np.float32([[1, 0, 6], [0, 1, 0]]), (320, 240)), np.uint8)
     over_seen, intra = coder.encode(frame, seen, 1500), coder.encode(frame, grey, 1500)
-    assert over_seen[0] == ResidualX265.INTER and intra[0] == 0
+    assert over_seen[0] == X265Difference.INTER and intra[0] == 0
     assert structural_similarity(frame, coder.decode(seen, over_seen), channel_axis=2) > (
         structural_similarity(frame, coder.decode(grey, intra), channel_axis=2) + 0.02
     )
 
 
 def test_a_p_frame_decodes_only_over_its_own_reference(frame: np.ndarray) -> None:
-    coder = ResidualX265()
+    coder = X265Difference()
     near = np.clip(frame.astype(int) + 3, 0, 255).astype(np.uint8)
     data = coder.encode(frame, near, 2000)
     assert data == coder.encode(frame, near, 2000)
