@@ -236,8 +236,10 @@ class Sender:
         assert k.audio is not None
         packet = Packet(encode_difference(k.audio), k.time_s, True)
         with lock:
+            # T′ is small (≈ 250 bit/s): the robust coding costs little, and on 16-QAM 3/4 at
+            # 8 dB Rayleigh enough of it was lost to take the timbre from 0.83 to 0.71
             burst = dataclasses.replace(
-                self._burst(packet, Modality.AUDIO, "m3e-audio", captured), index=index
+                self._burst(packet, Modality.AUDIO, "m3e-audio", captured, robust=True), index=index
             )
         put(burst, packet.data)
 

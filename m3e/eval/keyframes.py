@@ -2,10 +2,10 @@
 schemes and the traditional video baselines, with each scheme's audio, scored on the keyframes.
 
 - ``m3e`` / ``m3e-no-diff`` / ``m3e-text-only``: each keyframe's sentence over the semantic text
-  link (≤ 2 retransmissions by ξ̂), its 12 bytes of side information over CRC + LDPC 1/2 + QPSK
-  and V′ (``budget`` bytes) and the audio difference T′ over CRC + LDPC 3/4 + 16-QAM, or
-  LDPC 1/2 + QPSK below 6 dB (unequal protection with link adaptation: the text most, the
-  differences as the SNR allows), both with HARQ (≤ 4 transmissions); the receiver rebuilds the
+  link (≤ 2 retransmissions by ξ̂), its 12 bytes of side information and the audio difference
+  T′ (≈ 100 bytes) over CRC + LDPC 1/2 + QPSK, and V′ (``budget`` bytes) over CRC + LDPC 3/4 +
+  16-QAM, or LDPC 1/2 + QPSK below 6 dB (unequal protection with link adaptation: the text
+  most, the big V′ as the SNR allows), with HARQ (≤ 4 transmissions); the receiver rebuilds the
   keyframe (knowledge base, motion, V′) and the audio (speech, sound events, T′; the ablations
   without T′).
 - ``h265-qpsk`` / ``h265-16qam``: the whole clip as H.265 (crf 28, preset medium, GOP 30) +
@@ -110,7 +110,7 @@ def m3e_arm(
             sender.remember(k, text, predicted)
             receiver.remember(k, arrived.text, image)
     originals = audio_segments(audio, keyframes, len(frames))
-    heard, n_audio, audio_bits = m3e_audio(decoded, originals, scheme == "m3e", snr, channel, diff_coder)
+    heard, n_audio, audio_bits = m3e_audio(decoded, originals, scheme == "m3e", snr, channel, side_coder)
     gops = len(frames) / GOP
     row = {
         "scheme": scheme,
