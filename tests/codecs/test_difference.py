@@ -14,7 +14,7 @@ def frame() -> np.ndarray:
     return view(picture("coffee"), 0.0, "pan", (320, 240))
 
 
-def test_residual_x265_honours_the_budget_and_improves_with_it(frame: np.ndarray) -> None:
+def test_x265_difference_honours_the_budget_and_improves_with_it(frame: np.ndarray) -> None:
     coder, grey = X265Difference(), np.full_like(frame, 128)
     quality = []
     for budget in (300, 1500, 6000):
