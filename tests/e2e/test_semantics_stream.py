@@ -44,7 +44,8 @@ async def test_keyframe_texts_as_m3e_text_reach_the_receiver_and_the_page(link: 
         shown = ""
         for _ in range(120):
             await asyncio.sleep(0.5)
-            shown = await browser.evaluate("document.getElementById('texts').textContent")
+            # the page may still be loading: no element yet reads as no text
+            shown = await browser.evaluate("(document.getElementById('texts') || {}).textContent || ''")
             if "ξ̂" in shown:
                 break
         assert "ξ̂" in shown and "retx" in shown, shown

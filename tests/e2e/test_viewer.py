@@ -12,6 +12,8 @@ from tests.e2e.conftest import Link
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(chromium_binary() is None, reason="needs chromium")]
 
+# the page may still be loading when the first question comes: no element yet reads as frame 0
+FRAME = "+(document.getElementById('frame') || {}).textContent || 0"
 CANVAS_SUM = """(() => {
   const c = document.getElementById('video');
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -31,11 +33,11 @@ async def test_viewer_shows_live_video_and_controls_the_channel(link: Link, tmp_
         counts = []
         for _ in range(40):
             await asyncio.sleep(0.25)
-            counts.append(int(await browser.evaluate("+document.getElementById('frame').textContent || 0")))
+            counts.append(int(await browser.evaluate(FRAME)))
             if counts[-1] > 10:
                 break
         await asyncio.sleep(1.0)
-        later = int(await browser.evaluate("+document.getElementById('frame').textContent || 0"))
+        later = int(await browser.evaluate(FRAME))
         assert counts[-1] > 0 and later > counts[-1], (counts, later)  # the counter advances
         assert await browser.evaluate(CANVAS_SUM) > 10  # not a blank canvas
         assert "bler" in await browser.evaluate("document.getElementById('stats').textContent")
