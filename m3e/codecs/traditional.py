@@ -57,7 +57,7 @@ class VideoEncoder:
         crf: H.265 constant rate factor (quality; lower is better).
         preset: x265 speed preset (live streams: ultrafast; single pictures can afford more).
         jpeg_q: JPEG quantiser scale 2 (best) … 31.
-        extra: more x265 parameters ("key=value:..."), e.g. "ipratio=60".
+        extra: more x265 parameters ("key=value:..."), e.g. "ipratio=8".
         single_thread: x265 without its thread pool. On a busy CPU its threads wait on each
             other: one intra picture took 590 ms with three busy cores beside it, 150 ms
             single-threaded (46 vs 72 ms on an idle machine).
