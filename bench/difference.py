@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     vq = load_vq()
     coders: dict[str, DifferenceCoder] = {
         "vq": VQReplenishment(vq),
-        "x265": X265Difference(),  # ultrafast, what the sender uses
-        "x265-medium": X265Difference("medium"),
+        # compared at equal bytes: without the sender's quality floor, every coder spends its budget
+        "x265": X265Difference(finest_crf=10),  # ultrafast, what the sender uses
+        "x265-medium": X265Difference("medium", finest_crf=10),
         "x265-residual": ResidualIntra(),
     }
     seconds: dict[str, list[float]] = {name: [] for name in coders}

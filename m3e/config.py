@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     realtime: bool = True
     # schemes and channel coding
     scheme: Literal["h265", "jpeg", "m3e", "m3e-no-diff", "m3e-text-only"] = "h265"
-    m3e_budget: int = Field(3000, ge=0, le=1_000_000)
+    m3e_budget: int = Field(5000, ge=0, le=1_000_000)
     audio_scheme: Literal["aac", "opus", "mp3", "flac", "pcm", "none"] = "aac"
     modulation: Literal["bpsk", "qpsk", "16qam", "64qam"] = "16qam"
     code_rate: float = Field(0.75, ge=0.2, le=0.95)

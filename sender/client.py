@@ -65,7 +65,7 @@ class SenderConfig:
     reconnect_timeout_s: float = 30.0
     tls: TlsFiles | None = None
     semantics: bool = False  # also send each keyframe's text (MODALITY_TEXT)
-    m3e_budget: int = 3000  # M3E schemes: bytes of V′ per keyframe (1/54 of H.265's symbols at 8 dB)
+    m3e_budget: int = 5000  # M3E schemes: at most this many bytes of V′ per keyframe (docs/m3e.md)
     low_latency: bool = False  # M3E: pictures at once and motion per frame, sentences later
     text_scheme: str = "m3e-text"  # "m3e-text" (learned semantic symbols) or "json" (UTF-8 + LDPC)
     direction: str = ""  # the emulator's route for this stream (a call: "a-b" or "b-a")

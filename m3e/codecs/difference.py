@@ -10,7 +10,8 @@ sends only what P misses, within a byte budget per keyframe. Two representations
   spent, so a smaller budget cuts the tail. The receiver decodes P's tokens with the received
   ones put in, and blends the decoded patches into P (elsewhere P is kept as generated).
 - ``X265Difference``: a conventional codec on what P misses: an H.265 P-frame over P (or an
-  intra picture when P is mid-grey), at the best quality (lowest crf) within the budget.
+  intra picture when P is mid-grey), at the best quality (lowest crf) within the budget, but
+  never finer than a quality floor, so that what P already shows costs little.
 
 Images are (H, W, 3) uint8 with H, W multiples of 8.
 """
@@ -106,7 +107,8 @@ class VQReplenishment:
 
 
 class X265Difference:
-    """What P misses, coded by x265 at the best quality (lowest crf) that fits the budget.
+    """What P misses, coded by x265 at the best quality (lowest crf, at least ``finest_crf``)
+    that fits the budget.
 
     Over a picture (a keyframe the receiver holds, moved by the motion): one H.265 P-frame
     whose reference is P itself. Both ends code P as a fine intra picture in the same way (the
@@ -129,9 +131,12 @@ class X265Difference:
     # finer (near lossless) over a decoded, moved view (SSIM 0.80 either way), in 44 ms, not 72
     REFERENCE_IPRATIO = 8
 
-    def __init__(self, preset: str = "ultrafast") -> None:
+    def __init__(self, preset: str = "ultrafast", finest_crf: int = 40) -> None:
         # ultrafast: as good as medium at equal bytes on these pictures, 3× faster (bench.difference)
         self.preset = preset
+        # never finer than this: a keyframe of a scene already shown then costs only its
+        # change, not the whole budget, which is left to new scenes (docs/m3e.md)
+        self.finest_crf = finest_crf
         # the last reference coded, (crf, CRC of P, its bitstream): the sender decodes what it
         # has just encoded, and need not code the reference a second time
         self._last_reference: tuple[int, int, bytes] | None = None
@@ -144,8 +149,7 @@ class X265Difference:
                 tries[crf] = self._inter(prediction, real, crf)
                 return tries[crf][1]
 
-            # a P-frame over a good P is small: start finer than for an intra picture
-            crf, data = fit_crf(p_frame, budget_bytes - 6, first=32)  # header: mode, crf, CRC
+            crf, data = fit_crf(p_frame, budget_bytes - 6, finest=self.finest_crf)  # header: mode, crf, CRC
             if not data:
                 return b""
             self._last_reference = (crf, zlib.crc32(prediction.tobytes()), tries[crf][0])
@@ -155,7 +159,8 @@ class X265Difference:
             size = (w // scale // 8 * 8, h // scale // 8 * 8)
             small = real if scale == 1 else cv2.resize(real, size, interpolation=cv2.INTER_AREA)
             small = np.asarray(small, np.uint8)
-            _, data = fit_crf(functools.partial(intra_h265, small, preset=self.preset), budget_bytes - 1)
+            intra = functools.partial(intra_h265, small, preset=self.preset)
+            _, data = fit_crf(intra, budget_bytes - 1, finest=self.finest_crf)
             if data:
                 return bytes([k]) + data
         return b""
@@ -217,21 +222,21 @@ def _frame(rgb: Image) -> av.VideoFrame:
 
 
 def fit_crf(
-    code: Callable[[int], bytes], budget_bytes: int, first: int = 40, max_tries: int = 6
+    code: Callable[[int], bytes], budget_bytes: int, first: int = 40, max_tries: int = 6, finest: int = 10
 ) -> tuple[int, bytes]:
-    """(crf, code(crf)) at the lowest crf in [10, 51] whose data fits the budget; b"" when not
-    even crf 51 does. ``first``: the first crf to try. Each try is an encode, and a keyframe's
-    picture waits for all of them: the next crf is interpolated in log size between the
-    nearest tries that fit and that do not (the size roughly halves every 6 crf), three or
+    """(crf, code(crf)) at the lowest crf in [finest, 51] whose data fits the budget; b"" when
+    not even crf 51 does. ``first``: the first crf to try. Each try is an encode, and a
+    keyframe's picture waits for all of them: the next crf is interpolated in log size between
+    the nearest tries that fit and that do not (the size roughly halves every 6 crf), three or
     four tries in all."""
     data: dict[int, bytes] = {}
-    crf = first
+    crf = max(first, finest)
     for _ in range(max_tries):
         data[crf] = code(crf)
         size = {c: max(1, len(d)) for c, d in data.items()}
         over = max((c for c in data if size[c] > budget_bytes), default=None)  # too big
         fits = min((c for c in data if size[c] <= budget_bytes), default=None)
-        if fits is not None and (fits == 10 or over == fits - 1):
+        if fits is not None and (fits == finest or over == fits - 1):
             break
         if over == 51 and fits is None:
             return 51, b""
@@ -242,7 +247,8 @@ def fit_crf(
         else:  # interpolate between the two
             t = np.log2(size[over] / budget_bytes) / np.log2(size[over] / size[fits])
             guess = over + t * (fits - over)
-        crf = int(np.clip(np.ceil(guess), 10 if over is None else over + 1, 51 if fits is None else fits - 1))
+        low, high = finest if over is None else over + 1, 51 if fits is None else fits - 1
+        crf = int(np.clip(np.ceil(guess), low, high))
         if crf in data:  # no new crf left between the two
             break
     fitting = [c for c, d in data.items() if len(d) <= budget_bytes]

@@ -69,7 +69,7 @@ class Settings:
     seed: int
     sentences: int
     repeats: int
-    budget: int = 3000
+    budget: int = 5000
 
 
 @dataclass(frozen=True)

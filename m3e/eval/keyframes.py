@@ -90,6 +90,7 @@ def m3e_arm(
     side_coder = transport("qpsk", 0.5)
     diff_coder = transport("qpsk", 0.5) if snr < 6.0 else transport("16qam")
     symbols, bits, rebuilt, decoded, encode_ms, decode_ms = 0, 0, [], [], [], []
+    difference_bytes = []
     for k, (index, text) in enumerate(keyframes):
         t0 = time.perf_counter()
         message, predicted = sender.encode(frames[index], text, budget)
@@ -100,6 +101,7 @@ def m3e_arm(
         diff, n_diff = send_payload(message.difference, snr, channel, diff_coder)
         symbols += n_side + n_diff
         bits += 8 * (len(text.encode()) + len(message.side) + len(message.difference))
+        difference_bytes.append(len(message.difference))
         arrived = KeyframeMessage(sent["decoded"][0], side or b"", diff or b"")
         decoded.append(arrived.text)
         t0 = time.perf_counter()
@@ -119,6 +121,8 @@ def m3e_arm(
         **scores([frames[i] for i, _ in keyframes], rebuilt),
         "timbre": mean_timbre(originals, heard),
     }
+    for k, n in zip(row["per_keyframe"], difference_bytes, strict=True):
+        k["difference_bytes"] = n
     return row, encode_ms, decode_ms
 
 

@@ -15,7 +15,7 @@ def frame() -> np.ndarray:
 
 
 def test_x265_difference_honours_the_budget_and_improves_with_it(frame: np.ndarray) -> None:
-    coder, grey = X265Difference(), np.full_like(frame, 128)
+    coder, grey = X265Difference(finest_crf=10), np.full_like(frame, 128)
     quality = []
     for budget in (300, 1500, 6000):
         data = coder.encode(frame, grey, budget)
@@ -28,6 +28,24 @@ def test_a_good_prediction_costs_less(frame: np.ndarray) -> None:
     coder = X265Difference()
     near = np.clip(frame.astype(int) + 3, 0, 255).astype(np.uint8)
     assert len(coder.encode(frame, near, 6000)) < len(coder.encode(frame, np.full_like(frame, 128), 6000)) / 3
+
+
+def test_a_scene_already_shown_costs_only_its_change(frame: np.ndarray) -> None:
+    grey, budget = np.full_like(frame, 128), 20000
+    shown = X265Difference().decode(grey, X265Difference().encode(frame, grey, 3000))
+    moved = view(picture("coffee"), 0.05, "pan", (320, 240))
+    floored, unbounded = (
+        X265Difference().encode(moved, shown, budget),
+        X265Difference(finest_crf=10).encode(moved, shown, budget),
+    )
+    assert floored[0] == X265Difference.INTER and floored[1] == 40
+    assert len(floored) < len(unbounded) / 4  # not the whole budget spent on refining it
+    # and the picture is about as good as the one first shown
+    ssim_shown = structural_similarity(frame, shown, channel_axis=2)
+    assert (
+        structural_similarity(moved, X265Difference().decode(shown, floored), channel_axis=2)
+        > ssim_shown - 0.05
+    )
 
 
 def test_differences_round_trip_deterministically_and_reject_garbage(frame: np.ndarray) -> None:
@@ -77,6 +95,8 @@ def test_fit_crf_finds_the_lowest_crf_that_fits_in_few_tries() -> None:
         assert len(data) <= budget < len(code(crf - 1)) and len(tries) <= 6
     assert fit_crf(code, 50) == (51, b"")
     assert fit_crf(code, 10**9)[0] == 10
+    tries.clear()
+    assert fit_crf(code, 10**9, finest=40)[0] == 40 and tries == [40]  # the floor holds
 
 
 def test_vq_replenishment_orders_by_importance_within_the_budget(frame: np.ndarray) -> None:
