@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from av.video.frame import PictureType
 
-from m3e.codecs import M3E_SCHEMES
+from m3e.codecs import M3E_SCHEMES, SMALL_LAYER_CODING
 from m3e.codecs.audio_semantic import RATE as AUDIO_RATE
 from m3e.codecs.traditional import AudioEncoder, Packet, VideoEncoder
 from m3e.media.sources import AudioItem, MediaSource, SourceConfig
@@ -100,8 +100,9 @@ class Sender:
         self.source = MediaSource(c.source, c.media)
         self.pilots = PilotLayout(c.pilot_spacing, c.pilot_count)
         self.coder = TransportCoder(c.modulation, c.code_rate, pilots=self.pilots)
-        # low-latency M3E pictures and motion descriptions are stale if late: the most robust coding
+        # low-latency M3E pictures and motion descriptions are stale if late: robust coding
         self.robust = TransportCoder("qpsk", 0.5, pilots=self.pilots)
+        self.small_layer = TransportCoder(*SMALL_LAYER_CODING, pilots=self.pilots)  # T′
         m = c.media
         # M3E schemes send no video stream: keyframes as text + side information + V′
         self.m3e = c.video_scheme in M3E_SCHEMES
@@ -155,10 +156,15 @@ class Sender:
 
     # ------------------------------------------------------------- producing
     def _burst(
-        self, packet: Packet, modality: Modality, scheme: str, capture_time: float, robust: bool = False
+        self,
+        packet: Packet,
+        modality: Modality,
+        scheme: str,
+        capture_time: float,
+        coder: TransportCoder | None = None,
     ) -> Burst:
         c = self.config
-        coder = self.robust if robust else self.coder
+        coder = coder or self.coder
         return Burst(
             session_id=c.session_id,
             seq=self._next_seq(),
@@ -236,10 +242,10 @@ class Sender:
         assert k.audio is not None
         packet = Packet(encode_difference(k.audio), k.time_s, True)
         with lock:
-            # T′ is small (≈ 250 bit/s): the robust coding costs little, and on 16-QAM 3/4 at
+            # T′ is small (≈ 250 bit/s): strong coding costs little, and on 16-QAM 3/4 at
             # 8 dB Rayleigh enough of it was lost to take the timbre from 0.83 to 0.71
             burst = dataclasses.replace(
-                self._burst(packet, Modality.AUDIO, "m3e-audio", captured, robust=True), index=index
+                self._burst(packet, Modality.AUDIO, "m3e-audio", captured, self.small_layer), index=index
             )
         put(burst, packet.data)
 
@@ -271,7 +277,7 @@ class Sender:
         packet = Packet(payload, t, is_keyframe)
         with lock:  # stale when late, pictures too: no time for a retransmission (docs/m3e.md)
             burst = dataclasses.replace(
-                self._burst(packet, Modality.VIDEO, self.config.video_scheme, captured, robust=True),
+                self._burst(packet, Modality.VIDEO, self.config.video_scheme, captured, self.robust),
                 index=index,
             )
         if is_keyframe:
@@ -286,8 +292,10 @@ class Sender:
             keyframes.remember(*self._confirmed.get_nowait())
 
     def _coder_of(self, burst: Burst) -> TransportCoder:
-        robust = (burst.modulation, burst.code_rate) == (self.robust.modulation, self.robust.rate)
-        return self.robust if robust else self.coder
+        for coder in (self.robust, self.small_layer):
+            if (burst.modulation, burst.code_rate) == (coder.modulation, coder.rate):
+                return coder
+        return self.coder
 
     def _next_seq(self) -> int:
         self._seq += 1

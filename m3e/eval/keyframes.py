@@ -3,7 +3,7 @@ schemes and the traditional video baselines, with each scheme's audio, scored on
 
 - ``m3e`` / ``m3e-no-diff`` / ``m3e-text-only``: each keyframe's sentence over the semantic text
   link (≤ 2 retransmissions by ξ̂), its 12 bytes of side information and the audio difference
-  T′ (≈ 100 bytes) over CRC + LDPC 1/2 + QPSK, and V′ (``budget`` bytes) over CRC + LDPC 3/4 +
+  T′ (≈ 100 bytes) over CRC + LDPC 1/3 + QPSK, and V′ (``budget`` bytes) over CRC + LDPC 3/4 +
   16-QAM, or LDPC 1/2 + QPSK below 6 dB (unequal protection with link adaptation: the text
   most, the big V′ as the SNR allows), with HARQ (≤ 4 transmissions); the receiver rebuilds the
   keyframe (knowledge base, motion, V′) and the audio (speech, sound events, T′; the ablations
@@ -28,6 +28,7 @@ import av
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from m3e.codecs import SMALL_LAYER_CODING
 from m3e.codecs.audio_semantic import Audio
 from m3e.codecs.m3e_keyframe import KeyframeMessage, KeyframeReceiver, KeyframeSender
 from m3e.codecs.traditional import VideoDecoder
@@ -87,7 +88,7 @@ def m3e_arm(
     size = frames[0].shape[1::-1]
     sender, receiver = KeyframeSender(scheme, size), KeyframeReceiver(scheme, size)
     channel = BlockFadingChannel(fading, coherence=256, seed=seed)
-    side_coder = transport("qpsk", 0.5)
+    side_coder = transport(*SMALL_LAYER_CODING)
     diff_coder = transport("qpsk", 0.5) if snr < 6.0 else transport("16qam")
     symbols, bits, rebuilt, decoded, encode_ms, decode_ms = 0, 0, [], [], [], []
     difference_bytes = []
