@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from m3e.codecs.audio_semantic import Audio
 from m3e.codecs.m3e_keyframe import SCHEMES
 from m3e.eval.audio_link import clip_audio
 from m3e.eval.keyframes import clip_frames, h265_arm, h265_packets, jpeg_arm, m3e_arm
@@ -47,7 +48,7 @@ def frontier_points(
     args: argparse.Namespace,
     keyframes: list[tuple[int, str]],
     frames: list[np.ndarray],
-    audio: Any,
+    audio: Audio,
 ) -> list[dict[str, Any]]:
     """``m3e`` at ``args.frontier_snr`` (one of the SNRs run) for each V′ budget, ``--budget``'s
     point reused, against H.265 + 16-QAM's symbols per GOP at that SNR."""

@@ -4,7 +4,8 @@
 # without loading the models
 M3E_SCHEMES = ("m3e", "m3e-no-diff", "m3e-text-only")
 
-# (modulation, LDPC rate) of the small layers every M3E keyframe depends on: its side
-# information and its audio difference T′. Tiny payloads fit in one fade, so rate 1/2 lost too
-# many of them at 0 dB and below (docs/m3e.md, "Protection"); 1/3 costs ~3 % more symbols at 8 dB.
+# (modulation, LDPC rate) of the small layers every M3E keyframe depends on: its audio
+# difference T′ (sender and evaluation) and its side information (evaluation; the stream sends
+# it inside V′'s burst). Tiny payloads fit in one fade, so rate 1/2 lost too many of them at
+# 0 dB and below (docs/m3e.md, "Protection"); 1/3 costs ~3 % more symbols at 8 dB.
 SMALL_LAYER_CODING = ("qpsk", 1 / 3)
