@@ -278,6 +278,7 @@ class ReceiverSession:
             "time_s": burst.pts,
             "text": estimate.text,
             "xi_hat": round(estimate.xi_hat, 3),
+            "exact": estimate.exact,
             "transmissions": estimate.transmissions,
         }
         previous = next((t for t in self.texts if t.get("seq") == burst.seq), None)
@@ -286,10 +287,11 @@ class ReceiverSession:
         else:
             previous.update(record)
         log.info(
-            "keyframe %.2f s: %s (ξ̂ %.2f, transmission %d)",
+            "keyframe %.2f s: %s (ξ̂ %.2f%s, transmission %d)",
             burst.pts,
             estimate.text,
             estimate.xi_hat,
+            ", exact" if estimate.exact else "",
             estimate.transmissions,
         )
         self._update_stats()
@@ -431,19 +433,13 @@ class SemanticTextReceiver:
 
     def receive(self, burst: Burst) -> SentenceEstimate:
         """ValueError for a burst that is no sentence (length, pilots, noise variance)."""
-        from m3e.codecs.semantic_text import tokens_in_burst
-
         layout = PilotLayout(burst.pilot_spacing, burst.pilot_count)  # m3e-text needs pilots
         y, h_hat, err = estimate_channel(burst.iq, layout, burst.noise_var)
-        config = self.link.codec.config
-        n_tokens = tokens_in_burst(y.shape[0], config.symbols_per_token, config.max_tokens)
-        if n_tokens != burst.payload_bytes:
-            raise ValueError(
-                f"{y.shape[0]} symbols carry {n_tokens} tokens, the burst says {burst.payload_bytes}"
-            )
+        difference_bytes = burst.payload_bytes  # m3e-text: the size of the text difference
+        n_tokens = self.link.tokens_in_burst(y.shape[0], difference_bytes)
         rx = self._rx.get(burst.seq)
-        if rx is None or rx.n_tokens != n_tokens:
-            rx = self._rx[burst.seq] = self.link.receiver(n_tokens)
+        if rx is None or rx.n_symbols != y.shape[0]:
+            rx = self._rx[burst.seq] = self.link.receiver(n_tokens, difference_bytes)
             while len(self._rx) > self.MAX_SENTENCES:
                 oldest = next(iter(self._rx))
                 del self._rx[oldest]

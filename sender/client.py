@@ -194,7 +194,7 @@ class Sender:
             scheme="m3e-text",
             modulation="analog",
             code_rate=0.0,
-            payload_bytes=sentence.n_tokens,
+            payload_bytes=sentence.difference_bytes,
             iq=self.pilots.insert(sentence.symbols),
             pilot_spacing=c.pilot_spacing,
             pilot_count=c.pilot_count,

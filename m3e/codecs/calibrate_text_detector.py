@@ -1,9 +1,10 @@
 """Calibrate the receiver's ξ̂ for the semantic text link (``detector.json`` beside the weights).
 
-Single transmissions of held-out calibration sentences (never the evaluation ones) at 0…10 dB
-over AWGN and Rayleigh. ξ̂ = σ(w · [1, confidence, fingerprint ξ]) is fitted to the true ξ
-(cross-entropy with ξ as a soft target), its bias then lowered just enough that ξ̂ < 0.6 still
-catches ``recall`` of the damaged sentences (ξ < 0.6).
+Single transmissions of the natural calibration sentences (``natural_calibration.txt``, never
+the evaluation ones) at 0…10 dB over AWGN and Rayleigh. A sentence whose check matched is
+exact (ξ̂ = 1) and takes no part; on the others ξ̂ = σ(w · [1, confidence, fingerprint ξ]) is
+fitted to the true ξ (cross-entropy with ξ as a soft target), its bias then lowered just enough
+that ξ̂ < 0.6 still catches ``recall`` of the damaged sentences (ξ < 0.6).
 
     python -m m3e.codecs.calibrate_text_detector [--sentences 400] [--recall 0.95]
 """
@@ -24,6 +25,8 @@ from m3e.eval.text_link import detector_quality, detector_samples, held_out_sent
 def fit(samples: dict[str, np.ndarray], recall: float) -> TextDetector:
     from scipy.optimize import minimize
 
+    inexact = samples.get("exact", np.zeros_like(samples["xi"])) == 0
+    samples = {k: v[inexact] for k, v in samples.items()}
     features = np.stack([np.ones_like(samples["xi"]), samples["confidence"], samples["fingerprint_xi"]], 1)
     target = np.clip(samples["xi"], 0.0, 1.0)
 
@@ -55,7 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     samples = detector_samples(sentences, TextLink())
     detector = fit(samples, args.recall)
     samples["xi_hat"] = np.array(
-        [detector.xi_hat(c, f) for c, f in zip(samples["confidence"], samples["fingerprint_xi"], strict=True)]
+        [
+            1.0 if e else detector.xi_hat(c, f)
+            for c, f, e in zip(
+                samples["confidence"], samples["fingerprint_xi"], samples["exact"], strict=True
+            )
+        ]
     )
     quality = detector_quality(samples)
     blob = {**dataclasses.asdict(detector), "calibration": quality, "runtime_s": round(time.time() - t0, 1)}

@@ -1,30 +1,38 @@
 """The semantic text link (paper §3.3, eq 5, 8, 18–21): x' = C_β(B_α(s)) over the channel,
-ŝ = transformer decoder(ŷ).
+ŝ = decoder(ŷ), with an open vocabulary and a text difference for the exact letter.
 
-- B_α (eq 5, 18–20): the MiniLM encoder (WordPiece, [CLS]/[SEP], self-attention), frozen.
-- C_β: a per-token MLP from the 384-d token states to ``k`` complex symbols per token, power
-  normalised over the sentence, so a sentence of T tokens costs T·k channel uses.
-- Receiver: MMSE-combined symbols of every transmission (so retransmissions add up), with
-  their post-combining SNR, go through a small transformer encoder (channel decoder) and a
-  transformer decoder that generates the sentence token by token (eq 21) over the WordPiece
-  tokens of the training corpus.
-- ξ̂ without the original (``SentenceReceiver``): the sender adds a 64-bit fingerprint of the
-  sentence embedding B(s) (signs of 64 fixed random projections, so the fraction of differing
-  bits d estimates the angle between B(s) and B(ŝ): cos(π·d) ≈ ξ, eq 9) as 32 QPSK symbols
-  spread over the burst. The receiver compares it softly with the fingerprint of the sentence it
-  decoded and combines that with the decoder's mean token log-probability into ξ̂, a linear
-  estimate of ξ calibrated on held-out sentences (``semantic_text_detector.json``).
+- B_α (eq 5, 18–20): the frozen MiniLM encoder gives WordPiece token states; its own word
+  embedding of each token joins the state, so a name the link never saw still has a code.
+- C_β: a per-token MLP from (state ‖ word embedding), 768-d, to ``k`` complex symbols per token,
+  power normalised over the sentence: a sentence of T tokens ([CLS]/[SEP] are not sent) costs
+  T·k channel uses, sent interleaved (symbol j of every token, then j + 1) so that one fade
+  touches a little of many tokens rather than all of a few.
+- Receiver: the maximum-ratio-combined symbols of every transmission and their post-combining
+  SNR go through a transformer channel decoder; each position's output is projected into
+  MiniLM's word-embedding space and scored against all 30,522 WordPiece embeddings (an output
+  layer tied to the encoder's own vocabulary, eq 21). The receiver knows T from the burst, so
+  the decoder is per position (no autoregression): position i of the decode is token i of the
+  sentence, which is what lets the text difference name a token by its position.
+- Text difference (``m3e.codecs.text_difference``): the sender decodes its own clean symbols and
+  sends, as CRC + LDPC + QPSK, the tokens that decode wrong, the casing and spacing, and a 24-bit
+  check of the exact sentence. The receiver applies it, and while the check fails it tries its
+  second-best token at its least certain positions (list decoding with the check as judge).
+- ξ̂ without the original (``SentenceReceiver``): 1 when the check matches; otherwise a logistic
+  fit of the decoder's confidence and a 64-bit fingerprint of the sentence embedding B(s) (signs
+  of 64 fixed random projections, cos(π·d) ≈ ξ with d the share of differing bits, eq 9) sent as
+  32 QPSK symbols spread over the semantic symbols, calibrated on natural held-out sentences.
 
-Shapes: token states (B, T, 384); symbols (B, T, k) complex64; logits (B, L, V).
-One sentence on air (``SentenceBurst``): T·k + 32 complex symbols before pilots.
+Shapes: token states (B, T, 384); symbols (B, T, k) complex64; logits (B, T, 30522).
+One sentence on air (``SentenceBurst``): T·k + 32 semantic and check symbols, then the
+difference's QPSK symbols, before pilots.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +41,16 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from m3e.codecs.text_difference import TextDifference, detokenize, sentence_check
+from m3e.phy.link import TransportCoder
 from m3e.phy.modulation import Constellation
 
 WEIGHTS = Path(__file__).parent / "weights" / "semantic_text.pt"
 DETECTOR = WEIGHTS.with_name("semantic_text_detector.json")
 CHECK_BITS = 64
 CHECK_SYMBOLS = CHECK_BITS // 2  # QPSK
+DIFFERENCE_CODING = ("qpsk", 1 / 2)
+LIST_POSITIONS = 6  # list decoding: second-best tokens tried at this many least certain positions
 # fixed random hyperplanes of the fingerprint, the same at both ends
 _PROJECTION = np.random.default_rng(2026).standard_normal((384, CHECK_BITS)).astype(np.float32)
 
@@ -48,77 +60,63 @@ class TextLinkConfig:
     symbols_per_token: int = 8
     d_model: int = 256
     heads: int = 4
-    layers: int = 2
-    max_tokens: int = 40
+    layers: int = 4
+    max_tokens: int = 48
 
 
 class SemanticTextCodec(nn.Module):
-    """C_β + channel decoder + semantic decoder. ``vocab``: WordPiece ids the decoder can emit
-    (index 0 = padding, 1 = [CLS] start, 2 = [SEP] end are always in it)."""
+    """C_β + channel decoder + open-vocabulary token decoder. ``word_embeddings`` (V, 384) are
+    MiniLM's, frozen and not stored with the weights."""
 
-    def __init__(self, vocab: list[int], config: TextLinkConfig = TextLinkConfig()) -> None:
+    def __init__(self, word_embeddings: torch.Tensor, config: TextLinkConfig = TextLinkConfig()) -> None:
         super().__init__()
         c = self.config = config
-        self.register_buffer("vocab", torch.tensor(vocab, dtype=torch.long))
         k = c.symbols_per_token
+        self.register_buffer("word_embeddings", word_embeddings.detach().float(), persistent=False)
         self.channel_encoder = nn.Sequential(
-            nn.Linear(384, c.d_model), nn.GELU(), nn.Linear(c.d_model, 2 * k)
+            nn.Linear(768, c.d_model), nn.GELU(), nn.Linear(c.d_model, 2 * k)
         )
         self.channel_decoder_in = nn.Linear(3 * k, c.d_model)
-        self.position = nn.Embedding(c.max_tokens + 2, c.d_model)
-        layer = nn.TransformerEncoderLayer(c.d_model, c.heads, 2 * c.d_model, 0.1, batch_first=True)
+        self.position = nn.Embedding(c.max_tokens, c.d_model)
+        layer = nn.TransformerEncoderLayer(
+            c.d_model, c.heads, 4 * c.d_model, 0.1, batch_first=True, norm_first=True
+        )
         self.channel_decoder = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
-        self.token = nn.Embedding(len(vocab), c.d_model)
-        dec = nn.TransformerDecoderLayer(c.d_model, c.heads, 2 * c.d_model, 0.1, batch_first=True)
-        self.decoder = nn.TransformerDecoder(dec, c.layers)
-        self.out = nn.Linear(c.d_model, len(vocab))
+        self.to_embedding = nn.Sequential(nn.LayerNorm(c.d_model), nn.Linear(c.d_model, 384))
+        self.out_bias = nn.Parameter(torch.zeros(word_embeddings.shape[0]))
 
     # ---- sender
-    def symbols(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(B, T, 384) token states, (B, T) bool mask -> (B, T, k) complex, unit power per sentence."""
-        z = self.channel_encoder(states)
+    def symbols(self, states: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, 384) token states, (B, T) WordPiece ids, (B, T) bool mask -> (B, T, k) complex,
+        unit average power over the symbols of each sentence (padding is not sent)."""
+        z = self.channel_encoder(torch.cat([states, self.word_embeddings[ids]], -1))
         x = torch.view_as_complex(z.reshape(*z.shape[:-1], -1, 2).float().contiguous()) * mask[..., None]
-        # unit average energy over the symbols actually sent (padding is not sent)
         n_used = (mask.sum(1) * x.shape[-1]).clamp(min=1)
         power = (x.abs() ** 2).sum((1, 2)) / n_used
         return x / torch.sqrt(power + 1e-12)[:, None, None]
 
     # ---- receiver
-    def memory(self, y: torch.Tensor, snr: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Equalised symbols (B, T, k) complex and their SNR (B, T, k) -> decoder memory (B, T, d)."""
+    def embeddings(self, y: torch.Tensor, snr: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Equalised symbols (B, T, k) complex and their SNR (B, T, k) -> (B, T, 384): each
+        position's estimate in the word-embedding space."""
         feats = torch.cat([torch.view_as_real(y).flatten(-2), torch.log1p(snr)], dim=-1)
-        pos = torch.arange(y.shape[1], device=y.device)
-        h = self.channel_decoder_in(feats) + self.position(pos)
-        return self.channel_decoder(h, src_key_padding_mask=~mask)
+        h = self.channel_decoder_in(feats) + self.position(torch.arange(y.shape[1], device=y.device))
+        return self.to_embedding(self.channel_decoder(h, src_key_padding_mask=~mask))
 
-    def logits(self, memory: torch.Tensor, mask: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
-        """Next-token logits (B, L, V) for a prefix (B, L) of vocabulary indices (eq 21)."""
-        L = prefix.shape[1]
-        causal = torch.triu(torch.ones(L, L, dtype=torch.bool, device=prefix.device), 1)
-        h = self.token(prefix) + self.position(torch.arange(L, device=prefix.device))
-        return self.out(self.decoder(h, memory, tgt_mask=causal, memory_key_padding_mask=~mask))
+    def logits(self, y: torch.Tensor, snr: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """-> (B, T, V) token logits over the whole WordPiece vocabulary (eq 21)."""
+        return self.embeddings(y, snr, mask) @ self.word_embeddings.T + self.out_bias
 
-    @torch.no_grad()
-    def generate(
-        self, memory: torch.Tensor, mask: torch.Tensor, max_len: int | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Greedy decoding -> (B, L) vocabulary indices (without the start token) and (B,) mean log-prob."""
-        b = memory.shape[0]
-        max_len = max_len or int(mask.sum(1).max()) + 2
-        seq = torch.ones(b, 1, dtype=torch.long, device=memory.device)  # index 1 = [CLS]
-        logp = torch.zeros(b, device=memory.device)
-        done = torch.zeros(b, dtype=torch.bool, device=memory.device)
-        count = torch.zeros(b, device=memory.device)
-        for _ in range(max_len):
-            lp = torch.log_softmax(self.logits(memory, mask, seq)[:, -1], -1)
-            best = lp.argmax(-1)
-            logp += torch.where(done, 0.0, lp.gather(1, best[:, None])[:, 0])
-            count += (~done).float()
-            seq = torch.cat([seq, best[:, None]], 1)
-            done |= best == 2
-            if done.all():
-                break
-        return seq[:, 1:], logp / count.clamp(min=1)
+
+def interleave(x: torch.Tensor) -> torch.Tensor:
+    """(B, T, k) -> (B, k·T) in the order they go on air: symbol j of every token, then j + 1, so
+    a token's k symbols lie T apart and a deep fade spreads over many tokens."""
+    return x.transpose(1, 2).reshape(x.shape[0], -1)
+
+
+def deinterleave(flat: torch.Tensor, n_tokens: int) -> torch.Tensor:
+    """(B, k·T) on-air order -> (B, T, k), the inverse of ``interleave``."""
+    return flat.reshape(flat.shape[0], -1, n_tokens).transpose(1, 2)
 
 
 def mmse_combine(
@@ -131,78 +129,100 @@ def mmse_combine(
     return num / gain.clamp(min=1e-9), gain / no
 
 
+def token_states(
+    encoder, sentences: list[str], max_tokens: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
+    """B_α without [CLS]/[SEP]: MiniLM last hidden states (B, T, 384), WordPiece ids (B, T) and
+    mask (B, T) bool, at most ``max_tokens`` tokens a sentence."""
+    with encoder.lock, torch.no_grad():
+        batch = encoder.tokenizer(
+            sentences, padding=True, truncation=True, max_length=max_tokens + 2, return_tensors="pt"
+        )
+        states = encoder.model(**batch).last_hidden_state
+    ids, mask = batch["input_ids"], batch["attention_mask"].bool()
+    mask[:, 0] = False
+    mask[torch.arange(len(sentences)), mask.sum(1)] = False  # [SEP] (the mask is [CLS] + T + [SEP])
+    return states[:, 1:-1], ids[:, 1:-1] * mask[:, 1:-1], mask[:, 1:-1]
+
+
 class TextLink:
-    """The inference wrapper (tokenisation, the frozen MiniLM B_α, the codec) that tests and
-    benchmarks use: sentences -> symbols, and received symbols -> sentences."""
+    """The inference wrapper (tokenisation, the frozen MiniLM B_α, the codec) that the sender,
+    the receiver, tests and benchmarks use: sentences -> bursts, received symbols -> sentences."""
 
     def __init__(self, codec: SemanticTextCodec | None = None) -> None:
         from m3e.semantics.similarity import sentence_encoder
 
         self.encoder = sentence_encoder()
         self.codec = (codec or load_codec()).eval()
-        self._vocab: list[int] = self.codec.vocab.tolist()  # type: ignore[operator]
+        self.difference_coder = TransportCoder(*DIFFERENCE_CODING)
 
-    def encode(self, sentences: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> symbols (B, T, k) complex and mask (B, T): what goes on air (T·k symbols per sentence)."""
-        states, mask = token_states(self.encoder, sentences, self.codec.config.max_tokens)
+    @property
+    def k(self) -> int:
+        return self.codec.config.symbols_per_token
+
+    def encode(self, sentences: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> symbols (B, T, k) complex, ids (B, T) and mask (B, T): the semantic symbols."""
+        states, ids, mask = token_states(self.encoder, sentences, self.codec.config.max_tokens)
         with torch.no_grad():
-            return self.codec.symbols(states, mask), mask
+            return self.codec.symbols(states, ids, mask), ids, mask
 
-    def decode(
-        self, y: torch.Tensor, snr: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[list[str], npt.NDArray[np.float32]]:
-        """Combined symbols and SNR (B, T, k), mask (B, T) -> sentences and confidence (B,)."""
-        ids, conf = self.decode_ids(y, snr, mask)
-        return [self.text(row) for row in ids], conf
-
-    def decode_ids(
-        self, y: torch.Tensor, snr: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[list[list[int]], npt.NDArray[np.float32]]:
-        """Like ``decode``, but WordPiece ids (without [CLS]/[SEP]) instead of text."""
+    def log_probs(self, y: torch.Tensor, snr: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Combined symbols and SNR (B, T, k), mask (B, T) -> (B, T, V) log-probabilities."""
         with torch.no_grad():
-            memory = self.codec.memory(y, snr, mask)
-            seq, conf = self.codec.generate(memory, mask)
-        out = []
-        for row in seq.tolist():
-            row = row[: row.index(2)] if 2 in row else row  # up to [SEP]
-            out.append([self._vocab[i] for i in row if i > 2])
-        return out, conf.numpy().astype(np.float32)
+            return torch.log_softmax(self.codec.logits(y, snr, mask), -1)
 
     def text(self, ids: list[int]) -> str:
-        """WordPiece ids -> the sentence as the sender wrote it (WordPiece puts spaces around
-        punctuation and quotes: 'speaking : " hi "' becomes 'speaking: "hi"')."""
-        text = str(self.encoder.tokenizer.decode(ids, skip_special_tokens=True))
-        text = re.sub(r"\s+([:,.!?])", r"\1", text)
-        return re.sub(r'"\s*([^"]*?)\s*"', r'"\1"', text)
+        """WordPiece ids -> lower-case text with English spacing (the base of the difference)."""
+        return detokenize(self.encoder.tokenizer.convert_ids_to_tokens(ids))
 
     def encode_bursts(self, sentences: list[str]) -> list[SentenceBurst]:
-        """What goes on air for each sentence: its T·k symbols with the fingerprint spread among them."""
-        states, mask = token_states(self.encoder, sentences, self.codec.config.max_tokens)
+        """What goes on air for each sentence: its T·k semantic symbols with the fingerprint
+        spread among them, then its text difference (computed by decoding the clean symbols)."""
+        states, ids, mask = token_states(self.encoder, sentences, self.codec.config.max_tokens)
         with torch.no_grad():
-            x = self.codec.symbols(states, mask)
-        # B(s): the mean-pooled MiniLM states, as in m3e.semantics.similarity
-        pooled = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+            x = self.codec.symbols(states, ids, mask)
+            clean = self.codec.logits(x, torch.full(x.shape, 1e4), mask).argmax(-1)
+        pooled = self.encoder(sentences)  # B(s), as in m3e.semantics.similarity
         qpsk = Constellation("qpsk")
         bursts = []
-        for b in range(len(sentences)):
+        for b, sentence in enumerate(sentences):
             t = int(mask[b].sum())
-            check_at = check_positions(t, self.codec.config.symbols_per_token)
-            symbols = np.empty(t * x.shape[-1] + CHECK_SYMBOLS, np.complex64)
-            symbols[check_at] = qpsk.map(fingerprint(pooled[b].numpy()))
-            symbols[~_mask(symbols.shape[0], check_at)] = x[b, :t].reshape(-1).numpy()
-            bursts.append(SentenceBurst(symbols, t))
+            true_ids = ids[b, :t].tolist()
+            diff = TextDifference.between(sentence, true_ids, clean[b, :t].tolist(), self.text(true_ids))
+            payload = diff.to_bytes()
+            check_at = check_positions(t, self.k)
+            semantic = np.empty(t * self.k + CHECK_SYMBOLS, np.complex64)
+            semantic[check_at] = qpsk.map(fingerprint(pooled[b]))
+            semantic[~_mask(semantic.shape[0], check_at)] = interleave(x[b : b + 1, :t])[0].numpy()
+            symbols = np.concatenate([semantic, self.difference_coder.encode(payload)]).astype(np.complex64)
+            bursts.append(SentenceBurst(symbols, t, len(payload)))
         return bursts
 
-    def receiver(self, n_tokens: int, detector: TextDetector | None = None) -> SentenceReceiver:
-        return SentenceReceiver(self, n_tokens, detector or load_detector())
+    def tokens_in_burst(self, n_data: int, difference_bytes: int) -> int:
+        """T from a burst's data symbols and its difference's size; ValueError when no sentence fits."""
+        n_diff = self.difference_coder.n_symbols(difference_bytes) if difference_bytes > 0 else 0
+        t, rest = divmod(n_data - n_diff - CHECK_SYMBOLS, self.k)
+        if difference_bytes < 6 or rest or not 1 <= t <= self.codec.config.max_tokens:
+            raise ValueError(
+                f"{n_data} symbols with a {difference_bytes}-byte difference are not a sentence burst "
+                f"({CHECK_SYMBOLS} + {self.k}·T + difference, 1 ≤ T ≤ {self.codec.config.max_tokens})"
+            )
+        return t
+
+    def receiver(
+        self, n_tokens: int, difference_bytes: int, detector: TextDetector | None = None
+    ) -> SentenceReceiver:
+        return SentenceReceiver(self, n_tokens, difference_bytes, detector or load_detector())
 
 
 @dataclass(frozen=True)
 class SentenceBurst:
-    """One sentence on air: (T·k + 32,) complex64 symbols (before pilots), T WordPiece tokens."""
+    """One sentence on air: (T·k + 32 + difference,) complex64 symbols before pilots, T WordPiece
+    tokens, and the size of its text difference in bytes (which the burst header carries)."""
 
     symbols: npt.NDArray[np.complex64]
     n_tokens: int
+    difference_bytes: int
 
 
 def fingerprint(embedding: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
@@ -211,7 +231,7 @@ def fingerprint(embedding: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
 
 
 def check_positions(n_tokens: int, symbols_per_token: int) -> npt.NDArray[np.intp]:
-    """Where the 32 fingerprint symbols sit in a burst of T·k + 32: evenly spread, so one deep fade
+    """Where the 32 fingerprint symbols sit among the T·k + 32: evenly spread, so one deep fade
     cannot take them all."""
     n = n_tokens * symbols_per_token + CHECK_SYMBOLS
     return np.floor((np.arange(CHECK_SYMBOLS) + 0.5) * n / CHECK_SYMBOLS).astype(np.intp)
@@ -223,22 +243,11 @@ def _mask(n: int, where: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
     return m
 
 
-def tokens_in_burst(n_data: int, symbols_per_token: int, max_tokens: int) -> int:
-    """T from the number of data symbols of a burst; ValueError when no sentence fits it."""
-    t, rest = divmod(n_data - CHECK_SYMBOLS, symbols_per_token)
-    if rest or not 1 <= t <= max_tokens:
-        raise ValueError(
-            f"{n_data} symbols are not a sentence burst ({CHECK_SYMBOLS} + {symbols_per_token}·T, "
-            f"1 ≤ T ≤ {max_tokens})"
-        )
-    return t
-
-
 @dataclass(frozen=True)
 class TextDetector:
-    """ξ̂ = σ(bias + w_confidence · confidence + w_fingerprint · ξ_fingerprint): a logistic fit to
-    the true ξ on held-out sentences, its bias shifted so that ξ̂ < 0.6 catches the calibrated
-    share of the damaged sentences (see calibrate_text_detector)."""
+    """ξ̂ = σ(bias + w_confidence · confidence + w_fingerprint · ξ_fingerprint) when the sentence
+    check fails: a logistic fit to the true ξ on natural held-out sentences, its bias shifted so
+    that ξ̂ < 0.6 catches the calibrated share of the damaged ones (see calibrate_text_detector)."""
 
     bias: float = -2.0
     w_confidence: float = 2.0
@@ -266,42 +275,54 @@ class SentenceEstimate:
     confidence: float  # the decoder's mean token log-probability
     fingerprint_xi: float  # cos(π·d), d the reliability-weighted share of fingerprint bits that differ
     transmissions: int
+    exact: bool = False  # the sentence check matched: this is the sentence that was sent
 
 
 class SentenceReceiver:
     """Soft-combines the transmissions of one sentence (maximum-ratio combining with the
-    channel-estimation error counted as noise) and decodes what it has so far."""
+    channel-estimation error counted as noise; chase combining of the difference's LLRs) and
+    decodes what it has so far."""
 
-    def __init__(self, link: TextLink, n_tokens: int, detector: TextDetector) -> None:
+    def __init__(self, link: TextLink, n_tokens: int, difference_bytes: int, detector: TextDetector) -> None:
         self.link, self.detector, self.n_tokens = link, detector, n_tokens
-        k = link.codec.config.symbols_per_token
-        n = n_tokens * k + CHECK_SYMBOLS
+        k = link.k
+        n_semantic = n_tokens * k + CHECK_SYMBOLS
+        self.n_symbols = n_semantic + link.difference_coder.n_symbols(difference_bytes)
         self.check_at = check_positions(n_tokens, k)
-        self._data = ~_mask(n, self.check_at)
-        self._num = np.zeros(n, np.complex128)
-        self._gain = np.zeros(n, np.float64)
+        self._data = ~_mask(n_semantic, self.check_at)
+        self._num = np.zeros(n_semantic, np.complex128)
+        self._gain = np.zeros(n_semantic, np.float64)
+        self._difference_rx = link.difference_coder.receiver(difference_bytes)
+        self.difference: TextDifference | None = None
         self.transmissions = 0
 
     def receive(
         self, y: npt.NDArray[np.complex64], h: npt.ArrayLike, noise: npt.ArrayLike
     ) -> SentenceEstimate:
-        """y, h, noise: (T·k + 32,) data symbols, channel estimate, noise (+ estimation error)."""
-        if y.shape != self._num.shape:
-            n = self._num.shape[0]
-            raise ValueError(f"{y.shape[0]} symbols for a {self.n_tokens}-token sentence ({n})")
+        """y, h, noise: (T·k + 32 + difference,) data symbols, channel estimate, noise (+ error)."""
+        if y.shape != (self.n_symbols,):
+            raise ValueError(f"{y.shape[0]} symbols for a {self.n_tokens}-token sentence ({self.n_symbols})")
         h, noise = np.broadcast_to(h, y.shape), np.broadcast_to(noise, y.shape)
-        self._num += np.conj(h) * y / noise
-        self._gain += np.abs(h) ** 2 / noise
+        n = self._num.shape[0]
+        self._num += np.conj(h[:n]) * y[:n] / noise[:n]
+        self._gain += np.abs(h[:n]) ** 2 / noise[:n]
         self.transmissions += 1
+        if self.difference is None:
+            payload = self._difference_rx.receive(y[n:], noise[n:], h[n:])
+            if payload is not None:
+                try:
+                    self.difference = TextDifference.from_bytes(payload)
+                except ValueError:
+                    pass  # passed its CRC yet malformed: decode without it
         gain = np.maximum(self._gain, 1e-9)
         x_hat = self._num / gain
-        t, k = self.n_tokens, self.link.codec.config.symbols_per_token
-        ids, conf = self.link.decode_ids(
-            torch.from_numpy(x_hat[self._data].astype(np.complex64)).reshape(1, t, k),
-            torch.from_numpy(gain[self._data].astype(np.float32)).reshape(1, t, k),
+        t = self.n_tokens
+        logp = self.link.log_probs(
+            deinterleave(torch.from_numpy(x_hat[self._data].astype(np.complex64))[None], t),
+            deinterleave(torch.from_numpy(gain[self._data].astype(np.float32))[None], t),
             torch.ones(1, t, dtype=torch.bool),
-        )
-        text = self.link.text(ids[0])
+        )[0]
+        text, confidence, exact = self._decode(logp)
         llr = Constellation("qpsk").demap(x_hat[self.check_at], 1.0 / gain[self.check_at])
         mine = fingerprint(self.link.encoder([text])[0])
         # share of differing bits, each received bit weighted by its reliability |tanh(L/2)|:
@@ -309,24 +330,38 @@ class SentenceReceiver:
         weight = np.abs(np.tanh(np.clip(llr, -50, 50) / 2))
         differ = float((weight * ((llr < 0) != mine)).sum() / max(weight.sum(), 1e-9))
         fp_xi = math.cos(math.pi * differ)
-        return SentenceEstimate(
-            text, self.detector.xi_hat(float(conf[0]), fp_xi), float(conf[0]), fp_xi, self.transmissions
-        )
+        xi_hat = 1.0 if exact else self.detector.xi_hat(confidence, fp_xi)
+        return SentenceEstimate(text, xi_hat, confidence, fp_xi, self.transmissions, exact)
 
-
-def token_states(encoder, sentences: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
-    """B_α: MiniLM last hidden states (B, T, 384) and mask (B, T) bool."""
-    with encoder.lock, torch.no_grad():
-        batch = encoder.tokenizer(
-            sentences, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
-        )
-        states = encoder.model(**batch).last_hidden_state
-    return states, batch["attention_mask"].bool()
+    def _decode(self, logp: torch.Tensor) -> tuple[str, float, bool]:
+        """(T, V) log-probabilities -> (text, mean log-probability of the chosen tokens, exact).
+        With the difference: its corrections, then list decoding judged by its sentence check."""
+        top = logp.topk(2, -1)
+        best, second = top.indices[:, 0].tolist(), top.indices[:, 1].tolist()
+        confidence = float(top.values[:, 0].mean())
+        diff = self.difference
+        if diff is None:
+            return self.link.text(best), confidence, False
+        fixed = {p: tok for p, tok in diff.corrections if p < len(best)}
+        best = [fixed.get(i, tok) for i, tok in enumerate(best)]
+        margin = (top.values[:, 0] - top.values[:, 1]).tolist()
+        doubtful = sorted((i for i in range(len(best)) if i not in fixed), key=lambda i: margin[i])
+        doubtful = doubtful[:LIST_POSITIONS]
+        for n_swaps in range(len(doubtful) + 1):
+            for swap in itertools.combinations(doubtful, n_swaps):
+                ids = [second[i] if i in swap else tok for i, tok in enumerate(best)]
+                text = diff.apply_text(self.link.text(ids))
+                if sentence_check(text) == diff.check:
+                    return text, confidence, True
+        return diff.apply_text(self.link.text(best)), confidence, False
 
 
 @functools.cache
 def load_codec(path: Path = WEIGHTS) -> SemanticTextCodec:
+    from m3e.semantics.similarity import sentence_encoder
+
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    codec = SemanticTextCodec(blob["vocab"].tolist(), TextLinkConfig(**blob["config"]))
-    codec.load_state_dict(blob["state"])
+    embeddings = sentence_encoder().model.embeddings.word_embeddings.weight
+    codec = SemanticTextCodec(embeddings, TextLinkConfig(**blob["config"]))
+    codec.load_state_dict({k: v.float() for k, v in blob["state"].items()})
     return codec.eval()

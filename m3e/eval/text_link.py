@@ -4,17 +4,19 @@ decodes what it got (damaged blocks included) and ξ (eq 9) scores the meaning t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
 from m3e.codecs.text import text_codec
+from m3e.eval.metrics import word_error_rate
 from m3e.phy.channels import BlockFadingChannel
 from m3e.phy.estimation import PilotLayout
 from m3e.phy.link import TransportCoder
 from m3e.semantics.similarity import SentenceEncoder, sentence_encoder, xi
 
-SENTENCES = (
+SENTENCES = (  # the fusion's forms, for quick checks
     "a cat is sitting on a sofa",
     'a person is speaking: "The astronaut is talking about the mission to the moon."',
     "a cup and a phone is ringing",
@@ -52,6 +54,35 @@ def transmit(
     return decoded, symbols
 
 
+def names_and_numbers(sentence: str) -> list[str]:
+    """The words a sentence cannot lose: numbers, and capitalised words after its first (names,
+    places), lower-cased."""
+    found = re.findall(r"\d[\d.,:]*\d|\d", sentence)
+    found += re.findall(r"(?<=[a-z,;:\"] )[A-Z][A-Za-z']+", sentence)
+    return [w.lower() for w in found]
+
+
+def text_scores(
+    sentences: list[str], decoded: list[str], encoder: SentenceEncoder | None = None
+) -> dict[str, Any]:
+    """Per set: mean ξ (eq 9), exact-sentence rate, mean word error rate, and the share of names
+    and numbers kept (found, case-insensitively, in the decoded sentence), with ``xi_each``."""
+    scores = xi(sentences, decoded, encoder)
+    wanted = kept = 0
+    for s, d in zip(sentences, decoded, strict=True):
+        have = d.lower()
+        for w in names_and_numbers(s):
+            wanted += 1
+            kept += bool(re.search(rf"(?<![\w]){re.escape(w)}(?![\w])", have))
+    return {
+        "xi": float(np.mean(scores)),
+        "exact": float(np.mean([s == d for s, d in zip(sentences, decoded, strict=True)])),
+        "wer": float(np.mean([word_error_rate(s, d) for s, d in zip(sentences, decoded, strict=True)])),
+        "names_numbers_kept": kept / wanted if wanted else 1.0,
+        "xi_each": scores,
+    }
+
+
 def xi_curve(
     sentences: list[str],
     scheme: str,
@@ -61,21 +92,25 @@ def xi_curve(
     repeats: int = 2,
     encoder: SentenceEncoder | None = None,
 ) -> list[dict[str, Any]]:
-    """Mean ξ and symbols per sentence of a text codec + LDPC 3/4 + ``modulation`` at every SNR."""
+    """ξ, exactness, WER, names kept and symbols per sentence of a text codec + LDPC 3/4 +
+    ``modulation`` at every SNR (one transmission: the baselines have no receiver-side judge)."""
     enc = encoder or sentence_encoder()
     rows = []
     for snr in snrs:
-        scores, symbols = [], 0
+        sent, got, symbols = [], [], 0
         for r in range(repeats):
             decoded, n = transmit(sentences, scheme, snr, fading, modulation=modulation, seed=r)
-            scores.extend(xi(sentences, decoded, enc).tolist())
+            sent += list(sentences)
+            got += decoded
             symbols += n
+        scores = text_scores(sent, got, enc)
+        del scores["xi_each"]
         rows.append(
             {
                 "scheme": f"{scheme}-{modulation}",
                 "channel": fading,
                 "snr_db": snr,
-                "xi": float(np.mean(scores)),
+                **scores,
                 "retransmissions": 0,
                 "symbols_per_sentence": symbols / (repeats * len(sentences)),
             }
@@ -84,15 +119,25 @@ def xi_curve(
 
 
 def held_out_sentences(n: int = 64, seed: int = 0, part: str = "eval") -> list[str]:
-    """A fixed sample of the semantic link's held-out split (never trained on): its first half
-    calibrates the receiver's ξ̂ (``part="calibration"``), the second half is for evaluation."""
+    """A fixed sample of the natural held-out sentences (``m3e.semantics.english``: never trained
+    on, never tuned on): ``part="eval"`` the evaluation set, ``"calibration"`` the one the
+    receiver's ξ̂ is fitted on."""
+    import random
+
+    from m3e.semantics.english import held_out_set
+
+    pool = held_out_set("test" if part == "eval" else "calibration")
+    return random.Random(seed).sample(pool, min(n, len(pool)))
+
+
+def templated_sentences(n: int = 64, seed: int = 0) -> list[str]:
+    """The fusion's own forms (``m3e.semantics.corpus``'s held-out split): the second row."""
     import random
 
     from m3e.semantics.corpus import corpus, split
 
     _, test = split(corpus())
-    half = len(test) // 2
-    return random.Random(seed).sample(test[:half] if part == "calibration" else test[half:], n)
+    return random.Random(seed).sample(test, n)
 
 
 def detector_samples(
@@ -103,13 +148,20 @@ def detector_samples(
     from m3e.codecs.semantic_text import TextLink
 
     link = link or TextLink()
-    rows: dict[str, list[float]] = {"fingerprint_xi": [], "confidence": [], "xi_hat": [], "xi": []}
+    rows: dict[str, list[float]] = {
+        "fingerprint_xi": [],
+        "confidence": [],
+        "xi_hat": [],
+        "xi": [],
+        "exact": [],
+    }
     for fading in ("awgn", "rayleigh"):
         for snr in snrs:
             res = transmit_semantic(sentences, snr, fading, link, seed=int(snr * 10) + 7)
             rows["fingerprint_xi"] += [e.fingerprint_xi for e in res["first"]]
             rows["confidence"] += [e.confidence for e in res["first"]]
             rows["xi_hat"] += [e.xi_hat for e in res["first"]]
+            rows["exact"] += [float(e.exact) for e in res["first"]]
             rows["xi"] += xi(sentences, res["decoded"]).tolist()
     return {k: np.array(v) for k, v in rows.items()}
 
@@ -137,17 +189,18 @@ def transmit_semantic(
     """The semantic link through the same channel as the baselines (pilots 4/64, LMMSE, block
     fading of 64 symbols). A sentence is sent again, and the transmissions combined, while the
     receiver's ξ̂ is below ``xi_threshold``, at most ``max_retransmissions`` times. Returns the
-    decoded sentences, the receiver's first ``SentenceEstimate`` of each, symbols per sentence
-    and retransmissions per sentence."""
+    decoded sentences, the receiver's first and last ``SentenceEstimate`` of each, symbols per
+    sentence (pilots, fingerprint, difference and retransmissions included) and retransmissions
+    per sentence."""
     from m3e.codecs.semantic_text import TextLink
     from m3e.phy.estimation import estimate_channel
 
     link = link or TextLink()
     layout = PilotLayout(64, 4)
     channel = BlockFadingChannel(fading, coherence=64, seed=seed)
-    decoded, first, symbols, retx = [], [], 0, 0
+    decoded, first, last, symbols, retx = [], [], [], 0, 0
     for burst in link.encode_bursts(sentences):
-        rx = link.receiver(burst.n_tokens)
+        rx = link.receiver(burst.n_tokens, burst.difference_bytes)
         for attempt in range(max_retransmissions + 1):
             out = channel(layout.insert(burst.symbols), snr_db)
             y, h_hat, err = estimate_channel(out.y, layout, out.no)
@@ -159,10 +212,12 @@ def transmit_semantic(
                 break
             retx += 1
         decoded.append(estimate.text)
+        last.append(estimate)
     n = len(sentences)
     return {
         "decoded": decoded,
         "first": first,
+        "last": last,
         "symbols_per_sentence": symbols / n,
         "retransmissions_per_sentence": retx / n,
     }
@@ -172,24 +227,28 @@ def semantic_curve(
     sentences: list[str], snrs: list[float], fading: str, repeats: int = 2, link: Any = None
 ) -> list[dict[str, Any]]:
     """m3e-text at every SNR with at most 2 retransmissions, asked for by the receiver's own
-    ξ̂ < 0.6: mean ξ, symbols and retransmissions per sentence (rows as ``xi_curve``'s)."""
+    ξ̂ < 0.6: the scores of ``text_scores``, symbols and retransmissions per sentence (rows as
+    ``xi_curve``'s)."""
     from m3e.codecs.semantic_text import TextLink
 
     link = link or TextLink()
     rows = []
     for snr in snrs:
-        scores, symbols, retx = [], 0.0, 0.0
+        sent, got, symbols, retx = [], [], 0.0, 0.0
         for r in range(repeats):
             res = transmit_semantic(sentences, snr, fading, link, max_retransmissions=2, seed=r)
-            scores.extend(xi(sentences, res["decoded"]).tolist())
+            sent += list(sentences)
+            got += res["decoded"]
             symbols += res["symbols_per_sentence"] / repeats
             retx += res["retransmissions_per_sentence"] / repeats
+        scores = text_scores(sent, got)
+        del scores["xi_each"]
         rows.append(
             {
                 "scheme": "m3e-text",
                 "channel": fading,
                 "snr_db": snr,
-                "xi": float(np.mean(scores)),
+                **scores,
                 "retransmissions": retx,
                 "symbols_per_sentence": symbols,
             }

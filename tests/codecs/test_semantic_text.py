@@ -9,18 +9,17 @@ from m3e.codecs.semantic_text import (
     TextLinkConfig,
     fingerprint,
     mmse_combine,
-    tokens_in_burst,
 )
-from m3e.eval.text_link import held_out_sentences, transmit_semantic
+from m3e.eval.text_link import held_out_sentences, names_and_numbers, text_scores, transmit_semantic
 from m3e.semantics.similarity import xi
 
 
 def test_symbols_have_unit_power_over_the_sentence() -> None:
     torch.manual_seed(0)
-    codec = SemanticTextCodec(list(range(50)), TextLinkConfig(symbols_per_token=4))
-    states = torch.randn(3, 7, 384)
+    codec = SemanticTextCodec(torch.randn(50, 384), TextLinkConfig(symbols_per_token=4))
+    states, ids = torch.randn(3, 7, 384), torch.randint(50, (3, 7))
     mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 2 + [0] * 5], dtype=torch.bool)
-    x = codec.symbols(states, mask)
+    x = codec.symbols(states, ids, mask)
     assert x.shape == (3, 7, 4) and x.is_complex()
     for b in range(3):
         used = x[b][mask[b]]
@@ -41,11 +40,17 @@ def link() -> TextLink:
     return TextLink()
 
 
-def test_roundtrip_at_20db_reproduces_held_out_sentences(link: TextLink) -> None:
-    sentences = held_out_sentences(16)
-    res = transmit_semantic(sentences, 20.0, "awgn", link)
-    assert np.mean(xi(sentences, res["decoded"])) > 0.97
-    assert sum(a == b for a, b in zip(sentences, res["decoded"], strict=True)) >= 12
+def test_unseen_natural_sentences_through_a_clean_channel_come_back_exactly(link: TextLink) -> None:
+    sentences = held_out_sentences(24, seed=5)  # never trained or tuned on
+    res = transmit_semantic(sentences, 30.0, "awgn", link)
+    assert res["decoded"] == sentences
+    assert all(e.exact and e.xi_hat == 1.0 for e in res["first"])
+
+
+def test_names_and_numbers_survive_8db_rayleigh(link: TextLink) -> None:
+    sentences = [s for s in held_out_sentences(200, seed=6) if names_and_numbers(s)][:30]
+    res = transmit_semantic(sentences, 8.0, "rayleigh", link, max_retransmissions=2, seed=1)
+    assert text_scores(sentences, res["decoded"])["names_numbers_kept"] >= 0.9
 
 
 def test_retransmission_raises_xi_at_low_snr(link: TextLink) -> None:
@@ -54,19 +59,36 @@ def test_retransmission_raises_xi_at_low_snr(link: TextLink) -> None:
     again = transmit_semantic(
         sentences, -3.0, "rayleigh", link, max_retransmissions=2, xi_threshold=1.01, seed=3
     )
-    assert again["retransmissions_per_sentence"] == 2  # threshold above any ξ̂: always resent
-    assert np.mean(xi(sentences, again["decoded"])) > np.mean(xi(sentences, once["decoded"])) + 0.1
+    assert np.mean(xi(sentences, again["decoded"])) > np.mean(xi(sentences, once["decoded"])) + 0.05
 
 
 def test_receiver_estimate_tracks_damage(link: TextLink) -> None:
     sentences = held_out_sentences(24)
     clean = transmit_semantic(sentences, 20.0, "awgn", link)
     noisy = transmit_semantic(sentences, -5.0, "rayleigh", link)
-    assert all(e.fingerprint_xi > 0.99 and e.xi_hat > 0.9 for e in clean["first"])
+    assert all(e.fingerprint_xi > 0.9 for e in clean["first"])
     for field in ("confidence", "fingerprint_xi", "xi_hat"):
         assert np.mean([getattr(e, field) for e in clean["first"]]) > np.mean(
             [getattr(e, field) for e in noisy["first"]]
         )
+
+
+def test_xi_hat_flags_a_deliberately_wrong_decode(link: TextLink) -> None:
+    """The semantic symbols of one sentence under the fingerprint and difference of another of
+    the same length: the decode is fluent and wrong, and the receiver must not trust it."""
+    a, b = "My sister Anna moved to Chicago in 2019.", "The old dog slept by the fire all day."
+    burst_a, burst_b = link.encode_bursts([a, b])
+    assert burst_a.n_tokens == burst_b.n_tokens
+    n = burst_a.n_tokens * link.k + CHECK_SYMBOLS
+    forged = burst_a.symbols.copy()
+    data = np.ones(n, bool)
+    from m3e.codecs.semantic_text import check_positions
+
+    data[check_positions(burst_a.n_tokens, link.k)] = False
+    forged[:n][data] = burst_b.symbols[:n][data]
+    estimate = link.receiver(burst_a.n_tokens, burst_a.difference_bytes).receive(forged, 1.0, 1e-3)
+    assert not estimate.exact and xi([a], [estimate.text])[0] < 0.6
+    assert estimate.xi_hat < 0.6
 
 
 def test_fingerprint_distance_estimates_xi(link: TextLink) -> None:
@@ -80,15 +102,19 @@ def test_fingerprint_distance_estimates_xi(link: TextLink) -> None:
 
 def test_burst_layout_and_malformed_length(link: TextLink) -> None:
     (burst,) = link.encode_bursts(["a cat is sitting on a sofa"])
-    k = link.codec.config.symbols_per_token
-    assert burst.symbols.shape == (burst.n_tokens * k + CHECK_SYMBOLS,)
-    assert tokens_in_burst(burst.symbols.shape[0], k, 40) == burst.n_tokens
+    n_diff = link.difference_coder.n_symbols(burst.difference_bytes)
+    assert burst.symbols.shape == (burst.n_tokens * link.k + CHECK_SYMBOLS + n_diff,)
+    assert link.tokens_in_burst(burst.symbols.shape[0], burst.difference_bytes) == burst.n_tokens
     assert np.mean(np.abs(burst.symbols) ** 2) == pytest.approx(1.0, rel=0.05)
-    for bad in (burst.symbols.shape[0] - 1, CHECK_SYMBOLS, CHECK_SYMBOLS + 41 * k):
+    for bad, size in (
+        (burst.symbols.shape[0] - 1, burst.difference_bytes),
+        (CHECK_SYMBOLS + n_diff, burst.difference_bytes),
+        (burst.symbols.shape[0], 2),
+    ):
         with pytest.raises(ValueError, match="not a sentence burst"):
-            tokens_in_burst(bad, k, 40)
+            link.tokens_in_burst(bad, size)
     with pytest.raises(ValueError, match="symbols for a"):
-        link.receiver(burst.n_tokens).receive(burst.symbols[:-1], 1.0, 0.1)
+        link.receiver(burst.n_tokens, burst.difference_bytes).receive(burst.symbols[:-1], 1.0, 0.1)
 
 
 def test_training_channel_statistics() -> None:
@@ -116,6 +142,7 @@ def test_detector_calibration_meets_the_asked_recall() -> None:
         "confidence": np.log(true_xi + 0.05) + rng.normal(0, 0.3, 2000),
         "fingerprint_xi": true_xi + rng.normal(0, 0.2, 2000),
     }
+    samples["exact"] = np.zeros(2000)
     detector = fit(samples, recall=0.95)
     xi_hat = np.array(
         [detector.xi_hat(c, f) for c, f in zip(samples["confidence"], samples["fingerprint_xi"], strict=True)]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from m3e.eval.testset import SCENES, make_clip
+from m3e.eval.testset import SCENES, Scene, make_clip
 from tests.e2e.cdp import Browser, chromium_binary
 from tests.e2e.conftest import Link
 
@@ -57,3 +57,22 @@ async def test_keyframe_texts_as_m3e_text_reach_the_receiver_and_the_page(link: 
     assert all(0 <= t["xi_hat"] <= 1 and t["transmissions"] >= 1 for t in texts)
     assert any("cat" in t["text"] for t in texts if t["time_s"] < 3)
     assert any("speaking" in t["text"] for t in texts if 3 <= t["time_s"] < 7)
+
+
+def test_a_spoken_sentence_outside_every_corpus_reaches_the_receiver_at_20db(link: Link) -> None:
+    """Speech that no corpus, template or training set of the project holds: the receiver logs
+    the sentence the sender heard, exactly (the text difference), and knows it is exact."""
+    spoken = "Maria booked two tickets to Lisbon for Friday evening."
+    scenes = (Scene("astronaut", "person", 5.0, speech=spoken),)
+    clip = make_clip(link.tmp / "clip", scenes=scenes)
+    link.start_receiver("--stats-json", str(link.tmp / "rx.json"))
+    link.start_relay("--snr", "20", "--fading", "rayleigh")
+    sender = link.send("--source", str(clip), "--width", "320", "--height", "240", "--semantics")
+    assert sender.returncode == 0, sender.stdout.read() if sender.stdout else ""
+    assert link.procs[0].wait(timeout=60) == 0
+    texts = json.loads((link.tmp / "rx.json").read_text())["texts"]
+    spoken_texts = [t["text"] for t in texts if "speaking" in t["text"]]
+    assert spoken_texts, texts
+    heard = spoken_texts[-1]
+    assert "Lisbon" in heard and "Maria" in heard and "Friday" in heard, heard
+    assert all(t["exact"] and t["xi_hat"] == 1.0 for t in texts if t["text"] == heard)  # the check matched

@@ -31,7 +31,7 @@ def _bursts() -> list[Burst]:
             "m3e-text",
             "analog",
             0.0,
-            sb.n_tokens,
+            sb.difference_bytes,
             PILOTS.insert(sb.symbols),
             pilot_spacing=PILOTS.spacing,
             pilot_count=PILOTS.n_pilots,

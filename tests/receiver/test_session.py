@@ -108,7 +108,7 @@ def _sentence_burst(seq: int, sentence: str, snr: float, attempt: int = 0, fadin
     (sb,) = TextLink().encode_bursts([sentence])
     out = BlockFadingChannel(fading, coherence=64, seed=seq * 10 + attempt)(PILOTS.insert(sb.symbols), snr)
     return Burst(
-        "s", seq, 1.5, Modality.TEXT, "m3e-text", "analog", 0.0, sb.n_tokens, out.y, attempt=attempt,
+        "s", seq, 1.5, Modality.TEXT, "m3e-text", "analog", 0.0, sb.difference_bytes, out.y, attempt=attempt,
         pilot_spacing=PILOTS.spacing, pilot_count=PILOTS.n_pilots, noise_var=out.no, index=seq,
     )  # fmt: skip
 

@@ -59,6 +59,28 @@ def test_speech_is_heard_and_transcribed() -> None:
     assert word_error_rate(text, transcript) <= 0.2
 
 
+@pytest.mark.slow
+def test_moonshine_transcribes_whole_and_cut_speech() -> None:
+    pytest.importorskip("moonshine_cpp")  # the weights' package (the converted copy is cached)
+    from scipy.signal import resample_poly
+
+    text = "Please send the pictures of the rocket to the team."
+    audio = resample_poly(speech_audio(text), 1, 3).astype(np.float32)
+    events, transcript = AudioRecognizer(asr="moonshine-base")(audio)
+    assert events[0][1] == "speaking"
+    assert word_error_rate(text, transcript) <= 0.2
+    # a keyframe boundary within speech: each piece still gets its words, none loops
+    half = audio.size // 2
+    pieces = [AudioRecognizer(asr="moonshine-base").transcript(a) for a in (audio[:half], audio[half:])]
+    assert all(pieces) and word_error_rate(text, " ".join(pieces)) <= 0.5
+    assert all(len(p.split()) <= 8 for p in pieces)
+
+
+def test_unknown_asr_engine_is_refused() -> None:
+    with pytest.raises(ValueError, match="moonshine-base"):
+        AudioRecognizer(asr="whisper-large")
+
+
 def test_silence_and_noise_give_no_transcript(rng: np.random.Generator) -> None:
     rec = AudioRecognizer()
     assert rec(np.zeros(SAMPLE_RATE, np.float32)) == ([], "")
