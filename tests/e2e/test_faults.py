@@ -1,9 +1,11 @@
 """Faults a live link meets: the emulator restarting mid-stream, bad input on the command line."""
 
+import json
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +51,8 @@ def _m3e(*args: str) -> subprocess.CompletedProcess[str]:
         (["relay", "--snr", "nan"], "snr"),
         (["send", "--modulation", "8psk"], "modulation"),
         (["receive", "--config", "/no/such.toml"], "config file"),
+        (["text"], "sentence"),
+        (["text", "--file", "/no/such.txt"], "no such file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -60,7 +64,7 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
 
 
 def test_help_everywhere() -> None:
-    for cmd in ("send", "relay", "receive", "demo", "phy"):
+    for cmd in ("send", "relay", "receive", "demo", "phy", "text"):
         r = _m3e(cmd, "--help")
         assert r.returncode == 0 and "--seed" in r.stdout
 
@@ -124,3 +128,17 @@ def test_tls_on_every_hop(link: Link) -> None:
     # a plaintext client cannot talk to a TLS relay
     plain = link.send("--duration", "1", "--width", "320", "--height", "240", "--reconnect-timeout", "2")
     assert plain.returncode == 2
+
+
+def test_text_command_prints_one_result_a_sentence(tmp_path: Path) -> None:
+    r = _m3e("text", "My aunt Rosa paid 12 dollars for the tickets to Boston.", "--snr", "20", "--json")
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)
+    assert {"decoded", "xi", "xi_hat", "transmissions", "symbols"} <= set(row)
+    assert row["decoded"] == "My aunt Rosa paid 12 dollars for the tickets to Boston."
+    assert row["xi"] > 0.99 and row["xi_hat"] == 1.0 and row["transmissions"] == 1
+    listing = tmp_path / "s.txt"
+    listing.write_text("The ferry to Oslo leaves at 7.\n\nWe need 3 more chairs in the kitchen.\n")
+    r = _m3e("text", "--file", str(listing), "--snr", "0", "--fading", "rayleigh")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.strip().splitlines()) == 2 and all("ξ̂" in ln for ln in r.stdout.splitlines())
