@@ -177,6 +177,17 @@ class TextLink:
         with torch.no_grad():
             return torch.log_softmax(self.codec.logits(y, snr, mask), -1)
 
+    def best_tokens(self, y: torch.Tensor, snr: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Combined symbols and SNR (B, T, k), mask (B, T) -> (B, T) most likely WordPiece ids,
+        scored 1,024 tokens at a time (all logits of a large batch would not fit in memory)."""
+        with torch.no_grad():
+            e = self.codec.embeddings(y, snr, mask)[mask]
+            best = torch.zeros(mask.shape, dtype=torch.long)
+            if e.shape[0]:
+                emb, bias = self.codec.word_embeddings, self.codec.out_bias
+                best[mask] = torch.cat([(c @ emb.T + bias).argmax(-1) for c in e.split(1024)])
+            return best
+
     def text(self, ids: list[int]) -> str:
         """WordPiece ids -> lower-case text with English spacing (the base of the difference)."""
         return detokenize(list(self.encoder.tokenizer.convert_ids_to_tokens(ids)))
@@ -187,7 +198,7 @@ class TextLink:
         states, ids, mask = token_states(self.encoder, sentences, self.codec.config.max_tokens)
         with torch.no_grad():
             x = self.codec.symbols(states, ids, mask)
-            clean = self.codec.logits(x, torch.full(x.shape, 1e4), mask).argmax(-1)
+            clean = self.best_tokens(x, torch.full(x.shape, 1e4), mask)
         pooled = self.encoder(sentences)  # B(s), as in m3e.semantics.similarity
         qpsk = Constellation("qpsk")
         bursts = []
