@@ -1,7 +1,7 @@
 """Text through the channel (the paper's Fig. 5), on natural sentences first: the semantic link
 (`m3e-text`: open-vocabulary symbols + text difference + ≤ 2 retransmissions asked by the
-receiver's ξ̂) against Huffman, 5-bit packing and Brotli, each + CRC + 5G LDPC 3/4 + QPSK, one
-transmission, over AWGN and Rayleigh fading (pilots 4/64, LMMSE, 64-symbol blocks).
+receiver's ξ̂) against Huffman, 5-bit packing and Brotli, each + CRC + 5G LDPC 3/4 + QPSK or
+16-QAM, one transmission, over AWGN and Rayleigh fading (pilots 4/64, LMMSE, 64-symbol blocks).
 
 Per SNR: ξ (eq 9), exact-sentence rate, word error rate, names and numbers kept, symbols per
 sentence (pilots, fingerprint, difference and retransmissions included). The natural set

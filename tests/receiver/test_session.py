@@ -130,6 +130,7 @@ def test_m3e_text_sentence_is_decoded_with_its_estimate(tmp_path: Path) -> None:
             "time_s": 1.5,
             "text": fb.decoded_text,
             "xi_hat": round(fb.xi, 3),
+            "exact": True,
             "transmissions": 1,
         }
     ]
@@ -153,7 +154,8 @@ def test_malformed_m3e_text_bursts_are_rejected(tmp_path: Path) -> None:
     good = _sentence_burst(0, "a cat", 20.0)
     for bad in (
         dataclasses.replace(good, iq=good.iq[:-3]),  # not a whole sentence
-        dataclasses.replace(good, payload_bytes=good.payload_bytes + 1),  # token count disagrees
+        dataclasses.replace(good, payload_bytes=2),  # too small for a text difference
+        dataclasses.replace(good, payload_bytes=2**32 - 1),  # too large for one
         dataclasses.replace(good, pilot_count=0),  # no pilots
         dataclasses.replace(good, noise_var=0.0),
         dataclasses.replace(good, scheme="json"),
