@@ -14,6 +14,7 @@ from m3e.eval.metrics import word_error_rate
 from m3e.phy.channels import BlockFadingChannel
 from m3e.phy.estimation import PilotLayout
 from m3e.phy.link import TransportCoder
+from m3e.semantics.english import names_and_numbers
 from m3e.semantics.similarity import SentenceEncoder, sentence_encoder, xi
 
 SENTENCES = (  # the fusion's forms, for quick checks
@@ -54,19 +55,11 @@ def transmit(
     return decoded, symbols
 
 
-def names_and_numbers(sentence: str) -> list[str]:
-    """The words a sentence cannot lose: numbers, and capitalised words after its first (names,
-    places), lower-cased."""
-    found = re.findall(r"\d[\d.,:]*\d|\d", sentence)
-    found += re.findall(r"(?<=[a-z,;:\"] )[A-Z][A-Za-z']+", sentence)
-    return [w.lower() for w in found]
-
-
 def text_scores(
     sentences: list[str], decoded: list[str], encoder: SentenceEncoder | None = None
 ) -> dict[str, Any]:
     """Per set: mean ξ (eq 9), exact-sentence rate, mean word error rate, and the share of names
-    and numbers kept (found, case-insensitively, in the decoded sentence), with ``xi_each``."""
+    and numbers kept (found, case-insensitively, in the decoded sentence)."""
     # an exact decode has ξ = 1: only the others need the encoder
     scores = np.ones(len(sentences), np.float32)
     differ = [i for i, (s, d) in enumerate(zip(sentences, decoded, strict=True)) if s != d]
@@ -83,7 +76,6 @@ def text_scores(
         "exact": float(np.mean([s == d for s, d in zip(sentences, decoded, strict=True)])),
         "wer": float(np.mean([word_error_rate(s, d) for s, d in zip(sentences, decoded, strict=True)])),
         "names_numbers_kept": kept / wanted if wanted else 1.0,
-        "xi_each": scores,
     }
 
 
@@ -108,7 +100,6 @@ def xi_curve(
             got += decoded
             symbols += n
         scores = text_scores(sent, got, enc)
-        del scores["xi_each"]
         rows.append(
             {
                 "scheme": f"{scheme}-{modulation}",
@@ -246,7 +237,6 @@ def semantic_curve(
             symbols += res["symbols_per_sentence"] / repeats
             retx += res["retransmissions_per_sentence"] / repeats
         scores = text_scores(sent, got)
-        del scores["xi_each"]
         rows.append(
             {
                 "scheme": "m3e-text",

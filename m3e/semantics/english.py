@@ -81,9 +81,16 @@ def natural_sentences(part: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def names_and_numbers(sentence: str) -> list[str]:
+    """The words a sentence cannot lose, lower-cased: numbers, and capitalised words after its
+    first (names, places)."""
+    found = re.findall(r"\d[\d.,:]*\d|\d", sentence)
+    found += re.findall(r"(?<=[a-z,;:\"] )[A-Z][A-Za-z']+", sentence)
+    return [w.lower() for w in found]
+
+
 def has_name_or_number(sentence: str) -> bool:
-    """A digit, or a capitalised word that does not start the sentence (a name or a place)."""
-    return bool(re.search(r"\d", sentence) or re.search(r"(?<=[a-z,;:] )[A-Z][a-z]+", sentence))
+    return bool(names_and_numbers(sentence))
 
 
 def held_out_set(part: str) -> list[str]:

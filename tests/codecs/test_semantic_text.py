@@ -10,7 +10,8 @@ from m3e.codecs.semantic_text import (
     fingerprint,
     mmse_combine,
 )
-from m3e.eval.text_link import held_out_sentences, names_and_numbers, text_scores, transmit_semantic
+from m3e.eval.text_link import held_out_sentences, text_scores, transmit_semantic
+from m3e.semantics.english import names_and_numbers
 from m3e.semantics.similarity import xi
 
 
