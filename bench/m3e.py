@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--frontier-snr must be one of --snr")
     t_start = time.time()
 
-    from m3e.demo import sample_clip
+    from m3e.eval.testset import sample_clip
     from m3e.semantics.extractor import describe_file
 
     clip = Path(str(sample_clip()))

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from m3e.demo import free_port, start_process
+from m3e.launch import free_port, start_process
 from m3e.phy.theory import shannon_symbols
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -53,14 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="m3e-bench-"))
-    relay_port = free_port()
+    relay_port, rx_port = free_port(), free_port()
     procs: dict[str, subprocess.Popen[str]] = {}
     try:
-        procs["receiver"], line = start_process(
+        procs["receiver"] = start_process(
             [
                 "receive",
                 "--port",
-                "0",
+                str(rx_port),
                 "--once",
                 "--no-viewer",
                 "--out",
@@ -68,11 +68,10 @@ def main(argv: list[str] | None = None) -> int:
                 "--stats-json",
                 str(tmp / "rx.json"),
             ],
-            "receiver: listening",
+            rx_port,
             echo=False,
         )
-        rx_port = int(line.rsplit(" ", 1)[1])
-        procs["relay"], _ = start_process(
+        procs["relay"] = start_process(
             [
                 "relay",
                 "--port",
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--symbol-rate",
                 str(args.symbol_rate),
             ],
-            "listening",
+            relay_port,
             echo=False,
         )
         start = time.time()

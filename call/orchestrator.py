@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from m3e.demo import free_port, start_process
+from m3e.launch import free_port, start_process
 from m3e.wire.grpc_util import TlsFiles
 
 log = logging.getLogger("m3e.call")
@@ -112,7 +112,7 @@ class Call:
                 routes += ["--route", f"{party.direction}={s.host}:{receiver.receiver_port}"]
         relay_args = ["relay", "--port", self.relay_address.rsplit(":", 1)[1], "--target", "", *routes]
         relay_args += ["--fading", s.fading, "--host", s.host, "--seed", str(s.seed), *_tls_flags(s.tls)]
-        self._relay = start_process(relay_args, "listening", echo=s.echo, env=self.env)[0]
+        self._relay = start_process(relay_args, self.relay_address, echo=s.echo, env=self.env, tls=s.tls)
         for party in self.local():
             self._start_receiver(party)
         self.started = time.time()
@@ -151,7 +151,14 @@ class Call:
         party.joins += 1
         args += ["--control", self.relay_address, "--out", str(self.recording(party.name))]
         args += ["--stats-json", str(self.stats_path(party.name)), "--host", s.host, "--seed", str(s.seed)]
-        party.receiver = start_process([*args, *_tls_flags(s.tls)], "viewer:", echo=s.echo, env=self.env)[0]
+        party.receiver = start_process(
+            [*args, *_tls_flags(s.tls)],
+            f"{s.host}:{party.receiver_port}",
+            echo=s.echo,
+            env=self.env,
+            tls=s.tls,
+            also_listening=[party.viewer_port],
+        )
 
     def _start_sender(self, party: Party) -> None:
         s = self.s

@@ -513,7 +513,8 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from m3e.demo import run_demo, sample_clip
+    from m3e.demo import run_demo
+    from m3e.eval.testset import sample_clip
 
     settings = _settings(args)
     if args.source is None:  # the embedded default input

@@ -1,65 +1,21 @@
 """``m3e demo``: receiver, relay and sender as three real processes on this machine,
 streaming the embedded default input (or ``--source``) through the emulated channel.
 
-The default input is the project's sample clip (``m3e.eval.testset``: natural images with
-cuts, speech and sounds, made offline on first use), or PyAV's testsrc2 pattern when
-espeak-ng is missing."""
+The default input is the project's sample clip (``m3e.eval.testset.sample_clip``: natural
+images with cuts, speech and sounds, made offline on first use), or PyAV's testsrc2 pattern
+when espeak-ng is missing."""
 
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 import webbrowser
-from pathlib import Path
 from typing import Any
 
+from m3e.launch import free_port, start_process
+
 DEMO_SECONDS = 10.0
-SAMPLE_DIR = Path(tempfile.gettempdir()) / "m3e-sample-clip"
-
-
-def sample_clip() -> Path | str:
-    """The sample clip, made once per machine; "testsrc" when it cannot be made here."""
-    from m3e.eval.testset import make_clip
-
-    clip = SAMPLE_DIR / "clip.mp4"
-    if not clip.exists():
-        try:
-            make_clip(SAMPLE_DIR)
-        except (RuntimeError, OSError) as exc:
-            print(f"demo: no sample clip ({exc}); streaming testsrc instead", flush=True)
-            return "testsrc"
-    return clip
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def start_process(
-    args: list[str], ready: str, timeout: float = 60.0, echo: bool = True, env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m m3e.cli ARGS``; wait until it prints a line containing ``ready``
-    and return the process and that line."""
-    cmd = [sys.executable, "-m", "m3e.cli", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{args[0]} exited with code {proc.wait()}")
-        if echo:
-            print(f"  [{args[0]}] {line.rstrip()}", flush=True)
-        if ready in line:
-            return proc, line
-    proc.kill()
-    raise RuntimeError(f"{args[0]} did not start within {timeout:.0f} s")
 
 
 def _flags(settings: Any, names: list[str]) -> list[str]:
@@ -143,8 +99,8 @@ def run_demo(
         send_args.append("--low-latency")
     procs: list[subprocess.Popen[str]] = []
     try:
-        procs.append(start_process(receive_args, "viewer:")[0])
-        procs.append(start_process(relay_args, "listening")[0])
+        procs.append(start_process(receive_args, receiver, also_listening=[viewer_port]))
+        procs.append(start_process(relay_args, relay))
         url = f"http://{host}:{viewer_port}/"
         print(f"viewer: {url}", flush=True)
         if open_browser:

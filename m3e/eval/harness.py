@@ -265,8 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--clips {args.clips} is not a folder")
         clips = find_clips(args.clips)
     else:
-        from m3e.demo import SAMPLE_DIR
-        from m3e.eval.testset import make_eval_set
+        from m3e.eval.testset import SAMPLE_DIR, make_eval_set
 
         clips = [str(c) for c in make_eval_set(SAMPLE_DIR.parent / "m3e-eval-set", profile.clips)]
     settings = Settings(args.channel, args.seed, profile.sentences, profile.repeats)

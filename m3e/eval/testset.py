@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy.typing as npt
 from m3e.media.offline import picture
 
 SAMPLE_RATE = 48000
+SAMPLE_DIR = Path(tempfile.gettempdir()) / "m3e-sample-clip"  # the sample clip, made once per machine
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,19 @@ def make_clip(
     (out_dir / "labels.json").write_text(
         json.dumps({"scenes": labels, "cuts": cuts, "duration": t}, indent=2)
     )
+    return clip
+
+
+def sample_clip() -> Path | str:
+    """The sample clip (``SCENES``, the demo's default input), made once per machine in
+    ``SAMPLE_DIR``; "testsrc" when it cannot be made here."""
+    clip = SAMPLE_DIR / "clip.mp4"
+    if not clip.exists():
+        try:
+            make_clip(SAMPLE_DIR)
+        except (RuntimeError, OSError) as exc:
+            print(f"demo: no sample clip ({exc}); streaming testsrc instead", flush=True)
+            return "testsrc"
     return clip
 
 

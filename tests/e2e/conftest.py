@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,12 +13,18 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from m3e.demo import start_process
+from m3e.launch import free_port, start_process
 from m3e.media.sources import MediaSource, SourceConfig, VideoItem
+from m3e.wire.grpc_util import TlsFiles
 
 
-def port_of(line: str) -> int:
-    return int(re.search(r"port (\d+)", line).group(1))  # type: ignore[union-attr]
+def tls_of(flags: tuple[str, ...]) -> TlsFiles | None:
+    """The TLS files named by ``--tls-cert/--tls-key/--tls-ca`` flags (the health probe of a
+    TLS server needs them), or None."""
+    given = {name: Path(flags[i + 1]) for i, name in enumerate(flags[:-1]) if name.startswith("--tls-")}
+    if not given:
+        return None
+    return TlsFiles(given.get("--tls-cert"), given.get("--tls-key"), given.get("--tls-ca"))
 
 
 @dataclass
@@ -33,20 +38,19 @@ class Link:
     viewer_port: int = 0
 
     def start_receiver(self, *extra: str, viewer: bool = False) -> None:
-        args = ["receive", "--port", "0", "--once", "--out", str(self.tmp / "received.mp4"), *extra]
-        args += ["--viewer-port", "0"] if viewer else ["--no-viewer"]
-        proc, line = start_process(args, "viewer:" if viewer else "receiver: listening", echo=False)
+        self.receiver_port = port = free_port()
+        args = ["receive", "--port", str(port), "--once", "--out", str(self.tmp / "received.mp4"), *extra]
+        self.viewer_port = free_port() if viewer else 0
+        args += ["--viewer-port", str(self.viewer_port)] if viewer else ["--no-viewer"]
+        viewer_ports = [self.viewer_port] if viewer else []  # it starts after the gRPC server
+        proc = start_process(args, port, echo=False, tls=tls_of(extra), also_listening=viewer_ports)
         self.procs.append(proc)
-        if viewer:  # the viewer's line comes first, then the receiver's
-            self.viewer_port = int(re.search(r":(\d+)/", line).group(1))  # type: ignore[union-attr]
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-        self.receiver_port = port_of(line)
 
     def start_relay(self, *extra: str, port: int = 0) -> subprocess.Popen[str]:
+        self.relay_port = port = port or free_port()
         args = ["relay", "--port", str(port), "--target", f"127.0.0.1:{self.receiver_port}", *extra]
-        proc, line = start_process(args, "listening", echo=False)
+        proc = start_process(args, port, echo=False, tls=tls_of(extra))
         self.procs.append(proc)
-        self.relay_port = port_of(line)
         return proc
 
     def send(self, *extra: str, background: bool = False) -> subprocess.Popen[str]:

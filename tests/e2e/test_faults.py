@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from m3e.demo import free_port
+from m3e.launch import free_port
 from tests.e2e.conftest import Link, mean_ssim_against_testsrc, recorded_frames
 
 pytestmark = pytest.mark.slow

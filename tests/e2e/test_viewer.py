@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from m3e.demo import free_port
+from m3e.launch import free_port
 from tests.e2e.cdp import Browser, chromium_binary
 from tests.e2e.conftest import Link
 

@@ -1,0 +1,135 @@
+"""Start the project's processes (``python -m m3e.cli ARGS``) and wait until they serve.
+
+A process is ready when the standard gRPC health service (``grpc.health.v1``), which every
+server registers and sets to SERVING once it listens (``m3e.wire.grpc_util``), answers
+SERVING at the address it was told to listen on; a TLS server is asked over TLS with the same
+files. The child's stdout is echoed line by line, prefixed with its command, for as long as it
+runs (``echo=False``: discarded).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from m3e.wire.grpc_util import TlsFiles
+
+WILDCARDS = ("", "0.0.0.0", "::", "[::]")  # a server listening on all interfaces is asked locally
+POLL_S = 0.05
+# a channel to a port nobody listens on yet backs off (1 s, 1.6 s, ... by default): keep the
+# retries short so a process is seen serving within a poll of when it is
+_PROBE_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 50),
+    ("grpc.min_reconnect_backoff_ms", 50),
+    ("grpc.max_reconnect_backoff_ms", 250),
+]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now (the OS's choice), for a process to be told to use."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def probe_address(address: str | int) -> str:
+    """``HOST:PORT`` to ask for a server told to listen on ``address`` (a bare port: this
+    machine's loopback; a wildcard host: the loopback too)."""
+    if isinstance(address, int):
+        return f"127.0.0.1:{address}"
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT or a port, got {address!r}")
+    return f"127.0.0.1:{port}" if host in WILDCARDS else address
+
+
+def is_serving(address: str | int, tls: TlsFiles | None = None, timeout: float = 1.0) -> bool:
+    """Whether the gRPC server at ``address`` answers its health check with SERVING."""
+    with _probe_channel(probe_address(address), tls) as channel:
+        return _check(health_pb2_grpc.HealthStub(channel), timeout)
+
+
+def _probe_channel(target: str, tls: TlsFiles | None) -> grpc.Channel:
+    """A blocking channel for health checks, over TLS when the server uses it (same files)."""
+    if tls is not None and tls.enabled:
+        return grpc.secure_channel(target, tls.channel_credentials(), options=_PROBE_OPTIONS)
+    return grpc.insecure_channel(target, options=_PROBE_OPTIONS)
+
+
+def _check(stub: health_pb2_grpc.HealthStub, timeout: float) -> bool:
+    try:
+        reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+    except grpc.RpcError:  # not listening yet (UNAVAILABLE), or not serving yet (NOT_FOUND)
+        return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def accepts(address: str | int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections at ``address`` (an HTTP server, say)."""
+    host, _, port = probe_address(address).rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def start_process(
+    args: list[str],
+    address: str | int,
+    timeout: float = 60.0,
+    echo: bool = True,
+    env: dict[str, str] | None = None,
+    tls: TlsFiles | None = None,
+    also_listening: Iterable[int] = (),
+) -> subprocess.Popen[str]:
+    """Start ``python -m m3e.cli ARGS`` and return it once its gRPC server at ``address``
+    (``HOST:PORT`` or a port on this machine; the one ARGS tell it to listen on) is serving,
+    and every port in ``also_listening`` (on the same host: a receiver's viewer, which starts
+    after its gRPC server) accepts connections.
+
+    Raises RuntimeError when the process exits first (with its exit code) or is not ready
+    within ``timeout`` seconds (it is killed then)."""
+    name = args[0] if args else "m3e"
+    target = probe_address(address)
+    cmd = [sys.executable, "-m", "m3e.cli", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if echo else subprocess.DEVNULL, text=True, env=env)
+    if echo:
+        threading.Thread(target=_echo, args=(proc, name), name=f"echo {name}", daemon=True).start()
+    host = target.rpartition(":")[0]
+    waiting_for = [f"{host}:{port}" for port in also_listening]
+    deadline = time.monotonic() + timeout
+    try:
+        with _probe_channel(target, tls) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            serving = False
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with code {proc.returncode} before it was serving")
+                serving = serving or _check(stub, max(0.05, min(1.0, deadline - time.monotonic())))
+                waiting_for = [a for a in waiting_for if not accepts(a)]
+                if serving and not waiting_for:
+                    return proc
+                time.sleep(POLL_S)
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        raise
+    proc.kill()
+    proc.wait()
+    raise RuntimeError(f"{name} did not start serving at {target} within {timeout:.0f} s")
+
+
+def _echo(proc: subprocess.Popen[str], name: str) -> None:
+    """The child's stdout, line by line, until it closes it."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        print(f"  [{name}] {line.rstrip()}", flush=True)
