@@ -1,35 +1,26 @@
-"""The channel emulator: a transparent gRPC proxy that is the physical channel.
+"""The channel emulator's gRPC edge: a transparent proxy that is the physical channel.
 
-Every burst's symbols go through ``BlockFadingChannel`` (y = h·x + w, paper eq 6–7), take
-``n / symbol_rate`` seconds on air one after another plus the propagation delay, and reach
-the receiver with the noise variance attached (the receiver's SNR knowledge) and the genie
-reference stripped. Feedback travels back with its own delay and loss. The emulator never
-decodes a payload. ``Control`` changes the channel while streams run.
-
-One emulator can carry several directions (a call: "a-b" and "b-a"): each route has its own
-target, channel and statistics, picked by the stream header's ``direction`` and addressed in
-``Control`` by the same name; "" is the default route (``--target``).
-
-Semantic texts (m3e-text) carry the sender's clean sentence in the genie field: the emulator
-keeps it, scores the receiver's decoded text against it (true ξ, eq 9: texts only) and, with
-``retransmit_by="genie"``, makes the ACK/NACK decision itself (the paper's simulation).
+``LinkProxy`` relays each sender's Link stream to the receiver of its route, every burst
+through that route's channel (``channel_emulator.channel``: fading, noise, erasures, air
+time, delay) and every text burst's clean sentence past its genie judge
+(``channel_emulator.genie``); feedback travels back with the channel's delay and loss. The
+emulator never decodes a payload. ``ControlService`` changes a route's channel while streams
+run, reports its statistics and adds routes (``channel_emulator.routes``). Protobuf is
+converted here and nowhere else in the emulator.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
 import logging
-import math
-import threading
-import time
 from collections.abc import AsyncIterator
 
 import grpc
-import numpy as np
 
-from m3e.phy.channels import FADINGS, BlockFadingChannel
+from channel_emulator import genie
+from channel_emulator.genie import MAX_RETRIES, RETRANSMIT_BY, XI_THRESHOLD
+from channel_emulator.routes import Route, Routes
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import (
@@ -41,205 +32,9 @@ from m3e.wire.convert import (
     settings_from_proto,
 )
 from m3e.wire.grpc_util import TlsFiles, client_channel, create_server, set_serving
-from m3e.wire.messages import Burst, ChannelSettings, ChannelStats, Feedback, FeedbackKind, Modality
+from m3e.wire.messages import ChannelSettings, Feedback, FeedbackKind
 
 log = logging.getLogger("m3e.relay")
-MAX_BACKLOG_S = 2.0  # a burst that would wait longer than this for the air is dropped
-
-
-def validate_settings(s: ChannelSettings) -> None:
-    """Raise ValueError (one line) for a setting the channel cannot take."""
-    if s.snr_db is not None and not math.isfinite(s.snr_db):
-        raise ValueError(f"snr_db must be finite, got {s.snr_db}")
-    if s.fading is not None and s.fading not in FADINGS:
-        raise ValueError(f"unknown fading {s.fading!r}; expected one of {list(FADINGS)}")
-    if s.coherence is not None and s.coherence < 1:
-        raise ValueError("coherence must be >= 1 symbol")
-    for name in ("k_factor", "symbol_rate", "delay_ms"):
-        v = getattr(s, name)
-        if v is not None and not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"{name} must be finite and >= 0, got {v}")
-    for name in ("erasure_prob", "feedback_loss"):
-        v = getattr(s, name)
-        if v is not None and not 0 <= v <= 1:
-            raise ValueError(f"{name} must lie in [0, 1], got {v}")
-
-
-class ChannelEmulator:
-    """Channel state shared by every stream through this emulator."""
-
-    def __init__(self, settings: ChannelSettings, seed: int = 0, direction: str = "") -> None:
-        full = ChannelSettings(
-            snr_db=20.0,
-            fading="rayleigh",
-            coherence=1024,
-            k_factor=0.0,
-            symbol_rate=0.0,
-            delay_ms=0.0,
-            erasure_prob=0.0,
-            feedback_loss=0.0,
-            direction=direction,
-        )
-        self.settings = full
-        self.stats = ChannelStats(settings=full)
-        self._seed = seed
-        self._rng = np.random.default_rng(seed + 1)
-        self._air_free = 0.0
-        self._recent: collections.deque[tuple[float, int]] = collections.deque()
-        self.configure(settings)
-
-    def configure(self, update: ChannelSettings) -> ChannelStats:
-        validate_settings(update)
-        changes = {k: v for k, v in dataclasses.asdict(update).items() if v is not None and k != "direction"}
-        self.settings = dataclasses.replace(self.settings, **changes)
-        s = self.settings
-        self._seed += 1
-        self.channel = BlockFadingChannel(
-            str(s.fading),
-            coherence=int(s.coherence or 1),
-            k_factor=float(s.k_factor or 0),
-            erasure_prob=float(s.erasure_prob or 0),
-            seed=self._seed,
-        )
-        if changes:
-            log.info("channel: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
-        return self.snapshot()
-
-    def snapshot(self) -> ChannelStats:
-        now = time.monotonic()
-        while self._recent and self._recent[0][0] < now - 5.0:
-            self._recent.popleft()
-        span = max(1.0, now - self._recent[0][0]) if self._recent else 1.0
-        self.stats.symbols_per_s = sum(n for _, n in self._recent) / span
-        self.stats.settings = self.settings
-        return dataclasses.replace(self.stats)
-
-    def apply(self, burst: Burst) -> Burst:
-        """The channel acting on one burst: new symbols, noise variance, genie removed."""
-        out = self.channel(burst.iq, float(self.settings.snr_db or 0.0))
-        erased_blocks = int(np.count_nonzero(out.erased[:: self.channel.coherence]))
-        self.stats.erased_blocks += erased_blocks
-        self.stats.bursts += 1
-        self.stats.symbols += burst.iq.shape[0]
-        self._recent.append((time.monotonic(), burst.iq.shape[0]))
-        return dataclasses.replace(burst, iq=out.y, noise_var=out.no, genie=b"")
-
-    def air_time(self, loop_now: float, n_symbols: int) -> float | None:
-        """When a burst of n symbols has fully arrived (loop clock), or None to drop it."""
-        rate = float(self.settings.symbol_rate or 0.0)
-        start = max(loop_now, self._air_free)
-        if start - loop_now > MAX_BACKLOG_S:
-            return None
-        self._air_free = start + (n_symbols / rate if rate > 0 else 0.0)
-        return self._air_free + float(self.settings.delay_ms or 0.0) / 1000
-
-    def feedback_delay(self) -> float | None:
-        """Seconds until feedback arrives upstream, or None when it is lost."""
-        if self._rng.random() < float(self.settings.feedback_loss or 0.0):
-            self.stats.feedback_dropped += 1
-            return None
-        self.stats.feedback_forwarded += 1
-        return float(self.settings.delay_ms or 0.0) / 1000
-
-
-def _load_sentence_encoder() -> None:
-    from m3e.semantics.similarity import sentence_encoder
-
-    sentence_encoder()
-
-
-class GenieJudge:
-    """True ξ of every decoded sentence against the sender's genie text, and in genie mode the
-    retransmission decision: NACK while ξ < threshold and retransmissions remain."""
-
-    MAX_KEPT = 1024  # sentences remembered per emulator
-
-    def __init__(
-        self,
-        stats: ChannelStats,
-        retransmit_by: str = "receiver",
-        xi_threshold: float = 0.6,
-        max_retries: int = 2,
-    ) -> None:
-        if retransmit_by not in ("receiver", "genie"):
-            raise ValueError(f"retransmit_by must be 'receiver' or 'genie', got {retransmit_by!r}")
-        self.stats, self.genie_decides = stats, retransmit_by == "genie"
-        self.xi_threshold, self.max_retries = xi_threshold, max_retries
-        stats.retransmit_by = retransmit_by
-        self._texts: collections.OrderedDict[tuple[str, int], tuple[str, int]] = collections.OrderedDict()
-
-    def remember(self, burst: Burst) -> None:
-        """Keep the clean sentence of a text burst (before the channel strips it)."""
-        if burst.modality == Modality.TEXT and burst.genie:
-            self._texts[(burst.session_id, burst.seq)] = (burst.genie.decode(errors="replace"), burst.attempt)
-            while len(self._texts) > self.MAX_KEPT:
-                self._texts.popitem(last=False)
-
-    def knows(self, session_id: str, seq: int) -> bool:
-        return (session_id, seq) in self._texts
-
-    def judge(self, fb: Feedback) -> Feedback:
-        """The receiver's answer about a remembered sentence, with the true ξ (and the genie's
-        decision in genie mode). Runs the sentence encoder: call it off the event loop. In
-        receiver mode the answer is forwarded without waiting and only the statistics use it."""
-        entry = self._texts.get((fb.session_id, fb.seq))
-        if entry is None or fb.kind not in (FeedbackKind.ACK, FeedbackKind.NACK, FeedbackKind.GIVE_UP):
-            return fb
-        from m3e.semantics.similarity import xi
-
-        reference, attempt = entry
-        true_xi = float(xi([reference], [fb.decoded_text])[0])
-        damaged = true_xi < self.xi_threshold
-        s = self.stats
-        s.texts_judged += 1
-        s.true_xi_mean += (true_xi - s.true_xi_mean) / s.texts_judged
-        s.true_damaged += damaged
-        s.receiver_nacks += fb.kind == FeedbackKind.NACK
-        receiver_low = fb.xi is not None and fb.xi < self.xi_threshold
-        s.decisions_agreed += receiver_low == damaged
-        fb = dataclasses.replace(fb, true_xi=true_xi)
-        if not self.genie_decides:
-            return fb
-        if damaged and attempt < self.max_retries:
-            s.genie_nacks += 1
-            kind = FeedbackKind.NACK
-        else:
-            kind = FeedbackKind.GIVE_UP if damaged else FeedbackKind.ACK
-        return dataclasses.replace(fb, kind=kind, from_emulator=True)
-
-
-@dataclasses.dataclass
-class Route:
-    """One direction through the emulator: where it goes and the channel on the way."""
-
-    target: str
-    emulator: ChannelEmulator
-    judge: GenieJudge
-
-
-class Routes(dict[str, Route]):
-    """The emulator's routes by direction; ``add`` makes one with a channel of its own (or
-    points an existing one at a new receiver: a party that rejoins keeps its channel)."""
-
-    def __init__(
-        self,
-        settings: ChannelSettings | None = None,
-        seed: int = 0,
-        retransmit_by: str = "receiver",
-        xi_threshold: float = 0.6,
-        max_retries: int = 2,
-    ) -> None:
-        super().__init__()
-        self.settings, self.seed = settings or ChannelSettings(), seed
-        self.judging = (retransmit_by, xi_threshold, max_retries)
-
-    def add(self, direction: str, target: str) -> Route:
-        if direction in self:
-            self[direction].target = target
-        else:
-            emulator = ChannelEmulator(self.settings, self.seed + 1000 * len(self), direction)
-            self[direction] = Route(target, emulator, GenieJudge(emulator.stats, *self.judging))
-        return self[direction]
 
 
 class LinkProxy(rpc.LinkServicer):
@@ -266,6 +61,7 @@ class LinkProxy(rpc.LinkServicer):
                 f"no route for direction {first.header.direction!r}; this emulator has {known}",
             )
             return
+        route.judge.stream_starts(first.header.text_scheme)
         async for fb in self._relay(first, request_iterator, route, context):
             yield fb
 
@@ -400,9 +196,9 @@ async def serve(
     seed: int = 0,
     tls: TlsFiles | None = None,
     ready: asyncio.Event | None = None,
-    retransmit_by: str = "receiver",
-    xi_threshold: float = 0.6,
-    max_retries: int = 2,
+    retransmit_by: str = RETRANSMIT_BY,
+    xi_threshold: float = XI_THRESHOLD,
+    max_retries: int = MAX_RETRIES,
     routes: dict[str, str] | None = None,
 ) -> None:
     """Run the emulator until cancelled. ``target`` is the default route's receiver;
@@ -419,10 +215,8 @@ async def serve(
         ],
         tls,
     )
-    # The judge's sentence encoder loads now, while the processes around start up: loading it
-    # when the first sentence came (transformers' imports hold the GIL for seconds) stalled
-    # the relaying of every stream by seconds.
-    threading.Thread(target=_load_sentence_encoder, name="judge-loader", daemon=True).start()
+    if retransmit_by == "genie":  # the decisions wait on the judge's encoder: load it now
+        genie.warm_up()
     await server.start()
     await set_serving(health)
     for name, route in table.items():

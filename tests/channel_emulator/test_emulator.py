@@ -5,15 +5,10 @@ import grpc
 import numpy as np
 import pytest
 
-from channel_emulator.server import (
-    ChannelEmulator,
-    ControlService,
-    GenieJudge,
-    LinkProxy,
-    Route,
-    Routes,
-    validate_settings,
-)
+from channel_emulator.channel import ChannelEmulator, validate_settings
+from channel_emulator.genie import GenieJudge
+from channel_emulator.routes import Route, Routes
+from channel_emulator.server import ControlService, LinkProxy
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import burst_from_proto, burst_to_proto, feedback_to_proto, settings_to_proto

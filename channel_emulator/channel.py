@@ -1,0 +1,119 @@
+"""The channel core of the emulator: one route's channel state acting on bursts.
+
+Every burst's symbols go through ``BlockFadingChannel`` (y = h·x + w, paper eq 6–7) and take
+``n / symbol_rate`` seconds on air one after another plus the propagation delay; they leave
+with the noise variance attached (the receiver's SNR knowledge) and the genie reference
+stripped. Feedback travels back with its own delay and loss. Statistics per route. No
+protobuf here: the servicers (``channel_emulator.server``) convert at the edge.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import math
+import time
+
+import numpy as np
+
+from m3e.config import Settings
+from m3e.phy.channels import FADINGS, BlockFadingChannel
+from m3e.wire.messages import Burst, ChannelSettings, ChannelStats
+
+log = logging.getLogger("m3e.relay")
+MAX_BACKLOG_S = 2.0  # a burst that would wait longer than this for the air is dropped
+
+
+def default_settings(direction: str = "") -> ChannelSettings:
+    """The channel every route starts with: the defaults of ``m3e.config.Settings`` (one
+    source of defaults for the command line, the TOML file and the emulator)."""
+    fields = Settings.model_fields
+    names = [f.name for f in dataclasses.fields(ChannelSettings) if f.name != "direction"]
+    return ChannelSettings(**{name: fields[name].default for name in names}, direction=direction)
+
+
+def validate_settings(s: ChannelSettings) -> None:
+    """Raise ValueError (one line) for a setting the channel cannot take."""
+    if s.snr_db is not None and not math.isfinite(s.snr_db):
+        raise ValueError(f"snr_db must be finite, got {s.snr_db}")
+    if s.fading is not None and s.fading not in FADINGS:
+        raise ValueError(f"unknown fading {s.fading!r}; expected one of {list(FADINGS)}")
+    if s.coherence is not None and s.coherence < 1:
+        raise ValueError("coherence must be >= 1 symbol")
+    for name in ("k_factor", "symbol_rate", "delay_ms"):
+        v = getattr(s, name)
+        if v is not None and not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be finite and >= 0, got {v}")
+    for name in ("erasure_prob", "feedback_loss"):
+        v = getattr(s, name)
+        if v is not None and not 0 <= v <= 1:
+            raise ValueError(f"{name} must lie in [0, 1], got {v}")
+
+
+class ChannelEmulator:
+    """Channel state shared by every stream through one route of the emulator: the settings
+    given over the defaults (``default_settings``)."""
+
+    def __init__(self, settings: ChannelSettings, seed: int = 0, direction: str = "") -> None:
+        full = default_settings(direction)
+        self.settings = full
+        self.stats = ChannelStats(settings=full)
+        self._seed = seed
+        self._rng = np.random.default_rng(seed + 1)
+        self._air_free = 0.0
+        self._recent: collections.deque[tuple[float, int]] = collections.deque()
+        self.configure(settings)
+
+    def configure(self, update: ChannelSettings) -> ChannelStats:
+        validate_settings(update)
+        changes = {k: v for k, v in dataclasses.asdict(update).items() if v is not None and k != "direction"}
+        self.settings = dataclasses.replace(self.settings, **changes)
+        s = self.settings
+        self._seed += 1
+        self.channel = BlockFadingChannel(
+            str(s.fading),
+            coherence=int(s.coherence or 1),
+            k_factor=float(s.k_factor or 0),
+            erasure_prob=float(s.erasure_prob or 0),
+            seed=self._seed,
+        )
+        if changes:
+            log.info("channel: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
+        return self.snapshot()
+
+    def snapshot(self) -> ChannelStats:
+        now = time.monotonic()
+        while self._recent and self._recent[0][0] < now - 5.0:
+            self._recent.popleft()
+        span = max(1.0, now - self._recent[0][0]) if self._recent else 1.0
+        self.stats.symbols_per_s = sum(n for _, n in self._recent) / span
+        self.stats.settings = self.settings
+        return dataclasses.replace(self.stats)
+
+    def apply(self, burst: Burst) -> Burst:
+        """The channel acting on one burst: new symbols, noise variance, genie removed."""
+        out = self.channel(burst.iq, float(self.settings.snr_db or 0.0))
+        erased_blocks = int(np.count_nonzero(out.erased[:: self.channel.coherence]))
+        self.stats.erased_blocks += erased_blocks
+        self.stats.bursts += 1
+        self.stats.symbols += burst.iq.shape[0]
+        self._recent.append((time.monotonic(), burst.iq.shape[0]))
+        return dataclasses.replace(burst, iq=out.y, noise_var=out.no, genie=b"")
+
+    def air_time(self, loop_now: float, n_symbols: int) -> float | None:
+        """When a burst of n symbols has fully arrived (loop clock), or None to drop it."""
+        rate = float(self.settings.symbol_rate or 0.0)
+        start = max(loop_now, self._air_free)
+        if start - loop_now > MAX_BACKLOG_S:
+            return None
+        self._air_free = start + (n_symbols / rate if rate > 0 else 0.0)
+        return self._air_free + float(self.settings.delay_ms or 0.0) / 1000
+
+    def feedback_delay(self) -> float | None:
+        """Seconds until feedback arrives upstream, or None when it is lost."""
+        if self._rng.random() < float(self.settings.feedback_loss or 0.0):
+            self.stats.feedback_dropped += 1
+            return None
+        self.stats.feedback_forwarded += 1
+        return float(self.settings.delay_ms or 0.0) / 1000
