@@ -43,8 +43,8 @@ class Preview:
             self._thread.start()
 
     def _run(self) -> None:
+        from m3e.media.sinks import JpegEncoder
         from m3e.media.sources import AudioItem, MediaSource, SourceConfig
-        from receiver.viewer import JpegEncoder
 
         encoder = JpegEncoder()
         try:

@@ -11,20 +11,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import fractions
 import json
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import av
 import grpc
 import numpy as np
 import numpy.typing as npt
 from aiohttp import WSMsgType, web
 
+from m3e.media.sinks import JpegEncoder
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import channel_stats_from_proto, settings_to_proto
@@ -32,29 +32,18 @@ from m3e.wire.grpc_util import TlsFiles, client_channel
 from m3e.wire.messages import ChannelSettings
 
 if TYPE_CHECKING:
-    from receiver.server import ReceiverService
     from receiver.session import PlayedFrame, ReceiverSession
 
 log = logging.getLogger("m3e.viewer")
 PAGE = Path(__file__).parent / "static" / "viewer.html"
 
 
-class JpegEncoder:
-    """RGB frames to JPEG through PyAV's mjpeg encoder."""
+class SessionSource(Protocol):
+    """What the viewer reads of the receiver (``receiver.server.ReceiverService``): its
+    sessions by id, oldest first."""
 
-    def __init__(self, quality: int = 5) -> None:
-        self.quality = quality
-        self._ctx: Any = None
-
-    def encode(self, rgb: npt.NDArray[np.uint8]) -> bytes:
-        h, w = rgb.shape[:2]
-        if self._ctx is None or (self._ctx.width, self._ctx.height) != (w, h):
-            self._ctx = av.CodecContext.create("mjpeg", "w")
-            self._ctx.width, self._ctx.height, self._ctx.pix_fmt = w, h, "yuvj420p"
-            self._ctx.time_base = fractions.Fraction(1, 30)
-            self._ctx.options = {"qmin": str(self.quality), "qmax": str(self.quality)}
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuvj420p")
-        return b"".join(bytes(p) for p in self._ctx.encode(frame))
+    @property
+    def sessions(self) -> Mapping[str, ReceiverSession]: ...
 
 
 class Viewer:
@@ -68,7 +57,7 @@ class Viewer:
         self.host, self.port = host, port
         self.control = control
         self.tls = tls
-        self.service: ReceiverService | None = None
+        self.service: SessionSource | None = None
         self._lock = threading.Lock()
         self._jpeg = b""
         self._frame_index = -1

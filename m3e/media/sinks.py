@@ -1,4 +1,5 @@
-"""Sinks for what the receiver regenerates: an MP4 recorder and the sound card.
+"""Sinks for what the receiver regenerates: an MP4 recorder, the sound card, and JPEG
+pictures (the viewer's and the call page's).
 
 The recorder writes fragmented MP4 (a fragment per keyframe), so the file written so far
 stays playable when the process is stopped abruptly. It encodes on a thread of its own: the
@@ -157,3 +158,21 @@ class SoundCard:
             self._stream.stop()
             self._stream.close()
             self._stream = None
+
+
+class JpegEncoder:
+    """RGB frames to JPEG through PyAV's mjpeg encoder."""
+
+    def __init__(self, quality: int = 5) -> None:
+        self.quality = quality
+        self._ctx: Any = None
+
+    def encode(self, rgb: npt.NDArray[np.uint8]) -> bytes:
+        h, w = rgb.shape[:2]
+        if self._ctx is None or (self._ctx.width, self._ctx.height) != (w, h):
+            self._ctx = av.CodecContext.create("mjpeg", "w")
+            self._ctx.width, self._ctx.height, self._ctx.pix_fmt = w, h, "yuvj420p"
+            self._ctx.time_base = fractions.Fraction(1, 30)
+            self._ctx.options = {"qmin": str(self.quality), "qmax": str(self.quality)}
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuvj420p")
+        return b"".join(bytes(p) for p in self._ctx.encode(frame))
