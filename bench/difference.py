@@ -22,11 +22,10 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from m3e.codecs.difference import DifferenceCoder, VQReplenishment, X265Difference, fit_crf, intra_h265
+from m3e.codecs.prediction import apply_motion, estimate_motion
 from m3e.codecs.traditional import VideoDecoder
 from m3e.codecs.vq import load_vq
-from m3e.eval.testset import view
-from m3e.media.offline import picture
-from m3e.restore.generator import apply_motion, estimate_motion
+from m3e.media.offline import picture, view
 
 
 class ResidualIntra:

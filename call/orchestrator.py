@@ -75,6 +75,7 @@ class CallSettings:
     remote: str | None = None  # host side: this party runs on another machine and joins
     join: str | None = None  # the other side: HOST:PORT of the host's call page (we are party B)
     tls: TlsFiles | None = None  # for every hop
+    env: dict[str, str] = field(default_factory=dict)  # M3E_* settings for every process
 
 
 class Call:
@@ -88,7 +89,7 @@ class Call:
         self.started = 0.0
         # five processes share the cores: one thread each for the math libraries (torch,
         # onnxruntime, OpenCV), else they oversubscribe the CPU and the call lags by seconds
-        self.env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        self.env = {**os.environ, **settings.env, "OMP_NUM_THREADS": "1"}
 
     def local(self) -> list[Party]:
         """The parties whose processes run on this machine."""
@@ -157,7 +158,6 @@ class Call:
             echo=s.echo,
             env=self.env,
             tls=s.tls,
-            also_listening=[party.viewer_port],
         )
 
     def _start_sender(self, party: Party) -> None:
@@ -224,11 +224,10 @@ class Call:
 
     def switch_scheme(self, party: str, scheme: str) -> None:
         """What ``party`` sends from now on goes as ``scheme`` (a new session)."""
-        from m3e.codecs import M3E_SCHEMES
-        from m3e.codecs.traditional import VIDEO_SCHEMES
+        from m3e import schemes
+        from m3e.wire.messages import Modality
 
-        if scheme not in (*M3E_SCHEMES, *VIDEO_SCHEMES):
-            raise ValueError(f"unknown scheme {scheme!r}")
+        schemes.get(Modality.VIDEO, scheme)  # ValueError naming the choices
         p = self.parties[party]
         _stop(p.sender)
         p.scheme, p.switches = scheme, p.switches + 1

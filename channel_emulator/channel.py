@@ -25,12 +25,16 @@ log = logging.getLogger("m3e.relay")
 MAX_BACKLOG_S = 2.0  # a burst that would wait longer than this for the air is dropped
 
 
-def default_settings(direction: str = "") -> ChannelSettings:
-    """The channel every route starts with: the defaults of ``m3e.config.Settings`` (one
-    source of defaults for the command line, the TOML file and the emulator)."""
-    fields = Settings.model_fields
+def channel_settings(s: Settings | None = None, direction: str = "") -> ChannelSettings:
+    """The channel's part of ``s`` (None: the defaults of ``m3e.config.Settings``, which every
+    route starts with): one source of defaults for the command line, the TOML file and the
+    emulator."""
     names = [f.name for f in dataclasses.fields(ChannelSettings) if f.name != "direction"]
-    return ChannelSettings(**{name: fields[name].default for name in names}, direction=direction)
+    if s is None:
+        values = {name: Settings.model_fields[name].default for name in names}
+    else:
+        values = {name: getattr(s, name) for name in names}
+    return ChannelSettings(**values, direction=direction)
 
 
 def validate_settings(s: ChannelSettings) -> None:
@@ -53,10 +57,10 @@ def validate_settings(s: ChannelSettings) -> None:
 
 class ChannelEmulator:
     """Channel state shared by every stream through one route of the emulator: the settings
-    given over the defaults (``default_settings``)."""
+    given over the defaults (``channel_settings``)."""
 
     def __init__(self, settings: ChannelSettings, seed: int = 0, direction: str = "") -> None:
-        full = default_settings(direction)
+        full = channel_settings(direction=direction)
         self.settings = full
         self.stats = ChannelStats(settings=full)
         self._seed = seed

@@ -203,17 +203,18 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--scheme-b", default="m3e", help="what B sends as")
     call.add_argument("--snr-ab", type=float, default=10.0, help="SNR (dB) from A to B")
     call.add_argument("--snr-ba", type=float, default=10.0, help="SNR (dB) from B to A")
-    call.add_argument("--fading", choices=FADINGS, default="rayleigh")
+    call.add_argument("--fading", choices=FADINGS, default=None, help="default: the settings' (rayleigh)")
     call.add_argument("--duration", type=float, default=None, help="seconds each party sends (default: all)")
-    call.add_argument("--width", type=int, default=720)
-    call.add_argument("--height", type=int, default=480)
-    call.add_argument("--fps", type=float, default=30.0)
+    call.add_argument("--width", type=int, default=None, help="default: the settings' (720)")
+    call.add_argument("--height", type=int, default=None, help="default: the settings' (480)")
+    call.add_argument("--fps", type=float, default=None, help="default: the settings' (30)")
     call.add_argument(
         "--no-low-latency", action="store_true", help="M3E: interpolate between keyframes instead"
     )
     call.add_argument("--out", type=Path, default=Path("call-out"), help="folder for both recordings")
     call.add_argument("--port", type=int, default=0, help="call page port (0: any free port)")
-    call.add_argument("--host", default="127.0.0.1", help="address every process binds")
+    call.add_argument("--host", default=None, help="address every process binds (default 127.0.0.1)")
+    call.add_argument("--config", type=Path, help="TOML file with any option of m3e send/relay/receive")
     call.add_argument("--no-browser", action="store_true", help="do not open the call page")
     call.add_argument(
         "--remote", choices=["b"], default=None, help="party B joins from another machine (m3e call --join)"
@@ -343,32 +344,12 @@ def _run(coro_factory: Callable[[], Awaitable[int]]) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from m3e.media.sources import SourceConfig
-    from sender.client import Sender, SenderConfig
+    from sender.client import Sender
+    from sender.config import sender_config
 
+    realtime = not args.as_fast_as_possible
     s = _settings(args)
-    media = SourceConfig(s.width, s.height, s.fps, s.sample_rate, s.channels, s.duration)
-    config = SenderConfig(
-        target=args.target,
-        source=s.source,
-        media=media,
-        video_scheme=s.scheme,
-        audio_scheme="" if s.audio_scheme == "none" else s.audio_scheme,
-        modulation=s.modulation,
-        code_rate=s.code_rate,
-        pilot_spacing=s.pilot_spacing,
-        pilot_count=s.pilot_count,
-        gop=s.gop,
-        crf=s.crf,
-        realtime=not args.as_fast_as_possible,
-        reconnect_timeout_s=s.reconnect_timeout_s,
-        semantics=args.semantics,
-        text_scheme=s.text_scheme,
-        m3e_budget=s.m3e_budget,
-        low_latency=args.low_latency,
-        direction=args.direction,
-        tls=_tls(s),
-    )
+    config = sender_config(s, args.target, args.semantics, args.low_latency, realtime, args.direction)
     sender = Sender(config)
 
     async def go() -> int:
@@ -386,22 +367,13 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _relay(args: argparse.Namespace) -> int:
+    from channel_emulator.channel import channel_settings
     from channel_emulator.server import serve
-    from m3e.wire.messages import ChannelSettings
 
     s = _settings(args)
     port = s.relay_port if args.port is None else args.port
     routes = dict(_route(r) for r in args.route)
-    settings = ChannelSettings(
-        snr_db=s.snr_db,
-        fading=s.fading,
-        coherence=s.coherence,
-        k_factor=s.k_factor,
-        symbol_rate=s.symbol_rate,
-        delay_ms=s.delay_ms,
-        erasure_prob=s.erasure_prob,
-        feedback_loss=s.feedback_loss,
-    )
+    settings = channel_settings(s)
 
     async def go() -> int:
         await serve(
@@ -428,19 +400,13 @@ def _route(text: str) -> tuple[str, str]:
 
 
 def _receive(args: argparse.Namespace) -> int:
+    from receiver.config import receiver_config
     from receiver.server import serve
-    from receiver.session import ReceiverConfig
     from receiver.viewer import Viewer
 
     s = _settings(args)
     port = s.receiver_port if args.port is None else args.port
-    config = ReceiverConfig(
-        out=str(s.out),
-        max_retries=s.max_retries,
-        xi_threshold=s.xi_threshold,
-        playout_delay_s=s.playout_delay_ms / 1000,
-        stats_path=args.stats_json,
-    )
+    config = receiver_config(s, args.stats_json)
     viewer = None if args.no_viewer else Viewer(s.host, s.viewer_port, args.control, _tls(s))
 
     async def go() -> int:
@@ -453,7 +419,7 @@ def _receive(args: argparse.Namespace) -> int:
 TRAINERS = {
     "vq": "m3e.codecs.train_vq",
     "semantic-text": "m3e.codecs.train_semantic_text",
-    "text-detector": "m3e.codecs.calibrate_text_detector",
+    "text-detector": "m3e.eval.calibrate_text_detector",
     "verifier": "m3e.semantics.train_verifier",
 }
 
@@ -476,22 +442,27 @@ def _call(args: argparse.Namespace) -> int:
 
     if args.join and args.remote:
         raise ValueError("--join and --remote are the two ends of one call: use one")
-    from m3e.wire.grpc_util import TlsFiles
+    from m3e.config import load_settings, settings_env
 
-    paths = [Path(p) if p else None for p in (args.tls_cert, args.tls_key, args.tls_ca)]
-    tls = TlsFiles(*paths) if any(paths) else None
+    # the call's processes share one set of settings: defaults < TOML < env < these flags
+    given = {k: getattr(args, k) for k in ("width", "height", "fps", "duration", "fading", "host")}
+    given.update({k: getattr(args, k) for k in ("tls_cert", "tls_key", "tls_ca")})
+    s = load_settings(given, args.config)
+    tls = _tls(s) if any((s.tls_cert, s.tls_key, s.tls_ca)) else None
     defaults = default_sources() if args.a is None or args.b is None else {}
     settings = CallSettings(
         sources={"a": args.a or defaults["a"], "b": args.b or defaults["b"]},
         schemes={"a": args.scheme_a, "b": args.scheme_b},
         snr_db={"a-b": args.snr_ab, "b-a": args.snr_ba},
-        fading=args.fading,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
-        duration=args.duration,
+        fading=s.fading,
+        width=s.width,
+        height=s.height,
+        fps=s.fps,
+        duration=s.duration,
         low_latency=not args.no_low_latency,
-        host=args.host,
+        host=s.host,
+        seed=s.seed,
+        env=settings_env(s),
         out=args.out,
         remote=args.remote,
         join=args.join,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,9 +28,9 @@ class Settings(BaseSettings):
     duration: float | None = Field(None, gt=0)
     realtime: bool = True
     # schemes and channel coding
-    scheme: Literal["h265", "jpeg", "m3e", "m3e-no-diff", "m3e-text-only"] = "h265"
+    scheme: str = "h265"  # any video scheme of the registry (m3e.schemes)
     m3e_budget: int = Field(5000, ge=0, le=1_000_000)
-    audio_scheme: Literal["aac", "opus", "mp3", "flac", "pcm", "none"] = "aac"
+    audio_scheme: str = "aac"  # an audio scheme of the registry, or "none"
     modulation: Literal["bpsk", "qpsk", "16qam", "64qam"] = "16qam"
     code_rate: float = Field(0.75, ge=0.2, le=0.95)
     pilot_spacing: int = Field(256, ge=2)
@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     gop: int = Field(30, ge=1)
     crf: int = Field(28, ge=0, le=51)
     max_retries: int = Field(3, ge=0, le=16)
-    text_scheme: Literal["m3e-text", "json"] = "m3e-text"
+    text_scheme: str = "m3e-text"  # a text scheme of the registry
     xi_threshold: float = Field(0.6, ge=0, le=1)
     retransmit_by: Literal["receiver", "genie"] = "receiver"
     reconnect_timeout_s: float = Field(30.0, gt=0)
@@ -63,6 +63,20 @@ class Settings(BaseSettings):
     out: Path = Path("received.mp4")
     playout_delay_ms: float = Field(300.0, ge=0)
     seed: int = 0
+
+    @field_validator("scheme", "audio_scheme", "text_scheme")
+    @classmethod
+    def _registered(cls, name: str, info: ValidationInfo) -> str:
+        from m3e import schemes
+        from m3e.wire.messages import Modality
+
+        modality = {"scheme": Modality.VIDEO, "audio_scheme": Modality.AUDIO}.get(
+            info.field_name or "", Modality.TEXT
+        )
+        choices = schemes.names(modality) + (("none",) if modality == Modality.AUDIO else ())
+        if name not in choices:
+            raise ValueError(f"{name!r} is not one of {list(choices)}")
+        return name
 
 
 def load_settings(cli: dict[str, Any], toml_file: Path | None = None) -> Settings:
@@ -91,3 +105,9 @@ def load_settings(cli: dict[str, Any], toml_file: Path | None = None) -> Setting
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ValueError(f"invalid settings: {problems}") from None
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    """``s`` as the environment (``M3E_*``) from which a child process loads the same
+    settings: how ``m3e demo`` and ``m3e call`` hand theirs to the processes they start."""
+    return {f"M3E_{name.upper()}": str(value) for name, value in s.model_dump().items() if value is not None}

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -71,16 +70,6 @@ def _check(stub: health_pb2_grpc.HealthStub, timeout: float) -> bool:
     return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
-def accepts(address: str | int, timeout: float = 0.5) -> bool:
-    """Whether something accepts TCP connections at ``address`` (an HTTP server, say)."""
-    host, _, port = probe_address(address).rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def start_process(
     args: list[str],
     address: str | int,
@@ -88,12 +77,10 @@ def start_process(
     echo: bool = True,
     env: dict[str, str] | None = None,
     tls: TlsFiles | None = None,
-    also_listening: Iterable[int] = (),
 ) -> subprocess.Popen[str]:
     """Start ``python -m m3e.cli ARGS`` and return it once its gRPC server at ``address``
-    (``HOST:PORT`` or a port on this machine; the one ARGS tell it to listen on) is serving,
-    and every port in ``also_listening`` (on the same host: a receiver's viewer, which starts
-    after its gRPC server) accepts connections.
+    (``HOST:PORT`` or a port on this machine; the one ARGS tell it to listen on) is serving.
+    A process reports SERVING only when all it serves is up (a receiver's viewer too).
 
     Raises RuntimeError when the process exits first (with its exit code) or is not ready
     within ``timeout`` seconds (it is killed then)."""
@@ -103,19 +90,14 @@ def start_process(
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if echo else subprocess.DEVNULL, text=True, env=env)
     if echo:
         threading.Thread(target=_echo, args=(proc, name), name=f"echo {name}", daemon=True).start()
-    host = target.rpartition(":")[0]
-    waiting_for = [f"{host}:{port}" for port in also_listening]
     deadline = time.monotonic() + timeout
     try:
         with _probe_channel(target, tls) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
-            serving = False
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with code {proc.returncode} before it was serving")
-                serving = serving or _check(stub, max(0.05, min(1.0, deadline - time.monotonic())))
-                waiting_for = [a for a in waiting_for if not accepts(a)]
-                if serving and not waiting_for:
+                if _check(stub, max(0.05, min(1.0, deadline - time.monotonic()))):
                     return proc
                 time.sleep(POLL_S)
     except BaseException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +18,9 @@ from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import burst_from_proto, feedback_to_proto, header_from_proto
 from m3e.wire.grpc_util import TlsFiles, create_server, set_serving
-from m3e.wire.messages import Burst, Feedback, FeedbackKind, StreamHeader
-from receiver.session import FAILED_PRECONDITION, INVALID, ReceiverConfig, ReceiverSession
+from m3e.wire.messages import Burst, Feedback, FeedbackKind, StatusCode, StreamHeader
+from receiver.config import ReceiverConfig
+from receiver.session import ReceiverSession
 from receiver.viewer import Viewer
 
 log = logging.getLogger("m3e.receiver")
@@ -96,16 +98,21 @@ class ReceiverService(rpc.LinkServicer):
                     else:
                         log.info("session %s resumed", header.session_id)
                 except ValueError as exc:
-                    reject(msg.header.session_id, 0, str(exc), INVALID)
+                    reject(msg.header.session_id, 0, str(exc), StatusCode.INVALID_ARGUMENT)
                 continue
             if session is None:
-                reject(msg.burst.session_id, msg.burst.seq, "no stream header yet", FAILED_PRECONDITION)
+                reject(
+                    msg.burst.session_id,
+                    msg.burst.seq,
+                    "no stream header yet",
+                    StatusCode.FAILED_PRECONDITION,
+                )
                 continue
             try:
                 burst = burst_from_proto(msg.burst)
             except ValueError as exc:
                 session.stats.rejected += 1
-                reject(msg.burst.session_id, msg.burst.seq, str(exc), INVALID)
+                reject(msg.burst.session_id, msg.burst.seq, str(exc), StatusCode.INVALID_ARGUMENT)
                 continue
             if session.decodes_sentences(burst):
                 task = asyncio.create_task(sentence(session, burst))
@@ -117,7 +124,7 @@ class ReceiverService(rpc.LinkServicer):
         await asyncio.gather(*sentences)
         # Only a stream the sender completed ends the session; a cut one may come back.
         if session is not None and completed:
-            await loop.run_in_executor(self.worker, session.close)
+            await loop.run_in_executor(self.worker, self._close, session)
             self.sessions.pop(session.header.session_id, None)
             log.info("session %s finished: %s", session.header.session_id, session.stats)
             self.finished.set()
@@ -138,9 +145,15 @@ class ReceiverService(rpc.LinkServicer):
             header, config, on_frame=v.on_frame if v else None, on_audio=v.on_audio if v else None
         )
 
+    def _close(self, session: ReceiverSession) -> None:
+        """Finish the session; its summary goes where the config says."""
+        summary = session.close()
+        if session.config.stats_path:
+            Path(session.config.stats_path).write_text(json.dumps(summary))
+
     def close_all(self) -> None:
         for s in self.sessions.values():
-            s.close()
+            self._close(s)
         self.sessions.clear()
 
 
@@ -160,10 +173,10 @@ async def serve(
     service = ReceiverService(config, viewer)
     server, port, health = create_server(listen, [lambda s: rpc.add_LinkServicer_to_server(service, s)], tls)
     await server.start()
-    await set_serving(health)
     if viewer is not None:
         viewer.service = service
         await viewer.start()
+    await set_serving(health)  # SERVING once everything is up, the viewer too
     print(f"receiver: listening on port {port}", flush=True)
     try:
         if exit_after_session:

@@ -32,7 +32,8 @@ from m3e.wire.grpc_util import TlsFiles, client_channel
 from m3e.wire.messages import ChannelSettings
 
 if TYPE_CHECKING:
-    from receiver.session import PlayedFrame, ReceiverSession
+    from m3e.schemes.base import PlayedFrame
+    from receiver.session import ReceiverSession
 
 log = logging.getLogger("m3e.viewer")
 PAGE = Path(__file__).parent / "static" / "viewer.html"

@@ -1,14 +1,10 @@
 """Live semantic extraction beside the media pipeline: frames and audio are offered to a
-worker thread running ``SemanticExtractor``; each keyframe's semantics come back as a JSON
-payload for a MODALITY_TEXT burst. When the worker falls behind it drops frames rather than
-slow the video down; audio is never dropped (a gap would garble the transcript).
-
-``LiveWorker`` is the low-latency M3E path: every examined frame, on a thread of its own that
-never waits for the semantic models, is tested for a keyframe and handed on at once."""
+worker thread running ``SemanticExtractor``; each keyframe's semantics go to the schemes'
+encoders. When the worker falls behind it drops frames rather than slow the video down;
+audio is never dropped (a gap would garble the transcript)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -33,14 +29,9 @@ def examined(index: int, fps: float) -> bool:
     return index % max(1, round(fps / ANALYSIS_FPS)) == 0
 
 
-def semantics_payload(k: KeyframeSemantics) -> bytes:
-    """The TEXT payload of one keyframe: UTF-8 JSON {time_s, objects, text, transcript, labels}."""
-    return json.dumps(k.to_json(), separators=(",", ":")).encode()
-
-
 class SemanticWorker:
-    """Args: fps and sample_rate of the media offered; ``emit`` gets each keyframe's payload
-    (called on the worker thread)."""
+    """Args: fps and sample_rate of the media offered; ``emit`` gets each keyframe's
+    semantics (called on the worker thread)."""
 
     def __init__(
         self,
@@ -90,50 +81,3 @@ class SemanticWorker:
                 log.exception("semantic extraction failed")
         for k in self.extractor.finish():
             self.emit(k)
-
-
-class LiveWorker:
-    """Every examined frame: the extractor's keyframe test (its own selector, so a busy
-    semantic worker never delays it) and ``on_frame(rgb, time, is_keyframe, captured)`` with
-    the wall time the frame was captured. Only the newest frame is worked on: after a slow
-    one (a keyframe's picture) the frames that waited meanwhile are stale, and showing them
-    late would only delay the present."""
-
-    def __init__(self, on_frame: Callable[[npt.NDArray[np.uint8], float, bool, float], None]) -> None:
-        from m3e.semantics.keyframes import KeyframeSelector
-
-        self.selector = KeyframeSelector()
-        self.on_frame = on_frame
-        self.dropped = 0
-        self._waiting: tuple[npt.NDArray[np.uint8], float, float] | None = None  # the newest frame
-        self._closed = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="live", daemon=True)
-        self._thread.start()
-
-    def offer_frame(self, rgb: npt.NDArray[np.uint8], time_s: float, captured: float) -> None:
-        with self._cond:
-            self.dropped += self._waiting is not None  # a newer frame replaces it
-            self._waiting = (rgb, time_s, captured)
-            self._cond.notify()
-
-    def close(self) -> None:
-        """Work on the frame still waiting, then stop the thread."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        self._thread.join()
-
-    def _run(self) -> None:
-        from m3e.semantics.keyframes import luma_thumbnail
-
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._waiting is not None or self._closed)
-                if self._waiting is None:
-                    return
-                (rgb, t, captured), self._waiting = self._waiting, None
-            try:
-                self.on_frame(rgb, t, self.selector.update(luma_thumbnail(rgb), t), captured)
-            except Exception:  # a failure on one frame must not stop the stream
-                log.exception("live M3E frame failed")

@@ -20,7 +20,7 @@ import numpy as np
 
 from m3e.codecs import M3E_SCHEMES
 from m3e.codecs.difference import DIFFERENCE_CODERS, DifferenceCoder
-from m3e.restore.generator import (
+from m3e.codecs.prediction import (
     IDENTITY,
     Image,
     KnowledgeBase,

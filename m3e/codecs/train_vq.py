@@ -24,8 +24,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from m3e.codecs.vq import WEIGHTS, VQConfig, VQImageCodec
-from m3e.eval.testset import view
-from m3e.media.offline import TEST_PICTURES, TRAINING_PICTURES, picture, sample_videos, video_frames
+from m3e.media.offline import TEST_PICTURES, TRAINING_PICTURES, picture, sample_videos, video_frames, view
 
 CROP = 128
 

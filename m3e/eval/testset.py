@@ -19,11 +19,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import numpy.typing as npt
 
-from m3e.media.offline import picture
+from m3e.media.offline import picture, view
 
 SAMPLE_RATE = 48000
 SAMPLE_DIR = Path(tempfile.gettempdir()) / "m3e-sample-clip"  # the sample clip, made once per machine
@@ -91,23 +90,6 @@ def make_eval_set(
             make_clip(folder, eval_scenes(k), size=size, seed=k)
         clips.append(clip)
     return clips
-
-
-def view(
-    img: npt.NDArray[np.uint8], progress: float, motion: str, size: tuple[int, int]
-) -> npt.NDArray[np.uint8]:
-    """A view of ``img`` at ``progress`` in [0, 1] of a slow pan or zoom, resized to ``size``."""
-    h, w = img.shape[:2]
-    if motion == "zoom":
-        scale = 1.0 - 0.2 * progress  # 20 % zoom-in over the scene
-        cw, ch = int(w * scale), int(h * scale)
-        x0, y0 = (w - cw) // 2, (h - ch) // 2
-    else:
-        cw, ch = int(w * 0.85), int(h * 0.85)  # pan across 15 % of the width
-        x0, y0 = int((w - cw) * progress), (h - ch) // 2
-    return np.asarray(
-        cv2.resize(img[y0 : y0 + ch, x0 : x0 + cw], size, interpolation=cv2.INTER_AREA), np.uint8
-    )
 
 
 def speech_audio(text: str, rate: int = SAMPLE_RATE) -> npt.NDArray[np.float32]:

@@ -12,6 +12,7 @@ import importlib.util
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -57,3 +58,20 @@ def video_frames(path: Path, every: int = 1) -> list[npt.NDArray[np.uint8]]:
             for i, f in enumerate(c.decode(video=0))
             if i % every == 0
         ]
+
+
+def view(
+    img: npt.NDArray[np.uint8], progress: float, motion: str, size: tuple[int, int]
+) -> npt.NDArray[np.uint8]:
+    """A view of ``img`` at ``progress`` in [0, 1] of a slow pan or zoom, resized to ``size``."""
+    h, w = img.shape[:2]
+    if motion == "zoom":
+        scale = 1.0 - 0.2 * progress  # 20 % zoom-in over the scene
+        cw, ch = int(w * scale), int(h * scale)
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+    else:
+        cw, ch = int(w * 0.85), int(h * 0.85)  # pan across 15 % of the width
+        x0, y0 = int((w - cw) * progress), (h - ch) // 2
+    return np.asarray(
+        cv2.resize(img[y0 : y0 + ch, x0 : x0 + cw], size, interpolation=cv2.INTER_AREA), np.uint8
+    )

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from m3e.codecs.m3e_keyframe import KeyframeMessage, KeyframeReceiver
-from m3e.restore.generator import Image
+from m3e.codecs.prediction import Image
 from m3e.restore.interpolation import interpolate
 from m3e.restore.smoothing import PositionSmoother
 
@@ -123,7 +123,7 @@ class LowLatencyPlayer:
     def motion(self, payload: bytes, pts: float, capture_time: float) -> list[PlayedPicture]:
         """ValueError for a payload that is not a motion description. Positions are smoothed
         across frames (``PositionSmoother``), from the reference picture on."""
-        from m3e.restore.generator import Prediction, apply_motion
+        from m3e.codecs.prediction import Prediction, apply_motion
 
         prediction = Prediction.from_bytes(payload)
         memory = self.receiver.kb.get(prediction.reference) if prediction.reference is not None else None

@@ -27,6 +27,16 @@ class FeedbackKind(enum.IntEnum):
     GIVE_UP = 4
 
 
+class StatusCode(enum.IntEnum):
+    """The gRPC status codes a feedback may carry (same numbers as grpc.StatusCode), so that
+    the core names them without importing grpc."""
+
+    OK = 0
+    INVALID_ARGUMENT = 3
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+
+
 @dataclass
 class StreamHeader:
     session_id: str

@@ -5,8 +5,7 @@ from skimage.metrics import structural_similarity
 
 from m3e.codecs.difference import VQReplenishment, X265Difference, fit_crf
 from m3e.codecs.vq import VQImageCodec, VQTokens
-from m3e.eval.testset import view
-from m3e.media.offline import picture
+from m3e.media.offline import picture, view
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,8 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from m3e.codecs.m3e_keyframe import KeyframeMessage, KeyframeReceiver, KeyframeSender
-from m3e.eval.testset import view
-from m3e.media.offline import picture
-from m3e.restore.generator import Memory, embed, generate, shows, text_classes
+from m3e.codecs.prediction import Memory, embed, generate, shows, text_classes
+from m3e.media.offline import picture, view
 
 SIZE = (320, 240)
 

@@ -138,7 +138,7 @@ def test_training_channel_statistics() -> None:
 
 
 def test_detector_calibration_meets_the_asked_recall() -> None:
-    from m3e.codecs.calibrate_text_detector import fit
+    from m3e.eval.calibrate_text_detector import fit
 
     rng = np.random.default_rng(0)
     true_xi = rng.uniform(0, 1, 2000)

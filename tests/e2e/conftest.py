@@ -42,8 +42,7 @@ class Link:
         args = ["receive", "--port", str(port), "--once", "--out", str(self.tmp / "received.mp4"), *extra]
         self.viewer_port = free_port() if viewer else 0
         args += ["--viewer-port", str(self.viewer_port)] if viewer else ["--no-viewer"]
-        viewer_ports = [self.viewer_port] if viewer else []  # it starts after the gRPC server
-        proc = start_process(args, port, echo=False, tls=tls_of(extra), also_listening=viewer_ports)
+        proc = start_process(args, port, echo=False, tls=tls_of(extra))
         self.procs.append(proc)
 
     def start_relay(self, *extra: str, port: int = 0) -> subprocess.Popen[str]:

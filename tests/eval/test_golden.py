@@ -13,8 +13,7 @@ import pytest
 
 from m3e.codecs.audio_semantic import RATE
 from m3e.eval.keyframes import h265_arm, h265_packets, jpeg_arm
-from m3e.eval.testset import view
-from m3e.media.offline import picture
+from m3e.media.offline import picture, view
 
 pytestmark = pytest.mark.slow
 GOLDEN = Path(__file__).with_name("golden_traditional.json")

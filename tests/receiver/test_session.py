@@ -12,7 +12,8 @@ from m3e.phy.channels import BlockFadingChannel
 from m3e.phy.estimation import PilotLayout
 from m3e.phy.link import TransportCoder
 from m3e.wire.messages import Burst, FeedbackKind, Modality, StreamHeader
-from receiver.session import ReceiverConfig, ReceiverSession
+from receiver.config import ReceiverConfig
+from receiver.session import ReceiverSession
 
 W, H = 160, 120
 PILOTS = PilotLayout(64, 4)

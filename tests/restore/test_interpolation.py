@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from m3e.eval.testset import view
-from m3e.media.offline import picture
+from m3e.media.offline import picture, view
 from m3e.restore.interpolation import interpolate
 
 

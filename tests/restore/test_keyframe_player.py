@@ -3,9 +3,8 @@ import time
 import numpy as np
 
 from m3e.codecs.m3e_keyframe import KeyframeSender
-from m3e.eval.testset import view
-from m3e.media.offline import picture
-from m3e.restore.generator import Memory, embed
+from m3e.codecs.prediction import Memory, embed
+from m3e.media.offline import picture, view
 from m3e.restore.keyframe_player import KeyframePlayer
 
 SIZE = (160, 120)
@@ -45,7 +44,7 @@ def test_keyframes_play_in_order_with_frames_between_them() -> None:
 
 
 def test_low_latency_shows_pictures_at_once_and_warps_them_forward() -> None:
-    from m3e.restore.generator import Prediction, estimate_motion
+    from m3e.codecs.prediction import Prediction, estimate_motion
     from m3e.restore.keyframe_player import LowLatencyPlayer
 
     _, sender = _player_and_sender()

@@ -1,9 +1,7 @@
 import numpy as np
 import pytest
 
-from m3e.eval.testset import view
-from m3e.media.offline import picture
-from m3e.restore.generator import (
+from m3e.codecs.prediction import (
     BLANK,
     IDENTITY,
     KnowledgeBase,
@@ -16,6 +14,7 @@ from m3e.restore.generator import (
     shows,
     text_classes,
 )
+from m3e.media.offline import picture, view
 
 SIZE = (320, 240)
 

@@ -6,7 +6,7 @@ exact (ξ̂ = 1) and takes no part; on the others ξ̂ = σ(w · [1, confidence,
 fitted to the true ξ (cross-entropy with ξ as a soft target), its bias then lowered just enough
 that ξ̂ < 0.6 still catches ``recall`` of the damaged sentences (ξ < 0.6).
 
-    python -m m3e.codecs.calibrate_text_detector [--sentences 400] [--recall 0.95]
+    python -m m3e.eval.calibrate_text_detector [--sentences 400] [--recall 0.95]
 """
 
 from __future__ import annotations

@@ -1,0 +1,245 @@
+"""M3E video: ``m3e``, ``m3e-no-diff`` and ``m3e-text-only`` (paper Sec. III). No video stream
+goes: per keyframe the sentence (the m3e-text scheme) plus side information and V′ in a video
+burst with the sentence's index; the receiver regenerates the keyframe from both and
+interpolates between keyframes (eq 10).
+
+Low latency (``m3e`` only): every examined frame is tested for a keyframe on a thread of its
+own; a keyframe's picture goes at once (against references that need no text), every other
+frame as 12 bytes of motion from the latest picture, which the receiver warps forward.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from m3e.media.sources import VideoItem
+from m3e.schemes.base import (
+    DecoderOptions,
+    Emit,
+    EncoderOptions,
+    Outgoing,
+    PlayedFrame,
+    SchemeEncoder,
+    VideoSchemeDecoder,
+)
+from m3e.wire.messages import Burst, Modality, StreamHeader
+
+if TYPE_CHECKING:
+    from m3e.codecs.m3e_keyframe import KeyframeSender
+    from m3e.restore.keyframe_player import KeyframePlayer, LowLatencyPlayer, PlayedPicture
+    from m3e.semantics.extractor import KeyframeSemantics
+
+log = logging.getLogger("m3e.sender")
+Image = npt.NDArray[np.uint8]
+
+
+class M3EVideoEncoder(SchemeEncoder):
+    """The knowledge base is owned by one thread (the semantic worker, or the live worker in
+    low latency): keyframes the receiver confirmed join it there, before the next prediction."""
+
+    def __init__(self, scheme: str, options: EncoderOptions, emit: Emit) -> None:
+        super().__init__(scheme, options, emit)
+        self._confirmed: queue.SimpleQueue[tuple[int, str, Image]] = queue.SimpleQueue()
+        self._keyframes: KeyframeSender | None = None
+        self._live: LiveWorker | None = None
+        self._pictures = 0  # low latency: keyframe pictures sent, and the latest one
+        self._latest_picture: tuple[int, Image] | None = None
+
+    def open(self) -> None:
+        from m3e.codecs.m3e_keyframe import KeyframeSender
+
+        m = self.options.media
+        self._keyframes = KeyframeSender(self.scheme, (m.width, m.height))
+        if self.options.low_latency:
+            self._live = LiveWorker(self._picture_or_motion)
+
+    def video(self, item: VideoItem, rgb: Image | None, captured: float) -> None:
+        if self._live is not None and rgb is not None:
+            self._live.offer_frame(rgb, item.pts, captured)
+
+    def keyframe(self, k: KeyframeSemantics, index: int, captured: float) -> None:
+        """Side information and V′ of keyframe ``index``, after its sentence."""
+        if self.options.low_latency or k.rgb is None:
+            return
+        keyframes = self._learn_confirmed()
+        message, rebuilt = keyframes.encode(k.rgb, k.text, self.options.m3e_budget)
+        self.emit(
+            Outgoing(
+                Modality.VIDEO,
+                self.scheme,
+                k.time_s,
+                message.payload(),
+                captured,
+                index=index,
+                on_ack=self._on_ack(index, k.text, rebuilt),
+            )
+        )
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.close()
+
+    def _picture_or_motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
+        """Low latency, every examined frame: a keyframe's picture, else motion from the latest.
+        Both are stale when late: robust coding, no time for a retransmission (docs/m3e.md)."""
+        from m3e.codecs.prediction import Prediction, estimate_motion
+
+        keyframes = self._learn_confirmed()
+        on_ack = None
+        if is_keyframe:
+            message, rebuilt = keyframes.encode(rgb, None, self.options.m3e_budget)
+            index, payload = self._pictures, message.payload()
+            self._pictures += 1
+            self._latest_picture = (index, rebuilt)
+            on_ack = self._on_ack(index, "", rebuilt)
+        elif self._latest_picture is not None:
+            index, picture = self._latest_picture
+            payload = Prediction(index, estimate_motion(picture, rgb)).to_bytes()
+        else:
+            return
+        self.emit(
+            Outgoing(
+                Modality.VIDEO,
+                self.scheme,
+                t,
+                payload,
+                captured,
+                keyframe=is_keyframe,
+                coding="robust",
+                index=index,
+                on_ack=on_ack,
+            )
+        )
+
+    def _on_ack(self, index: int, text: str, rebuilt: Image) -> Callable[[], None]:
+        """The receiver has keyframe ``index``: both may refer to it from now on."""
+        return lambda: self._confirmed.put((index, text, rebuilt))
+
+    def _learn_confirmed(self) -> KeyframeSender:
+        assert self._keyframes is not None, "open() first"
+        while not self._confirmed.empty():
+            self._keyframes.remember(*self._confirmed.get_nowait())
+        return self._keyframes
+
+
+class LiveWorker:
+    """Every examined frame: the extractor's keyframe test (its own selector, so a busy
+    semantic worker never delays it) and ``on_frame(rgb, time, is_keyframe, captured)`` with
+    the wall time the frame was captured. Only the newest frame is worked on: after a slow
+    one (a keyframe's picture) the frames that waited meanwhile are stale, and showing them
+    late would only delay the present."""
+
+    def __init__(self, on_frame: Callable[[Image, float, bool, float], None]) -> None:
+        from m3e.semantics.keyframes import KeyframeSelector
+
+        self.selector = KeyframeSelector()
+        self.on_frame = on_frame
+        self.dropped = 0
+        self._waiting: tuple[Image, float, float] | None = None  # the newest frame
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="live", daemon=True)
+        self._thread.start()
+
+    def offer_frame(self, rgb: Image, time_s: float, captured: float) -> None:
+        with self._cond:
+            self.dropped += self._waiting is not None  # a newer frame replaces it
+            self._waiting = (rgb, time_s, captured)
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Work on the frame still waiting, then stop the thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        from m3e.semantics.keyframes import luma_thumbnail
+
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._waiting is not None or self._closed)
+                if self._waiting is None:
+                    return
+                (rgb, t, captured), self._waiting = self._waiting, None
+            try:
+                self.on_frame(rgb, t, self.selector.update(luma_thumbnail(rgb), t), captured)
+            except Exception:  # a failure on one frame must not stop the stream
+                log.exception("live M3E frame failed")
+
+
+class M3EVideoDecoder(VideoSchemeDecoder):
+    """A keyframe plays when both its sentence and its video burst (or its loss) are in;
+    the frames between two keyframes are interpolated (``KeyframePlayer``)."""
+
+    def __init__(self, header: StreamHeader, options: DecoderOptions) -> None:
+        from m3e.restore.keyframe_player import KeyframePlayer
+
+        super().__init__(header, options)
+        self.player: KeyframePlayer = KeyframePlayer(
+            header.video_scheme, header.width, header.height, header.fps
+        )
+
+    def payload(self, burst: Burst, payload: bytes, now: float) -> None:
+        self.player.video(burst.index, payload)
+
+    def lost(self, burst: Burst) -> None:
+        self.player.video(burst.index, None)  # the keyframe from its text alone
+
+    def sentence(self, index: int, text: str, pts: float, capture_time: float) -> None:
+        self.player.text(index, text, pts, capture_time)
+
+    def ready(self, now: float) -> list[PlayedFrame]:
+        return _played(self.player.ready())
+
+    def flush(self, end_pts: float) -> list[PlayedFrame]:
+        return _played(self.player.flush(end_pts) + self.player.ready())
+
+
+class LowLatencyDecoder(VideoSchemeDecoder):
+    """Low-latency M3E: a picture plays as soon as it arrives and motion warps it forward
+    (``LowLatencyPlayer``); the sentence only names the picture."""
+
+    def __init__(self, header: StreamHeader, options: DecoderOptions) -> None:
+        from m3e.restore.keyframe_player import LowLatencyPlayer
+
+        super().__init__(header, options)
+        self.player: LowLatencyPlayer = LowLatencyPlayer(header.width, header.height, header.fps)
+        self._due: list[PlayedFrame] = []
+
+    def payload(self, burst: Burst, payload: bytes, now: float) -> None:
+        try:
+            if burst.keyframe:
+                pictures = self.player.picture(burst.index, payload, burst.pts, burst.capture_time)
+            else:
+                pictures = self.player.motion(payload, burst.pts, burst.capture_time)
+        except ValueError as exc:  # a damaged description: the picture holds
+            log.debug("M3E burst %d not used: %s", burst.seq, exc)
+            return
+        self._due += _played(pictures)
+
+    def ready(self, now: float) -> list[PlayedFrame]:
+        due, self._due = self._due, []
+        return due
+
+    def flush(self, end_pts: float) -> list[PlayedFrame]:
+        held = [PlayedFrame(p.index, p.rgb, True, None) for p in self.player.flush(end_pts)]
+        return self.ready(time.monotonic()) + held
+
+
+def decoder(header: StreamHeader, options: DecoderOptions) -> VideoSchemeDecoder:
+    """The decoder for an M3E header: low latency or keyframes with interpolation."""
+    return (LowLatencyDecoder if header.low_latency else M3EVideoDecoder)(header, options)
+
+
+def _played(pictures: list[PlayedPicture]) -> list[PlayedFrame]:
+    return [PlayedFrame(p.index, p.rgb, False, p.latency_ms) for p in pictures]
