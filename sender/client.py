@@ -27,7 +27,7 @@ from m3e.media.sources import AudioItem, MediaSource
 from m3e.schemes.base import Coding, EncoderOptions, Outgoing, SchemeEncoder
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
-from m3e.wire.convert import burst_to_proto, feedback_from_proto, header_to_proto
+from m3e.wire.convert import feedback_from_proto, uplink
 from m3e.wire.grpc_util import client_channel
 from m3e.wire.messages import Burst, Feedback, FeedbackKind, Modality, StreamHeader
 from sender.bursts import BurstMaker
@@ -198,7 +198,7 @@ class Sender:
         self, queue: asyncio.Queue[tuple[Burst, bytes, Coding] | None], retransmit: asyncio.Queue[Burst]
     ) -> None:
         async def outgoing() -> AsyncIterator[pb.Uplink]:
-            yield pb.Uplink(header=header_to_proto(self.header))
+            yield uplink(self.header)
             while True:
                 # retransmissions first: a frame behind a missing one is held at the receiver
                 if not retransmit.empty():
@@ -214,17 +214,13 @@ class Sender:
                         self._unacked.popitem(last=False)
                     yield self._send(burst)
                 elif self._source_done and not self._unacked:
-                    yield pb.Uplink(
-                        end=pb.StreamEnd(session_id=self.config.session_id, end_pts=self._end_pts)
-                    )
+                    yield uplink((self.config.session_id, self._end_pts))
                     return
                 else:
                     try:  # after the source ended, stop when the receiver stops answering
                         await asyncio.wait_for(self._wake.wait(), 10.0 if self._source_done else None)
                     except TimeoutError:
-                        yield pb.Uplink(
-                            end=pb.StreamEnd(session_id=self.config.session_id, end_pts=self._end_pts)
-                        )
+                        yield uplink((self.config.session_id, self._end_pts))
                         return
                     self._wake.clear()
 
@@ -236,7 +232,7 @@ class Sender:
     def _send(self, burst: Burst) -> pb.Uplink:
         self.stats.bursts += 1
         self.stats.symbols += burst.iq.shape[0]
-        return pb.Uplink(burst=burst_to_proto(burst))
+        return uplink(burst)
 
     def _on_feedback(self, fb: Feedback, retransmit: asyncio.Queue[Burst]) -> None:
         if fb.stats is not None:

@@ -87,6 +87,17 @@ def burst_from_proto(m: pb.Burst) -> Burst:
     )
 
 
+def uplink(item: StreamHeader | Burst | tuple[str, float]) -> pb.Uplink:
+    """One message of the sender's stream: its header, a burst, or its end as (session id,
+    media time of the last frame)."""
+    if isinstance(item, StreamHeader):
+        return pb.Uplink(header=header_to_proto(item))
+    if isinstance(item, Burst):
+        return pb.Uplink(burst=burst_to_proto(item))
+    session_id, end_pts = item
+    return pb.Uplink(end=pb.StreamEnd(session_id=session_id, end_pts=end_pts))
+
+
 def stats_to_proto(s: ReceiverStats) -> pb.ReceiverStats:
     return pb.ReceiverStats(**_scalars(s))
 

@@ -16,6 +16,7 @@ from m3e.wire.convert import (
     settings_to_proto,
     symbols_from_bytes,
     symbols_to_bytes,
+    uplink,
 )
 from m3e.wire.messages import (
     Burst,
@@ -64,6 +65,14 @@ def test_burst_roundtrip() -> None:
     back = burst_from_proto(_wire(burst_to_proto(b)))
     assert np.array_equal(back.iq, b.iq)
     assert {**vars(back), "iq": None} == {**vars(b), "iq": None}
+
+
+def test_uplink_carries_a_header_a_burst_or_the_end() -> None:
+    h = StreamHeader("s", 720, 480, 30.0, video_scheme="jpeg")
+    assert header_from_proto(uplink(h).header) == h
+    assert uplink(_burst()).burst.seq == _burst().seq
+    end = uplink(("s", 12.5))
+    assert end.WhichOneof("kind") == "end" and (end.end.session_id, end.end.end_pts) == ("s", 12.5)
 
 
 def test_other_messages_roundtrip() -> None:
