@@ -66,6 +66,12 @@ def _phy(args: argparse.Namespace) -> int:
     return 1
 
 
+def _yes_no(text: str) -> bool:
+    if text.lower() not in ("yes", "no", "true", "false", "1", "0"):
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+    return text.lower() in ("yes", "true", "1")
+
+
 # (flag, settings field, type, help) shared by the process subcommands
 _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
     "media": [
@@ -101,6 +107,7 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
     "retransmission": [
         ("--max-retries", "max_retries", int, "retransmissions before giving up a payload"),
         ("--xi-threshold", "xi_threshold", float, "m3e-text: ask again while ξ is below this"),
+        ("--until-exact", "until_exact", _yes_no, "m3e-text: also ask again while not exact (yes/no)"),
     ],
     "receiver": [
         ("--out", "out", Path, "MP4 file to record"),

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     max_retries: int = Field(3, ge=0, le=16)
     text_scheme: str = "m3e-text"  # a text scheme of the registry
     xi_threshold: float = Field(0.6, ge=0, le=1)
+    until_exact: bool = True  # m3e-text: also ask again while the sentence check fails
     retransmit_by: Literal["receiver", "genie"] = "receiver"
     reconnect_timeout_s: float = Field(30.0, gt=0)
     # channel

@@ -12,6 +12,9 @@ class ReceiverConfig:
     out: str | None = "received.mp4"
     max_retries: int = 3
     xi_threshold: float = 0.6  # m3e-text: ask again while the estimated ξ̂ is below this
+    until_exact: bool = (
+        True  # m3e-text: and while the sentence check fails (``SentenceEstimate.wants_again``)
+    )
     playout_delay_s: float = 0.3
     sound_card: bool = True
     stats_path: str | None = None  # the server writes the session's summary here (JSON)
@@ -23,6 +26,7 @@ def receiver_config(s: Settings, stats_path: str | None = None) -> ReceiverConfi
         out=str(s.out),
         max_retries=s.max_retries,
         xi_threshold=s.xi_threshold,
+        until_exact=s.until_exact,
         playout_delay_s=s.playout_delay_ms / 1000,
         stats_path=stats_path,
     )

@@ -139,19 +139,20 @@ class ReceiverSession:
             return exc
 
     def on_sentence(self, burst: Burst, estimate: SentenceEstimate | ValueError) -> Feedback:
-        """Judge ξ̂ of the decoded sentence and ask again while it is low."""
+        """Judge ξ̂ and the check of the decoded sentence; ask again while it ``wants_again``."""
         if isinstance(estimate, ValueError):
             return self._reject(burst, estimate)
         self.stats.bursts += 1
         self._transmissions += 1
         first_answer = burst.seq not in self._answered
-        if estimate.xi_hat >= self.config.xi_threshold:
-            kind = FeedbackKind.ACK
-            self.stats.payloads_ok += first_answer
-        elif burst.attempt < self.config.max_retries:
+        c = self.config
+        if estimate.wants_again(c.xi_threshold, c.until_exact) and burst.attempt < c.max_retries:
             kind = FeedbackKind.NACK
             self.stats.nacks += 1
             self._failed += 1
+        elif estimate.xi_hat >= c.xi_threshold:
+            kind = FeedbackKind.ACK
+            self.stats.payloads_ok += first_answer
         else:
             kind = FeedbackKind.GIVE_UP  # shown anyway: the best the receiver has
             self.stats.payloads_lost += first_answer

@@ -295,6 +295,13 @@ class SentenceEstimate:
     transmissions: int
     exact: bool = False  # the sentence check matched: this is the sentence that was sent
 
+    def wants_again(self, xi_threshold: float = 0.6, until_exact: bool = True) -> bool:
+        """Whether the receiver asks for the sentence again (while retransmissions remain): ξ̂
+        is below ``xi_threshold`` (its meaning may be lost), or, ``until_exact``, the check
+        failed: a name or a number can be wrong while ξ̂ stays high, and one more copy,
+        combined, often makes the text difference decode."""
+        return self.xi_hat < xi_threshold or (until_exact and not self.exact)
+
 
 class SentenceReceiver:
     """Soft-combines the transmissions of one sentence (maximum-ratio combining with the

@@ -180,10 +180,12 @@ def transmit_semantic(
     max_retransmissions: int = 0,
     xi_threshold: float = 0.6,
     seed: int = 0,
+    until_exact: bool = True,
 ) -> dict[str, Any]:
     """The semantic link through the same channel as the baselines (pilots 4/64, LMMSE, block
     fading of 64 symbols). A sentence is sent again, and the transmissions combined, while the
-    receiver's ξ̂ is below ``xi_threshold``, at most ``max_retransmissions`` times. Returns the
+    receiver ``wants_again`` (ξ̂ below ``xi_threshold``, or ``until_exact`` and not exact), at
+    most ``max_retransmissions`` times. Returns the
     decoded sentences, the receiver's first and last ``SentenceEstimate`` of each, symbols per
     sentence (pilots, fingerprint, difference and retransmissions included) and retransmissions
     per sentence."""
@@ -203,7 +205,7 @@ def transmit_semantic(
             symbols += out.y.shape[0]
             if attempt == 0:
                 first.append(estimate)
-            if estimate.xi_hat >= xi_threshold or attempt == max_retransmissions:
+            if not estimate.wants_again(xi_threshold, until_exact) or attempt == max_retransmissions:
                 break
             retx += 1
         decoded.append(estimate.text)

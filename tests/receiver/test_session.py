@@ -150,6 +150,18 @@ def test_m3e_text_asks_again_when_damaged_and_combines(tmp_path: Path) -> None:
     assert lost == [FeedbackKind.NACK, FeedbackKind.NACK, FeedbackKind.GIVE_UP]  # bounded retries
 
 
+def test_m3e_text_asks_again_until_exact_then_takes_a_good_meaning(tmp_path: Path) -> None:
+    """A name may be wrong while ξ̂ is high: without the check, one more copy is asked for."""
+    from m3e.codecs.semantic_text import SentenceEstimate
+
+    burst = _sentence_burst(0, "Maria booked two tickets to Lisbon.", 20.0)
+    close = SentenceEstimate("maria booked two tickets to lisbon.", 0.9, -0.1, 0.95, 1, exact=False)
+    session = _text_session(tmp_path, max_retries=2)
+    kinds = [session.on_sentence(dataclasses.replace(burst, attempt=a), close).kind for a in range(3)]
+    assert kinds == [FeedbackKind.NACK, FeedbackKind.NACK, FeedbackKind.ACK]  # the last: good enough
+    assert _text_session(tmp_path, until_exact=False).on_sentence(burst, close).kind == FeedbackKind.ACK
+
+
 def test_malformed_m3e_text_bursts_are_rejected(tmp_path: Path) -> None:
     session = _text_session(tmp_path)
     good = _sentence_burst(0, "a cat", 20.0)
