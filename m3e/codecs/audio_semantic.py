@@ -126,7 +126,13 @@ def regenerate(transcript: str, difference: bytes | None, events: list[str] | tu
         fitted = np.interp(grid, np.arange(speech.shape[0]), speech).astype(np.float32)
         speech = np.zeros(n_samples, np.float32)
         speech[start:end] = fitted
-    audio = _colour(_mix(speech, events, n_samples), bands)
+    mixed = _mix(speech, events, n_samples)
+    if events:  # T′'s spectrum judges the named events: synthesised ones that sound unlike the
+        # original (a different ring, another engine) would pull the timbre away from it
+        plain = _mix(speech, (), n_samples)
+        if _spectral_distance(plain, bands) < _spectral_distance(mixed, bands):
+            mixed = plain
+    audio = _colour(mixed, bands)
     if env.size:
         have = _envelope(audio, env.size)
         gain = np.exp(np.clip(env - have, -4, 4))
@@ -234,6 +240,11 @@ EVENT_RECIPES: dict[str, Callable[[int, np.random.Generator], Wave]] = {
     "driving": _engine(60), "rumbling": _engine(40), "roaring": _engine(90), "passing": _engine(50),
     "flying": _engine(120), "sailing": _engine(45), "riding": lambda n, rng: _clicks(n, rng, 2) * 0.5,
 }  # fmt: skip
+
+
+def _spectral_distance(audio: Audio, bands: npt.NDArray[np.float32]) -> float:
+    """How far ``audio``'s band means are from T′'s (log units, Euclidean)."""
+    return float(np.linalg.norm(_band_means(audio) - bands))
 
 
 def _colour(audio: Audio, bands: npt.NDArray[np.float32]) -> Audio:

@@ -82,3 +82,16 @@ def test_speech_is_placed_where_the_original_speaks() -> None:
     ]
     assert rms[0] < 0.05 * rms[1], rms
     assert timbre(original, rebuilt) > timbre(original, regenerate_segment(text, None)) + 0.3
+
+
+def test_t_prime_judges_a_named_event_kept_when_it_fits_dropped_when_it_does_not() -> None:
+    """A synthesised ring that sounds unlike the original's sound would pull the timbre away
+    from it: T′'s spectrum decides whether the event is played."""
+    rng = np.random.default_rng(3)
+    ring = 0.3 * EVENT_RECIPES["ringing"](2 * RATE, rng).astype(np.float32)
+    hiss = (0.05 * rng.standard_normal(2 * RATE)).astype(np.float32)
+    for original, kept in ((ring, True), (hiss, False)):
+        named = regenerate("", encode_difference(original), ["ringing"])
+        plain = regenerate("", encode_difference(original), [])
+        assert (not np.array_equal(named, plain)) == kept
+        assert timbre(original, named) >= timbre(original, plain)
