@@ -1,7 +1,7 @@
 """Source codecs: traditional (H.265, JPEG, AAC, ...), text, the semantic text link, M3E keyframes."""
 
-# M3E video schemes (m3e.codecs.m3e_keyframe), named here so processes can check a scheme
-# without loading the models
+# the M3E keyframe codec's variants (m3e.codecs.m3e_keyframe; the stream's registry of schemes
+# is m3e.schemes)
 M3E_SCHEMES = ("m3e", "m3e-no-diff", "m3e-text-only")
 
 # (modulation, LDPC rate) of the small layers every M3E keyframe depends on: its audio
