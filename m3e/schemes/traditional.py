@@ -14,14 +14,14 @@ from m3e.media.sources import AudioItem, VideoItem
 from m3e.restore.playout import PlayoutBuffer
 from m3e.schemes.base import (
     AudioBlock,
-    AudioSchemeDecoder,
     DecoderOptions,
     Emit,
     EncoderOptions,
     Outgoing,
+    Played,
     PlayedFrame,
+    SchemeDecoder,
     SchemeEncoder,
-    VideoSchemeDecoder,
 )
 from m3e.wire.messages import Burst, Modality, StreamHeader
 
@@ -61,20 +61,30 @@ def _outgoing(p: Packet, modality: Modality, scheme: str, captured: float) -> Ou
     return Outgoing(modality, scheme, p.pts, p.data, captured, keyframe=p.keyframe)
 
 
-class TraditionalVideoDecoder(VideoSchemeDecoder):
-    """Frames decode in index order after the play-out delay; a lost one freezes the last."""
+class _Buffered(SchemeDecoder[Played]):
+    """Packets wait in a play-out buffer by index (order, a lost one given up) until due."""
 
     def __init__(self, header: StreamHeader, options: DecoderOptions) -> None:
         super().__init__(header, options)
-        self.codec = VideoDecoder(header.video_scheme)
         self.buffer = PlayoutBuffer[tuple[bytes, float]](options.playout_delay_s)
-        self._last_rgb = np.zeros((header.height, header.width, 3), dtype=np.uint8)
 
     def payload(self, burst: Burst, payload: bytes, now: float) -> None:
         self.buffer.put(burst.index, (payload, burst.capture_time), now)
 
     def lost(self, burst: Burst) -> None:
         self.buffer.give_up(burst.index)
+
+    def flush(self, end_pts: float) -> list[Played]:
+        return self.ready(time.monotonic() + 3600)
+
+
+class TraditionalVideoDecoder(_Buffered[PlayedFrame]):
+    """Frames decode in index order after the play-out delay; a lost one freezes the last."""
+
+    def __init__(self, header: StreamHeader, options: DecoderOptions) -> None:
+        super().__init__(header, options)
+        self.codec = VideoDecoder(header.video_scheme)
+        self._last_rgb = np.zeros((header.height, header.width, 3), dtype=np.uint8)
 
     def ready(self, now: float) -> list[PlayedFrame]:
         out = []
@@ -89,25 +99,12 @@ class TraditionalVideoDecoder(VideoSchemeDecoder):
             out.append(PlayedFrame(index, rgb, frozen, latency))
         return out
 
-    def flush(self, end_pts: float) -> list[PlayedFrame]:
-        return self.ready(time.monotonic() + 3600)
 
-
-class TraditionalAudioDecoder(AudioSchemeDecoder):
+class TraditionalAudioDecoder(_Buffered[AudioBlock]):
     def __init__(self, header: StreamHeader, options: DecoderOptions) -> None:
         super().__init__(header, options)
         channels = max(1, header.audio_channels)
         self.codec = AudioDecoder(header.audio_scheme, header.sample_rate, channels, header.audio_config)
-        self.buffer = PlayoutBuffer[tuple[bytes, float]](options.playout_delay_s)
-
-    def payload(self, burst: Burst, payload: bytes, now: float) -> None:
-        self.buffer.put(burst.index, (payload, burst.capture_time), now)
-
-    def lost(self, burst: Burst) -> None:
-        self.buffer.give_up(burst.index)
 
     def ready(self, now: float) -> list[AudioBlock]:
         return [self.codec.decode(item[0]) for _, item in self.buffer.pop_ready(now) if item is not None]
-
-    def flush(self, end_pts: float) -> list[AudioBlock]:
-        return self.ready(time.monotonic() + 3600)
