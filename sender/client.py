@@ -24,7 +24,7 @@ import numpy as np
 
 from m3e import schemes
 from m3e.media.sources import AudioItem, MediaSource
-from m3e.schemes.base import Coding, EncoderOptions, Outgoing, SchemeEncoder
+from m3e.schemes.base import Coding, EncoderOptions, Examined, Outgoing, SchemeEncoder
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import feedback_from_proto, uplink
@@ -141,12 +141,12 @@ class Sender:
                         encoder.audio(item, captured)
                     continue
                 self._end_pts = item.pts
-                rgb = None
+                seen = None
                 if worker is not None and examined(item.index, self.config.media.fps):
                     rgb = np.asarray(item.frame.to_ndarray(format="rgb24"), np.uint8)
-                    worker.offer_frame(rgb, item.index, item.pts)
+                    seen = Examined(rgb, worker.offer_frame(rgb, item.index, item.pts))
                 for encoder in self.encoders:
-                    encoder.video(item, rgb, captured)
+                    encoder.video(item, seen, captured)
         finally:
             if worker is not None:
                 worker.close()  # its last keyframes go out before the end of the stream

@@ -1,19 +1,36 @@
-"""Frames between two decoded keyframes (paper eq 10): optical flow both ways (OpenCV DIS,
-no weights) and a blend of the two keyframes, each warped part of the way along its flow.
+"""Frames between two decoded keyframes (paper eq 10), moved as the camera moved.
 
-For an intermediate time with fraction α from keyframe A to B, a pixel x is taken from A at
-x − α·F_AB(x) and from B at x + (1 − α)·F_AB(x) (backward warping with the forward flow, a
-standard approximation for smooth motion), blended (1 − α)·A′ + α·B′.
-Images are (H, W, 3) uint8.
+Two parts:
+
+- **Global motion** (``MotionTrack``): the sender describes every examined frame by a
+  similarity warp from its scene's keyframe (12 bytes, 10 a second); the receiver interpolates
+  the warp's parameters to every frame and moves the keyframe along it (``warp``). Border
+  pixels the warp brings in from outside the picture are mirrored from inside it (a plain
+  edge replication smears a stretched band along the border) and marked invalid, so that
+  where the next keyframe covers them it is used instead.
+- **Local motion** (``Interpolator``, eq 10): between two keyframes of one scene, dense optical
+  flow (OpenCV DIS, no weights) between the first keyframe aligned onto the second and the
+  second; at fraction α a pixel x is taken from A at x − α·F(x) and from B at x + (1 − α)·F(x)
+  (backward warping with the forward flow, a standard approximation for smooth motion) and
+  blended (1 − α)·A′ + α·B′, each side weighted by where it has valid pixels (occlusions at
+  the border: what one side never saw comes from the other).
+
+Images are (H, W, 3) uint8; warps (2, 3) float32 affine matrices.
 """
 
 from __future__ import annotations
+
+import bisect
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 Image = npt.NDArray[np.uint8]
+Warp = npt.NDArray[np.float32]
+Mask = npt.NDArray[np.float32]  # (H, W), 1 where a warped pixel came from inside the picture
+IDENTITY: Warp = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
 
 
 def flow(a: Image, b: Image) -> npt.NDArray[np.float32]:
@@ -25,35 +42,122 @@ def flow(a: Image, b: Image) -> npt.NDArray[np.float32]:
     return np.asarray(cv2.resize(f, (w, h)) * 2.0, np.float32)
 
 
+def warp(image: Image, m: Warp) -> tuple[Image, Mask]:
+    """``image`` moved by ``m`` (output pixel x shows input pixel m⁻¹x), with border pixels
+    mirrored from inside, and the mask of pixels that came from inside the picture."""
+    h, w = image.shape[:2]
+    moved = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    inside = cv2.warpAffine(np.ones((h, w), np.float32), m, (w, h), borderMode=cv2.BORDER_CONSTANT)
+    return np.asarray(moved, np.uint8), np.asarray(inside, np.float32)
+
+
+def compose(outer: Warp, inner: Warp) -> Warp:
+    """The warp ``outer ∘ inner`` (first ``inner``, then ``outer``)."""
+    full = np.vstack([outer, [0, 0, 1]]) @ np.vstack([inner, [0, 0, 1]])
+    return np.asarray(full[:2], np.float32)
+
+
+def invert(m: Warp) -> Warp:
+    return np.asarray(cv2.invertAffineTransform(m), np.float32)
+
+
+def blend(parts: list[tuple[npt.NDArray[Any], npt.NDArray[Any], float]]) -> Image:
+    """Σ wᵢ·maskᵢ·imageᵢ / Σ wᵢ·maskᵢ; where no part is valid, the first part's pixels."""
+    num = np.zeros(parts[0][0].shape, np.float32)
+    den = np.zeros(parts[0][0].shape[:2], np.float32)
+    for image, mask, weight in parts:
+        wm = mask * weight
+        num += image.astype(np.float32) * wm[..., None]
+        den += wm
+    first = parts[0][0].astype(np.float32)
+    out = np.where(den[..., None] > 1e-3, num / np.maximum(den, 1e-3)[..., None], first)
+    return np.asarray(out + 0.5, np.uint8)
+
+
+class MotionTrack:
+    """The warp from a keyframe (at frame ``start``, where it is ``at_start``) to every later
+    frame of its scene, linearly interpolated between the sender's samples (parameters of the
+    similarity warp); held after the last sample."""
+
+    def __init__(self, start: int, samples: dict[int, Warp], at_start: Warp = IDENTITY) -> None:
+        points = {start: at_start, **{f: m for f, m in samples.items() if f > start}}
+        self.frames = sorted(points)
+        self.warps = [points[f] for f in self.frames]
+
+    def add(self, frame: int, m: Warp) -> None:
+        i = bisect.bisect_left(self.frames, frame)
+        if i < len(self.frames) and self.frames[i] == frame:
+            self.warps[i] = m
+        else:
+            self.frames.insert(i, frame)
+            self.warps.insert(i, m)
+
+    def __call__(self, frame: int) -> Warp:
+        i = bisect.bisect_right(self.frames, frame)
+        if i == 0:
+            return self.warps[0]
+        if i == len(self.frames):
+            return self.warps[-1]
+        f0, f1 = self.frames[i - 1], self.frames[i]
+        t = (frame - f0) / (f1 - f0)
+        return np.asarray((1 - t) * self.warps[i - 1] + t * self.warps[i], np.float32)
+
+
+class Interpolator:
+    """Eq 10 between keyframes ``a`` and ``b`` of one scene, ``a_to_b`` the global warp taking
+    a onto b: ``at(α)`` is the picture at fraction α, in b's framing."""
+
+    def __init__(self, a: Image, b: Image, a_to_b: Warp = IDENTITY) -> None:
+        if a.shape != b.shape:
+            raise ValueError(f"keyframes of different sizes: {a.shape} and {b.shape}")
+        self.a, self.a_inside = warp(a, a_to_b)
+        self.b = b
+        self.f = flow(self.a, b)
+        h, w = a.shape[:2]
+        self.gx, self.gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+
+    def at(self, alpha: float) -> Image:
+        fx, fy = self.f[..., 0], self.f[..., 1]
+        mx, my = self.gx - alpha * fx, self.gy - alpha * fy
+        wa = np.asarray(cv2.remap(self.a, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101))
+        inside = np.asarray(
+            cv2.remap(self.a_inside, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        )
+        nx, ny = self.gx + (1 - alpha) * fx, self.gy + (1 - alpha) * fy
+        wb = np.asarray(cv2.remap(self.b, nx, ny, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101))
+        ones = np.ones(self.a_inside.shape, np.float32)
+        b_inside = np.asarray(cv2.remap(ones, nx, ny, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT))
+        return blend([(wb, b_inside, alpha), (wa, inside, 1 - alpha)])
+
+
 def interpolate(a: Image, b: Image, t_a: float, t_b: float, n: int) -> list[tuple[float, Image]]:
-    """``n`` frames strictly between keyframes a (at t_a) and b (at t_b), evenly spaced:
-    [(t, frame)] with increasing t. ValueError for mismatched sizes or t_b <= t_a."""
+    """``n`` frames strictly between keyframes a (at t_a) and b (at t_b) of a still camera,
+    evenly spaced: [(t, frame)] with increasing t. ValueError for mismatched sizes or
+    t_b <= t_a."""
     if a.shape != b.shape:
         raise ValueError(f"keyframes of different sizes: {a.shape} and {b.shape}")
     if not t_b > t_a:
         raise ValueError(f"the second keyframe must come later ({t_a} -> {t_b})")
     if n <= 0:
         return []
-    f = flow(a, b)
-    h, w = a.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    between = Interpolator(a, b)
+    return [(t_a + i / (n + 1) * (t_b - t_a), between.at(i / (n + 1))) for i in range(1, n + 1)]
+
+
+def frames_between(
+    a: Image, b: Image | None, track: MotionTrack, first: int, last: int, a_to_b: Warp | None = None
+) -> list[Image]:
+    """Frames ``first``..``last`` (inclusive) after keyframe ``a`` (at ``track``'s start) and
+    before ``b`` (None across a cut: ``a`` moved along ``track`` alone). ``a_to_b``: the global
+    warp from a onto b (b's frame is the track's end)."""
+    start = track.frames[0]
+    if b is None or a_to_b is None:
+        return [warp(a, track(f))[0] for f in range(first, last + 1)]
+    end = last + 1
+    track.add(end, a_to_b)
+    between = Interpolator(a, b, a_to_b)
     out = []
-    for i in range(1, n + 1):
-        alpha = i / (n + 1)
-        wa = cv2.remap(
-            a,
-            gx - alpha * f[..., 0],
-            gy - alpha * f[..., 1],
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        wb = cv2.remap(
-            b,
-            gx + (1 - alpha) * f[..., 0],
-            gy + (1 - alpha) * f[..., 1],
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        frame = ((1 - alpha) * wa.astype(np.float32) + alpha * wb + 0.5).astype(np.uint8)
-        out.append((t_a + alpha * (t_b - t_a), frame))
+    for f in range(first, last + 1):
+        mid = between.at((f - start) / (end - start))  # in b's framing
+        out.append(warp(mid, compose(track(f), invert(a_to_b)))[0])
     return out

@@ -1,12 +1,14 @@
 """M3E play-out at the receiver: keyframes rebuilt from text + side information + V′, and the
-frames between them interpolated (eq 10), in frame order at the stream's rate.
+frames between them moved and interpolated (eq 10), in frame order at the stream's rate.
 
 A keyframe is rebuilt once both its sentence (after any retransmissions) and its video burst
-(decoded or given up) are final; keyframes are played in index order. Between two keyframes of
-one scene the frames are interpolated; across a cut (eq 1 correlation of the two keyframes
-below the sender's cut threshold) the earlier keyframe is held. The frames between two
-keyframes exist only once the later one is known, so this mode plays one keyframe interval
-behind (the low-latency mode with per-frame motion is not built yet).
+(decoded or given up) are final; keyframes are played in index order. The frames after a
+keyframe move it along the sender's global motion samples (``MotionTrack``); up to the next
+keyframe of the same scene (eq 1 correlation of the two keyframes at or above the sender's cut
+threshold) they are also interpolated into it (eq 10, ``frames_between``); across a cut the
+earlier keyframe only moves. The frames between two keyframes exist only once the later one is
+known, so this mode plays one keyframe interval behind; the low-latency mode below plays at
+once.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import time
 from dataclasses import dataclass
 
 from m3e.codecs.m3e_keyframe import KeyframeMessage, KeyframeReceiver
-from m3e.codecs.prediction import Image
-from m3e.restore.interpolation import interpolate
+from m3e.codecs.prediction import Image, Prediction, estimate_motion
+from m3e.restore.interpolation import IDENTITY, MotionTrack, Warp, frames_between, warp
 from m3e.restore.smoothing import PositionSmoother
 
 
@@ -41,12 +43,23 @@ class KeyframePlayer:
         self._videos: dict[int, bytes | None] = {}
         self._next = 0
         self._last: tuple[int, Image] | None = None
+        self._motion: dict[int, dict[int, Warp]] = {}  # keyframe frame -> {frame: warp from it}
 
     def text(self, index: int, text: str, pts: float, capture_time: float) -> None:
         self._texts.setdefault(index, (text, pts, capture_time))
 
     def video(self, index: int, payload: bytes | None) -> None:
         self._videos.setdefault(index, payload)
+
+    def motion(self, payload: bytes, pts: float) -> None:
+        """A motion sample: the frame at ``pts`` is its keyframe (named by frame number) moved
+        by the warp. ValueError for a payload that is not a motion description."""
+        prediction = Prediction.from_bytes(payload)
+        anchor = prediction.reference
+        frame = round(pts * self.fps)
+        if anchor is None or anchor < 0 or frame <= anchor or (self._last and anchor < self._last[0]):
+            return  # names no keyframe, or one whose frames have been played
+        self._motion.setdefault(anchor, {})[frame] = prediction.warp
 
     def flush(self, end_s: float = 0.0) -> list[PlayedPicture]:
         """At the end of the stream: what can still be played (a keyframe whose video burst
@@ -65,7 +78,10 @@ class KeyframePlayer:
                 self._next += 1
         if self._last is not None:
             last_frame, image = self._last
-            out += [PlayedPicture(i, image, None) for i in range(last_frame + 1, round(end_s * self.fps) + 1)]
+            track = MotionTrack(last_frame, self._motion.pop(last_frame, {}))
+            end = round(end_s * self.fps)
+            moved = frames_between(image, None, track, last_frame + 1, end)
+            out += [PlayedPicture(last_frame + 1 + i, rgb, None) for i, rgb in enumerate(moved)]
         return out
 
     def ready(self) -> list[PlayedPicture]:
@@ -80,16 +96,18 @@ class KeyframePlayer:
             frame = round(pts * self.fps)
             if self._last is not None and frame > self._last[0] + 1:
                 last_frame, last_image = self._last
-                n = frame - last_frame - 1
-                if same_scene(last_image, image):
-                    between = [rgb for _, rgb in interpolate(last_image, image, last_frame, frame, n)]
-                else:
-                    between = [last_image] * n
+                track = MotionTrack(last_frame, self._motion.pop(last_frame, {}))
+                one_scene = same_scene(last_image, image)
+                a_to_b = estimate_motion(last_image, image) if one_scene else None
+                between = frames_between(
+                    last_image, image if one_scene else None, track, last_frame + 1, frame - 1, a_to_b
+                )
                 out += [PlayedPicture(last_frame + 1 + i, rgb, None) for i, rgb in enumerate(between)]
             if self._last is None or frame > self._last[0]:
                 latency = (time.time() - captured) * 1000 if captured else None
                 out.append(PlayedPicture(frame, image, latency))
                 self._last = (frame, image)
+                self._motion = {k: v for k, v in self._motion.items() if k >= frame}
             self._next += 1
         return out
 
@@ -105,7 +123,8 @@ class LowLatencyPlayer:
         self.fps = fps
         self._last: tuple[int, Image] | None = None  # the last frame played
         self._smoother = PositionSmoother(width)
-        self._track: tuple[int, int] | None = None  # (reference, frame) of the last motion smoothed
+        # (reference, frame, smoothed warp) of the last motion played
+        self._track: tuple[int, int, Warp] | None = None
 
     def picture(
         self, index: int, payload: bytes | None, pts: float, capture_time: float
@@ -117,14 +136,13 @@ class LowLatencyPlayer:
         latency = (time.time() - capture_time) * 1000 if capture_time else None
         frame = round(pts * self.fps)
         self._smoother.reset()
-        self._track = (index, frame)
+        self._track = (index, frame, IDENTITY)
         return self._play(frame, image, latency)
 
     def motion(self, payload: bytes, pts: float, capture_time: float) -> list[PlayedPicture]:
         """ValueError for a payload that is not a motion description. Positions are smoothed
-        across frames (``PositionSmoother``), from the reference picture on."""
-        from m3e.codecs.prediction import Prediction, apply_motion
-
+        across frames (``PositionSmoother``), from the reference picture on; the frames since
+        the last one played move along the way (warp parameters interpolated)."""
         prediction = Prediction.from_bytes(payload)
         memory = self.receiver.kb.get(prediction.reference) if prediction.reference is not None else None
         if memory is None or prediction.reference is None or prediction.reference < 0:
@@ -135,10 +153,20 @@ class LowLatencyPlayer:
             return []  # late: its frame has been played
         if self._track is None or self._track[0] != prediction.reference:
             self._smoother.reset()  # a picture we did not start the track from
-            self._track = (prediction.reference, self._last[0] if self._last else frame - 1)
-        warp = self._smoother(prediction.warp, (frame - self._track[1]) / self.fps)
-        self._track = (prediction.reference, frame)
-        return self._play(frame, apply_motion(memory.image, warp), latency)
+            start = self._last[0] if self._last else frame - 1
+            self._track = (prediction.reference, start, IDENTITY)
+        _, since, before = self._track
+        m = self._smoother(prediction.warp, (frame - since) / self.fps)
+        self._track = (prediction.reference, frame, m)
+        track = MotionTrack(since, {frame: m})
+        track.warps[0] = before
+        first = self._last[0] + 1 if self._last else frame
+        out = [
+            PlayedPicture(f, warp(memory.image, track(f))[0], None)
+            for f in range(max(first, since + 1), frame)
+        ]
+        self._last = (out[-1].index, out[-1].rgb) if out else self._last
+        return out + self._play(frame, warp(memory.image, m)[0], latency)
 
     def flush(self, end_s: float) -> list[PlayedPicture]:
         """The last picture held until the stream's last media time."""

@@ -66,13 +66,22 @@ class EncoderOptions:
     low_latency: bool = False  # M3E: pictures at once and motion per frame, sentences later
 
 
+@dataclass(frozen=True)
+class Examined:
+    """A frame the semantic workers examine (``ANALYSIS_FPS`` a second): (H, W, 3) uint8 RGB,
+    and whether the keyframe test (eq 1–2, on the producer thread) made it a keyframe."""
+
+    rgb: npt.NDArray[np.uint8]
+    keyframe: bool
+
+
 class SchemeEncoder:
     """Sender side of one scheme. Hooks the sender calls (each may ``emit`` any number of
     payloads, from any thread):
 
     - ``open()`` once, before the first frame;
-    - ``video(item, rgb, captured)`` for every source frame; ``rgb`` (H, W, 3) uint8 only on
-      frames the semantic workers examine, else None;
+    - ``video(item, examined, captured)`` for every source frame; ``examined`` (the RGB and
+      the keyframe decision) only on frames the semantic workers examine, else None;
     - ``audio(item, captured)`` for every audio packet;
     - ``keyframe(k, index, captured)`` for every keyframe's semantics (on the semantic
       worker), ``index`` shared by everything sent about that keyframe;
@@ -92,7 +101,7 @@ class SchemeEncoder:
     def open(self) -> None:
         """Load what is heavy (models), on the producer thread before the first frame."""
 
-    def video(self, item: VideoItem, rgb: npt.NDArray[np.uint8] | None, captured: float) -> None:
+    def video(self, item: VideoItem, examined: Examined | None, captured: float) -> None:
         pass
 
     def audio(self, item: AudioItem, captured: float) -> None:

@@ -1,11 +1,15 @@
 """M3E video: ``m3e``, ``m3e-no-diff`` and ``m3e-text-only`` (paper Sec. III). No video stream
 goes: per keyframe the sentence (the m3e-text scheme) plus side information and V′ in a video
-burst with the sentence's index; the receiver regenerates the keyframe from both and
-interpolates between keyframes (eq 10).
+burst with the sentence's index; between keyframes, per examined frame (10 a second), 12 bytes
+of global motion from the scene's keyframe, so the receiver moves the regenerated keyframe as
+the camera moved and interpolates between keyframes (eq 10; docs/m3e.md).
 
-Low latency (``m3e`` only): every examined frame is tested for a keyframe on a thread of its
-own; a keyframe's picture goes at once (against references that need no text), every other
-frame as 12 bytes of motion from the latest picture, which the receiver warps forward.
+Low latency (``m3e`` only): a keyframe's picture goes at once (against references that need no
+text), every other examined frame as 12 bytes of motion from the latest picture, which the
+receiver warps forward.
+
+Keyframes are decided on the producer thread (``Examined``); motion is estimated on a thread of
+its own (``LiveWorker``) that works on the newest frame and never skips a keyframe.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from m3e.schemes.base import (
     DecoderOptions,
     Emit,
     EncoderOptions,
+    Examined,
     Outgoing,
     PlayedFrame,
     SchemeEncoder,
@@ -50,20 +55,20 @@ class M3EVideoEncoder(SchemeEncoder):
         self._confirmed: queue.SimpleQueue[tuple[int, str, Image]] = queue.SimpleQueue()
         self._keyframes: KeyframeSender | None = None
         self._live: LiveWorker | None = None
-        self._pictures = 0  # low latency: keyframe pictures sent, and the latest one
-        self._latest_picture: tuple[int, Image] | None = None
+        self._pictures = 0  # low latency: keyframe pictures sent
+        self._anchor: tuple[int, Image] | None = None  # what motion refers to: (index, picture)
 
     def open(self) -> None:
         from m3e.codecs.m3e_keyframe import KeyframeSender
 
         m = self.options.media
         self._keyframes = KeyframeSender(self.scheme, (m.width, m.height))
-        if self.options.low_latency:
-            self._live = LiveWorker(self._picture_or_motion)
+        on_frame = self._picture_or_motion if self.options.low_latency else self._motion
+        self._live = LiveWorker(on_frame)
 
-    def video(self, item: VideoItem, rgb: Image | None, captured: float) -> None:
-        if self._live is not None and rgb is not None:
-            self._live.offer_frame(rgb, item.pts, captured)
+    def video(self, item: VideoItem, examined: Examined | None, captured: float) -> None:
+        if self._live is not None and examined is not None:
+            self._live.offer_frame(examined, item.pts, captured)
 
     def keyframe(self, k: KeyframeSemantics, index: int, captured: float) -> None:
         """Side information and V′ of keyframe ``index``, after its sentence."""
@@ -87,6 +92,22 @@ class M3EVideoEncoder(SchemeEncoder):
         if self._live is not None:
             self._live.close()
 
+    def _motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
+        """Between keyframes, every examined frame: its global motion from the scene's keyframe
+        (named by frame number: the keyframe's index is given only when its sentence is ready).
+        Stale when late: robust coding, no retransmission."""
+        from m3e.codecs.prediction import Prediction, estimate_motion
+
+        frame = round(t * self.options.media.fps)
+        if is_keyframe:
+            self._anchor = (frame, rgb)
+        elif self._anchor is not None:
+            anchor, picture = self._anchor
+            payload = Prediction(anchor, estimate_motion(picture, rgb)).to_bytes()
+            self.emit(
+                Outgoing(Modality.VIDEO, self.scheme, t, payload, captured, keyframe=False, coding="robust")
+            )
+
     def _picture_or_motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
         """Low latency, every examined frame: a keyframe's picture, else motion from the latest.
         Both are stale when late: robust coding, no time for a retransmission (docs/m3e.md)."""
@@ -98,10 +119,10 @@ class M3EVideoEncoder(SchemeEncoder):
             message, rebuilt = keyframes.encode(rgb, None, self.options.m3e_budget)
             index, payload = self._pictures, message.payload()
             self._pictures += 1
-            self._latest_picture = (index, rebuilt)
+            self._anchor = (index, rebuilt)
             on_ack = self._on_ack(index, "", rebuilt)
-        elif self._latest_picture is not None:
-            index, picture = self._latest_picture
+        elif self._anchor is not None:
+            index, picture = self._anchor
             payload = Prediction(index, estimate_motion(picture, rgb)).to_bytes()
         else:
             return
@@ -131,50 +152,46 @@ class M3EVideoEncoder(SchemeEncoder):
 
 
 class LiveWorker:
-    """Every examined frame: the extractor's keyframe test (its own selector, so a busy
-    semantic worker never delays it) and ``on_frame(rgb, time, is_keyframe, captured)`` with
-    the wall time the frame was captured. Only the newest frame is worked on: after a slow
-    one (a keyframe's picture) the frames that waited meanwhile are stale, and showing them
-    late would only delay the present."""
+    """Every examined frame, ``on_frame(rgb, time, is_keyframe, captured)`` with the wall time
+    the frame was captured, on a thread of its own. A keyframe is always worked on; of the
+    other frames only the newest: after a slow one (a keyframe's picture) the frames that
+    waited meanwhile are stale, and showing them late would only delay the present."""
 
     def __init__(self, on_frame: Callable[[Image, float, bool, float], None]) -> None:
-        from m3e.semantics.keyframes import KeyframeSelector
-
-        self.selector = KeyframeSelector()
         self.on_frame = on_frame
         self.dropped = 0
-        self._waiting: tuple[Image, float, float] | None = None  # the newest frame
+        self._waiting: list[tuple[Examined, float, float]] = []  # keyframes, then the newest frame
         self._closed = False
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="live", daemon=True)
         self._thread.start()
 
-    def offer_frame(self, rgb: Image, time_s: float, captured: float) -> None:
+    def offer_frame(self, examined: Examined, time_s: float, captured: float) -> None:
         with self._cond:
-            self.dropped += self._waiting is not None  # a newer frame replaces it
-            self._waiting = (rgb, time_s, captured)
+            if self._waiting and not self._waiting[-1][0].keyframe:
+                self._waiting.pop()  # a newer frame replaces it
+                self.dropped += 1
+            self._waiting.append((examined, time_s, captured))
             self._cond.notify()
 
     def close(self) -> None:
-        """Work on the frame still waiting, then stop the thread."""
+        """Work on the frames still waiting, then stop the thread."""
         with self._cond:
             self._closed = True
             self._cond.notify()
         self._thread.join()
 
     def _run(self) -> None:
-        from m3e.semantics.keyframes import luma_thumbnail
-
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._waiting is not None or self._closed)
-                if self._waiting is None:
+                self._cond.wait_for(lambda: bool(self._waiting) or self._closed)
+                if not self._waiting:
                     return
-                (rgb, t, captured), self._waiting = self._waiting, None
+                examined, t, captured = self._waiting.pop(0)
             try:
-                self.on_frame(rgb, t, self.selector.update(luma_thumbnail(rgb), t), captured)
+                self.on_frame(examined.rgb, t, examined.keyframe, captured)
             except Exception:  # a failure on one frame must not stop the stream
-                log.exception("live M3E frame failed")
+                log.exception("M3E motion failed on a frame")
 
 
 class M3EVideoDecoder(VideoSchemeDecoder):
@@ -190,10 +207,17 @@ class M3EVideoDecoder(VideoSchemeDecoder):
         )
 
     def payload(self, burst: Burst, payload: bytes, now: float) -> None:
-        self.player.video(burst.index, payload)
+        if burst.keyframe:
+            self.player.video(burst.index, payload)
+            return
+        try:
+            self.player.motion(payload, burst.pts)
+        except ValueError as exc:  # a damaged description: the keyframe holds still
+            log.debug("M3E motion burst %d not used: %s", burst.seq, exc)
 
     def lost(self, burst: Burst) -> None:
-        self.player.video(burst.index, None)  # the keyframe from its text alone
+        if burst.keyframe:
+            self.player.video(burst.index, None)  # the keyframe from its text alone
 
     def sentence(self, index: int, text: str, pts: float, capture_time: float) -> None:
         self.player.text(index, text, pts, capture_time)

@@ -97,10 +97,18 @@ class SemanticExtractor:
         test_ms = (time.perf_counter() - t0) * 1000
         self.frame_test_ms.append(test_ms)
         if is_key:
-            if self._pending and self._pending[-1].end is None:
-                last = self._pending[-1]
-                last.end = min(time_s, last.time_s + self.max_audio_s)
-            self._pending.append(_Pending(index, time_s, rgb.copy(), test_ms, self.selector.continuity))
+            return self.push_keyframe(rgb, index, time_s, self.selector.continuity, test_ms)
+        return self._ready()
+
+    def push_keyframe(
+        self, rgb: npt.NDArray[np.uint8], index: int, time_s: float, continuity: float, test_ms: float = 0.0
+    ) -> list[KeyframeSemantics]:
+        """A keyframe found by a selector outside (the sender's, on its producer thread):
+        ``continuity`` is its eq-1 correlation with the keyframe before."""
+        if self._pending and self._pending[-1].end is None:
+            last = self._pending[-1]
+            last.end = min(time_s, last.time_s + self.max_audio_s)
+        self._pending.append(_Pending(index, time_s, rgb.copy(), test_ms, continuity))
         return self._ready()
 
     def finish(self) -> list[KeyframeSemantics]:
