@@ -142,7 +142,8 @@ def _video(job: Job, s: Settings, out: Path) -> dict[str, Any]:
     rows = [m3e_arm(m, keyframes, frames, audio, job.snr, s.budget, s.seed, s.channel)[0] for m in SCHEMES]
     packets = h265_packets(frames)
     rows += [
-        h265_arm(m, packets, frames, keyframes, audio, job.snr, s.seed, s.channel) for m in ("qpsk", "16qam")
+        h265_arm(m, packets, frames, keyframes, audio, job.snr, s.seed, s.channel)[0]
+        for m in ("qpsk", "16qam")
     ]
     rows.append(jpeg_arm(frames, keyframes, audio, job.snr, s.seed, s.channel))
     rows.append(image_only_arm(frames, keyframes, job.snr, s.seed, s.channel))

@@ -77,8 +77,9 @@ def m3e_arm(
     budget: int,
     seed: int,
     fading: str = "rayleigh",
-) -> tuple[dict[str, Any], list[float], list[float]]:
-    """-> the row, and the sender's and receiver's milliseconds per keyframe."""
+) -> tuple[dict[str, Any], list[float], list[float], list[np.ndarray]]:
+    """-> the row, the sender's and receiver's milliseconds per keyframe, and the keyframes
+    the receiver rebuilt."""
     import time
 
     from m3e.codecs.semantic_text import TextLink
@@ -124,7 +125,7 @@ def m3e_arm(
     }
     for k, n in zip(row["per_keyframe"], difference_bytes, strict=True):
         k["difference_bytes"] = n
-    return row, encode_ms, decode_ms
+    return row, encode_ms, decode_ms, rebuilt
 
 
 def h265_arm(
@@ -136,7 +137,8 @@ def h265_arm(
     snr: float,
     seed: int,
     fading: str = "rayleigh",
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """-> the row and the picture shown for every frame."""
     channel = BlockFadingChannel(fading, coherence=256, seed=seed)
     coder = transport(modulation)
     decoder = VideoDecoder("h265")
@@ -149,11 +151,12 @@ def h265_arm(
         last = out[-1] if out else last  # a lost frame freezes the picture
         shown.append(last)
     indices = [i for i, _ in keyframes]
-    return {
+    row = {
         "scheme": f"h265-{modulation}",
         **_with_aac(symbols, bits, frames, keyframes, audio, snr, channel, coder),
         **scores([frames[i] for i in indices], [shown[i] for i in indices]),
     }
+    return row, shown
 
 
 def jpeg_arm(

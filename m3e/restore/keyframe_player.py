@@ -93,22 +93,27 @@ class KeyframePlayer:
             image = self.receiver.decode(KeyframeMessage.from_payload(text, payload))
             if payload is not None:  # the sender learns it arrived: both may refer to it now
                 self.receiver.remember(self._next, text, image)
-            frame = round(pts * self.fps)
-            if self._last is not None and frame > self._last[0] + 1:
-                last_frame, last_image = self._last
-                track = MotionTrack(last_frame, self._motion.pop(last_frame, {}))
-                one_scene = same_scene(last_image, image)
-                a_to_b = estimate_motion(last_image, image) if one_scene else None
-                between = frames_between(
-                    last_image, image if one_scene else None, track, last_frame + 1, frame - 1, a_to_b
-                )
-                out += [PlayedPicture(last_frame + 1 + i, rgb, None) for i, rgb in enumerate(between)]
-            if self._last is None or frame > self._last[0]:
-                latency = (time.time() - captured) * 1000 if captured else None
-                out.append(PlayedPicture(frame, image, latency))
-                self._last = (frame, image)
-                self._motion = {k: v for k, v in self._motion.items() if k >= frame}
+            out += self.play(round(pts * self.fps), image, captured)
             self._next += 1
+        return out
+
+    def play(self, frame: int, image: Image, captured: float = 0.0) -> list[PlayedPicture]:
+        """A decoded keyframe at ``frame``: the frames since the last one, then it."""
+        out: list[PlayedPicture] = []
+        if self._last is not None and frame > self._last[0] + 1:
+            last_frame, last_image = self._last
+            track = MotionTrack(last_frame, self._motion.pop(last_frame, {}))
+            one_scene = same_scene(last_image, image)
+            a_to_b = estimate_motion(last_image, image) if one_scene else None
+            between = frames_between(
+                last_image, image if one_scene else None, track, last_frame + 1, frame - 1, a_to_b
+            )
+            out += [PlayedPicture(last_frame + 1 + i, rgb, None) for i, rgb in enumerate(between)]
+        if self._last is None or frame > self._last[0]:
+            latency = (time.time() - captured) * 1000 if captured else None
+            out.append(PlayedPicture(frame, image, latency))
+            self._last = (frame, image)
+            self._motion = {k: v for k, v in self._motion.items() if k >= frame}
         return out
 
 

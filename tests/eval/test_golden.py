@@ -34,7 +34,7 @@ def _points() -> list[dict]:
     packets = h265_packets(frames)
     points = []
     for snr in (0.0, 8.0):
-        rows = [h265_arm(m, packets, frames, keyframes, audio, snr, seed=0) for m in ("qpsk", "16qam")]
+        rows = [h265_arm(m, packets, frames, keyframes, audio, snr, seed=0)[0] for m in ("qpsk", "16qam")]
         rows.append(jpeg_arm(frames, keyframes, audio, snr, seed=0))
         points += [{"snr_db": snr, "scheme": r["scheme"], **{k: r[k] for k in KEYS}} for r in rows]
     return points
