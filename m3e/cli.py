@@ -81,7 +81,12 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--fps", "fps", float, "frame rate"),
         ("--sample-rate", "sample_rate", int, "audio sample rate"),
         ("--duration", "duration", float, "seconds to send (default: the whole source)"),
-        ("--scheme", "scheme", str, "video scheme: h265 | jpeg | m3e | m3e-no-diff | m3e-text-only"),
+        (
+            "--scheme",
+            "scheme",
+            str,
+            "video scheme: h265 | jpeg | h265-equal-rate | m3e | m3e-no-diff | m3e-text-only",
+        ),
         ("--m3e-budget", "m3e_budget", int, "M3E schemes: bytes of image difference V′ per keyframe"),
         ("--audio-scheme", "audio_scheme", str, "audio scheme: aac | opus | mp3 | flac | pcm | none"),
         ("--modulation", "modulation", str, "bpsk | qpsk | 16qam | 64qam"),

@@ -112,6 +112,9 @@ for _name in ("h265", "jpeg"):
     register(
         Scheme(_name, VIDEO, "traditional:TraditionalVideoEncoder", "traditional:TraditionalVideoDecoder")
     )
+register(
+    Scheme("h265-equal-rate", VIDEO, "traditional:EqualRateVideoEncoder", "traditional:EqualRateVideoDecoder")
+)
 for _name in ("aac", "opus", "mp3", "flac", "pcm"):
     register(
         Scheme(_name, AUDIO, "traditional:TraditionalAudioEncoder", "traditional:TraditionalAudioDecoder")

@@ -25,7 +25,14 @@ def test_every_registered_scheme_names_importable_callables() -> None:
 
 
 def test_user_facing_names() -> None:
-    assert schemes.names(Modality.VIDEO) == ("h265", "jpeg", "m3e", "m3e-no-diff", "m3e-text-only")
+    assert schemes.names(Modality.VIDEO) == (
+        "h265",
+        "jpeg",
+        "h265-equal-rate",
+        "m3e",
+        "m3e-no-diff",
+        "m3e-text-only",
+    )
     assert "m3e-audio" not in schemes.names(Modality.AUDIO)  # implied by M3E, not chosen
     assert "m3e-audio" in schemes.names(Modality.AUDIO, selectable_only=False)
     assert schemes.low_latency_names() == ("m3e",)
