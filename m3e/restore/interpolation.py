@@ -105,29 +105,34 @@ class MotionTrack:
 
 class Interpolator:
     """Eq 10 between keyframes ``a`` and ``b`` of one scene, ``a_to_b`` the global warp taking
-    a onto b: ``at(α)`` is the picture at fraction α, in b's framing."""
+    a onto b: ``at(α, view)`` is the picture at fraction α in the framing ``view`` (the global
+    warp from a to that frame), both keyframes moved there and blended where each is valid,
+    the local flow (computed once, in b's framing) moved along."""
 
     def __init__(self, a: Image, b: Image, a_to_b: Warp = IDENTITY) -> None:
         if a.shape != b.shape:
             raise ValueError(f"keyframes of different sizes: {a.shape} and {b.shape}")
-        self.a, self.a_inside = warp(a, a_to_b)
-        self.b = b
-        self.f = flow(self.a, b)
+        self.a, self.b, self.b_to_a = a, b, invert(a_to_b)
+        a_in_b, inside = warp(a, a_to_b)
+        # where b shows what a never saw, the flow matches mirrored pixels: no local motion there
+        self.f = flow(a_in_b, b) * (inside > 0.999)[..., None]
         h, w = a.shape[:2]
         self.gx, self.gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
 
-    def at(self, alpha: float) -> Image:
-        fx, fy = self.f[..., 0], self.f[..., 1]
-        mx, my = self.gx - alpha * fx, self.gy - alpha * fy
-        wa = np.asarray(cv2.remap(self.a, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101))
-        inside = np.asarray(
-            cv2.remap(self.a_inside, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        )
-        nx, ny = self.gx + (1 - alpha) * fx, self.gy + (1 - alpha) * fy
-        wb = np.asarray(cv2.remap(self.b, nx, ny, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101))
-        ones = np.ones(self.a_inside.shape, np.float32)
-        b_inside = np.asarray(cv2.remap(ones, nx, ny, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT))
-        return blend([(wb, b_inside, alpha), (wa, inside, 1 - alpha)])
+    def at(self, alpha: float, view: Warp = IDENTITY) -> Image:
+        b_view = compose(view, self.b_to_a)
+        wa, a_in = warp(self.a, view)
+        wb, b_in = warp(self.b, b_view)
+        h, w = self.gx.shape
+        f = cv2.warpAffine(self.f, b_view, (w, h), borderMode=cv2.BORDER_CONSTANT)
+        fx, fy = f[..., 0], f[..., 1]
+        parts = []
+        for image, inside, shift, weight in ((wb, b_in, 1 - alpha, alpha), (wa, a_in, -alpha, 1 - alpha)):
+            mx, my = self.gx + shift * fx, self.gy + shift * fy
+            moved = np.asarray(cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101))
+            valid = np.asarray(cv2.remap(inside, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT))
+            parts.append((moved, valid, weight))
+        return blend(parts)
 
 
 def interpolate(a: Image, b: Image, t_a: float, t_b: float, n: int) -> list[tuple[float, Image]]:
@@ -156,8 +161,4 @@ def frames_between(
     end = last + 1
     track.add(end, a_to_b)
     between = Interpolator(a, b, a_to_b)
-    out = []
-    for f in range(first, last + 1):
-        mid = between.at((f - start) / (end - start))  # in b's framing
-        out.append(warp(mid, compose(track(f), invert(a_to_b)))[0])
-    return out
+    return [between.at((f - start) / (end - start), track(f)) for f in range(first, last + 1)]

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 
 from m3e.media.offline import picture, view
-from m3e.restore.interpolation import interpolate
+from m3e.codecs.prediction import estimate_motion
+from m3e.eval.video_quality import all_frame_scores
+from m3e.restore.interpolation import IDENTITY, MotionTrack, frames_between, interpolate
 
 
 def test_requested_count_with_monotone_timestamps_and_motion_halfway() -> None:
@@ -26,3 +28,31 @@ def test_degenerate_requests() -> None:
         interpolate(a, a, 1.0, 1.0, 3)
     with pytest.raises(ValueError):
         interpolate(a, np.zeros((32, 64, 3), np.uint8), 0.0, 1.0, 3)
+
+
+def _camera_pan(n: int, step: int = 4, size: tuple[int, int] = (240, 160)) -> list[np.ndarray]:
+    """A camera panning right ``step`` px a frame across a big picture (new content enters)."""
+    big = picture("astronaut")
+    w, h = size
+    return [np.ascontiguousarray(big[100 : 100 + h, 40 + i * step : 40 + i * step + w]) for i in range(n)]
+
+
+def test_motion_track_interpolates_between_samples_and_holds_after() -> None:
+    shift = np.array([[1, 0, -9], [0, 1, 0]], np.float32)
+    track = MotionTrack(10, {13: shift})
+    assert np.allclose(track(10), IDENTITY) and np.allclose(track(11)[0, 2], -3)
+    assert np.allclose(track(20), shift)
+
+
+def test_frames_between_follow_the_camera_without_a_smeared_border() -> None:
+    frames = _camera_pan(13)
+    samples = {f: estimate_motion(frames[0], frames[f]) for f in (3, 6, 9)}
+    a_to_b = estimate_motion(frames[0], frames[12])
+    moved = frames_between(frames[0], frames[12], MotionTrack(0, samples), 1, 11, a_to_b)
+    scores = all_frame_scores(frames[1:12], moved)
+    held = all_frame_scores(frames[1:12], [frames[0]] * 11)
+    assert scores["ssim_all_frames"] > held["ssim_all_frames"] + 0.1
+    assert scores["moving_fraction"] == 1.0
+    assert scores["edge_error_ratio"] < 1.5  # the entering border comes from the next keyframe
+    cut = frames_between(frames[0], None, MotionTrack(0, samples), 1, 11)  # no next keyframe
+    assert all_frame_scores(frames[1:12], cut)["ssim_all_frames"] > held["ssim_all_frames"]

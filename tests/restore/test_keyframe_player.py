@@ -1,6 +1,7 @@
 import time
 
 import numpy as np
+import pytest
 
 from m3e.codecs.m3e_keyframe import KeyframeSender
 from m3e.codecs.prediction import Memory, embed
@@ -54,7 +55,8 @@ def test_low_latency_shows_pictures_at_once_and_warps_them_forward() -> None:
     shown = player.picture(0, message.payload(), 0.0, time.time())
     assert [p.index for p in shown] == [0] and shown[0].latency_ms is not None
     moved = player.motion(Prediction(0, estimate_motion(rebuilt, frames[2])).to_bytes(), 0.2, time.time())
-    assert [p.index for p in moved] == [1, 2]  # the gap held, then the warped picture
+    assert [p.index for p in moved] == [1, 2]  # the gap moved part of the way, then the picture
+    assert not np.array_equal(moved[0].rgb, rebuilt) and not np.array_equal(moved[0].rgb, moved[1].rgb)
     assert (
         np.abs(moved[-1].rgb.astype(int) - frames[2]).mean() < np.abs(rebuilt.astype(int) - frames[2]).mean()
     )
@@ -65,3 +67,24 @@ def test_low_latency_shows_pictures_at_once_and_warps_them_forward() -> None:
         player.motion(Prediction(7, estimate_motion(rebuilt, frames[1])).to_bytes(), 0.3, 0.0) == []
     )  # unknown
     assert [p.index for p in player.flush(0.5)] == [3, 4, 5]
+
+
+def test_motion_samples_move_the_keyframe_until_the_next_one() -> None:
+    from m3e.codecs.prediction import Prediction, estimate_motion
+
+    player, sender = _player_and_sender()
+    pan = [view(picture("astronaut"), p / 20, "pan", SIZE) for p in range(10)]
+    cat = view(picture("chelsea"), 0.0, "pan", SIZE)
+    for f in (3, 6, 9):  # the sender's samples: frame f from keyframe frame 0
+        player.motion(Prediction(0, estimate_motion(pan[0], pan[f])).to_bytes(), f / 10)
+    with pytest.raises(ValueError):
+        player.motion(b"short", 0.4)
+    for index, (image, text, pts) in enumerate(((pan[0], "a person", 0.0), (cat, "a cat", 1.0))):
+        player.text(index, text, pts, 0.0)
+        player.video(index, sender.encode(image, text, 3000)[0].payload())
+    played = player.ready()
+    assert [p.index for p in played] == list(range(11))
+    between = [p.rgb for p in played[1:10]]
+    assert all(not np.array_equal(a, b) for a, b in zip(between, between[1:], strict=False))  # it moves
+    err_moved = np.abs(played[9].rgb.astype(int) - pan[9]).mean()
+    assert err_moved < np.abs(played[0].rgb.astype(int) - pan[9]).mean()  # towards where the camera went

@@ -1,0 +1,58 @@
+"""The sender's semantic worker: whether a cut becomes a keyframe must not depend on how busy
+the machine is (the keyframe test runs on the producer thread; only the slow description
+waits), and the M3E live worker never skips a keyframe."""
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.cpu_hog import one_core_busy
+from m3e.eval.testset import Scene, make_clip
+from m3e.media.sources import AudioItem, MediaSource, SourceConfig
+from m3e.schemes.base import Examined
+from m3e.schemes.m3e_video import LiveWorker
+from sender.semantic import SemanticWorker, examined
+
+PICTURES = ("chelsea", "coffee", "rocket", "astronaut", "stereo_motorcycle", "chelsea")
+
+
+@pytest.mark.slow
+def test_every_cut_becomes_a_keyframe_with_one_core_busy(tmp_path: Path) -> None:
+    scenes = tuple(Scene(p, "", 1.0, motion="zoom" if i % 2 else "pan") for i, p in enumerate(PICTURES))
+    clip = make_clip(tmp_path, scenes, size=(320, 240))
+    cuts = [float(i) for i in range(1, len(scenes))]
+    found = []
+    worker = SemanticWorker(30.0, 48000, found.append)
+    with one_core_busy():
+        start = time.monotonic()
+        for item in MediaSource(str(clip), SourceConfig(width=320, height=240)):
+            time.sleep(max(0.0, start + item.pts - time.monotonic()))  # paced as live
+            if isinstance(item, AudioItem):
+                worker.offer_audio(item.samples)
+            elif examined(item.index, 30.0):
+                worker.offer_frame(np.asarray(item.frame.to_ndarray(format="rgb24")), item.index, item.pts)
+        worker.close()
+    times = [k.time_s for k in found]
+    missed = [c for c in cuts if not any(abs(t - c) <= 0.15 for t in times)]
+    assert not missed, f"cuts at {missed} s were not keyframes ({times})"
+
+
+def test_the_live_worker_never_skips_a_keyframe() -> None:
+    seen: list[tuple[float, bool]] = []
+    release = threading.Event()
+
+    def slow(rgb: np.ndarray, t: float, is_keyframe: bool, captured: float) -> None:
+        release.wait()
+        seen.append((t, is_keyframe))
+
+    worker = LiveWorker(slow)
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    for i in range(10):  # the worker is stuck on frame 0 meanwhile
+        worker.offer_frame(Examined(rgb, i in (0, 3, 6)), i / 10, 0.0)
+    release.set()
+    worker.close()
+    assert [t for t, key in seen if key] == [0.0, 0.3, 0.6]
+    assert seen[-1] == (0.9, False) and worker.dropped > 0  # of the others, only the newest
