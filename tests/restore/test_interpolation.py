@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from m3e.media.offline import picture, view
 from m3e.codecs.prediction import estimate_motion
 from m3e.eval.video_quality import all_frame_scores
+from m3e.media.offline import picture, view
 from m3e.restore.interpolation import IDENTITY, MotionTrack, frames_between, interpolate
 
 
