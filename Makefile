@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# the sample clip as H.265 and as M3E at once through one channel emulator; one page shows
+# source | H.265 | M3E with their kbit/s and one SNR slider for both (docs/equal_rate.md)
 demo: $(STAMP)
 	$(VENV)/bin/m3e phy --message "a cat is sitting on a sofa" --snr 10 --fading rayleigh
 	$(VENV)/bin/m3e demo $(if $(DISPLAY),,--no-browser)

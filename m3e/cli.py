@@ -119,6 +119,14 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--viewer-port", "viewer_port", int, "viewer HTTP port (0: any free port)"),
         ("--playout-delay-ms", "playout_delay_ms", float, "how long to wait for a missing frame"),
     ],
+    "demo": [
+        (
+            "--equal-rate-kbps",
+            "equal_rate_kbps",
+            float,
+            "h265-equal-rate: its video bit rate in kbit/s (default 8, about M3E's)",
+        ),
+    ],
     "common": [
         ("--host", "host", str, "address to bind (default 127.0.0.1)"),
         ("--seed", "seed", int, "seed of every random draw"),
@@ -193,15 +201,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_options(receive, "receiver", "retransmission")
     receive.set_defaults(func=_receive)
 
-    demo = sub.add_parser("demo", help="sender, relay and receiver on this machine")
+    demo = sub.add_parser(
+        "demo",
+        help="the clip as M3E and as H.265 side by side (or --scheme X alone) on this machine",
+        description="Without --scheme: the source streamed as M3E and as H.265 (--versus) at once "
+        "through one channel emulator, on one page side by side with their kbit/s and one SNR "
+        "control for both. With --scheme X: receiver, relay and sender for X alone.",
+    )
     demo.add_argument("--no-browser", action="store_true", help="do not open the viewer")
-    demo.add_argument("--no-semantics", action="store_true", help="do not send keyframe texts")
+    demo.add_argument(
+        "--no-semantics", action="store_true", help="with --scheme h265|jpeg: do not send keyframe texts"
+    )
+    demo.add_argument(
+        "--versus",
+        default=None,
+        help="the scheme shown beside M3E: h265 (default: what a user gets today), h265-equal-rate "
+        "(H.265 at M3E's bit rate) or jpeg",
+    )
     demo.add_argument(
         "--low-latency",
         action="store_true",
         help="M3E: show keyframes at once and warp them forward per frame",
     )
-    _add_options(demo, "media", "channel", "receiver", "retransmission")
+    _add_options(demo, "media", "channel", "receiver", "retransmission", "demo")
     demo.set_defaults(func=_demo)
 
     call = sub.add_parser("call", help="a two-party semantic video call through one channel emulator")
@@ -496,10 +518,20 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from m3e import schemes
+    from m3e.config import Settings
     from m3e.demo import run_demo
     from m3e.eval.testset import sample_clip
+    from m3e.wire.messages import Modality
 
     settings = _settings(args)
+    # a scheme named (flag, TOML or environment) streams alone; else M3E beside --versus
+    alone = args.scheme is not None or settings.scheme != Settings.model_fields["scheme"].default
+    if alone and args.versus is not None:
+        raise ValueError("--versus shows a scheme beside M3E, --scheme streams one alone: give one of them")
+    versus = None if alone else (args.versus or "h265")
+    if versus is not None:
+        schemes.get(Modality.VIDEO, versus)  # ValueError naming the choices
     if args.source is None:  # the embedded default input
         settings.source = str(sample_clip())
     return run_demo(
@@ -507,6 +539,7 @@ def _demo(args: argparse.Namespace) -> int:
         open_browser=not args.no_browser,
         semantics=not args.no_semantics,
         low_latency=args.low_latency,
+        versus=versus,
     )
 
 

@@ -124,14 +124,21 @@ class Viewer:
         out: dict[str, Any] = {"frame": self._frame_index, "channel": self._channel, "time": time.time()}
         s = self._session()
         if s is not None:
+            played_s = s.stats.frames / s.header.fps if s.header.fps else 0.0
             out.update(
                 session=s.header.session_id,
+                video_scheme=s.header.video_scheme,
                 width=s.header.width,
                 height=s.header.height,
                 fps_source=s.header.fps,
                 sample_rate=s.header.sample_rate,
                 receiver=dataclasses.asdict(s.stats),
+                # decoded payload bits (video, audio, digital text) over the last seconds, and
+                # per second of video played so far (M3E's analog sentences are symbols, not
+                # bits: the channel's symbols_per_s counts them)
                 bitrate_kbps=self._bitrate.update(s.payload_bytes * 8) / 1000,
+                payload_bytes=s.payload_bytes,
+                bitrate_kbps_mean=s.payload_bytes * 8 / 1000 / played_s if played_s >= 1 else None,
                 texts=s.texts[-5:],
             )
         return out
