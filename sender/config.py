@@ -29,6 +29,7 @@ class SenderConfig:
     tls: TlsFiles | None = None
     semantics: bool = False  # also send each keyframe's text (MODALITY_TEXT)
     m3e_budget: int = 5000  # M3E schemes: at most this many bytes of V′ per keyframe (docs/m3e.md)
+    equal_rate_kbps: float = 8.0  # h265-equal-rate's target (docs/equal_rate.md)
     low_latency: bool = False  # M3E: pictures at once and motion per frame, sentences later
     text_scheme: str = "m3e-text"  # with semantics: "m3e-text" (learned symbols) or "json"
     direction: str = ""  # the emulator's route for this stream (a call: "a-b" or "b-a")
@@ -75,6 +76,7 @@ def sender_config(
         tls=TlsFiles(s.tls_cert, s.tls_key, s.tls_ca),
         semantics=semantics,
         m3e_budget=s.m3e_budget,
+        equal_rate_kbps=s.equal_rate_kbps,
         low_latency=low_latency,
         text_scheme=s.text_scheme,
         direction=direction,

@@ -64,6 +64,7 @@ class EncoderOptions:
     crf: int = 28
     m3e_budget: int = 5000  # M3E: at most this many bytes of V′ per keyframe (docs/m3e.md)
     low_latency: bool = False  # M3E: pictures at once and motion per frame, sentences later
+    equal_rate_kbps: float = 8.0  # h265-equal-rate: the bit rate (M3E's own, docs/equal_rate.md)
 
 
 @dataclass(frozen=True)

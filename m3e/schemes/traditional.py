@@ -2,7 +2,7 @@
 mp3 / flac / pcm. The receiver plays them through a play-out buffer (order, freeze on a lost
 frame).
 
-``h265-equal-rate`` is H.265 at M3E's own bit rate (``Settings.equal_rate_kbps``, 8 kbit/s
+``h265-equal-rate`` is H.265 at M3E's own bit rate (``EncoderOptions.equal_rate_kbps``, 8 kbit/s
 unless set): x265's average-bit-rate control under a VBV cap, a keyframe every
 ``EQUAL_RATE_GOP_S`` seconds, on a smaller picture at a lower frame rate
 (``m3e.codecs.traditional.equal_rate_geometry``); its decoder scales each picture back to
@@ -11,7 +11,6 @@ rate like every other scheme (docs/equal_rate.md)."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -61,22 +60,6 @@ class TraditionalVideoEncoder(SchemeEncoder):
         self._force_keyframe.set()
 
 
-def equal_rate_kbps(options: EncoderOptions) -> float:
-    """The target of ``h265-equal-rate``: ``options.equal_rate_kbps`` where the sender sets
-    it, else the process's ``M3E_EQUAL_RATE_KBPS`` (how ``m3e demo`` hands its settings to
-    the sender), else the settings' default."""
-    given = getattr(options, "equal_rate_kbps", None)
-    if given is not None:
-        return float(given)
-    from m3e.config import Settings
-
-    env = os.environ.get("M3E_EQUAL_RATE_KBPS")
-    try:
-        return float(env) if env else float(Settings.model_fields["equal_rate_kbps"].default)
-    except ValueError:
-        raise ValueError(f"M3E_EQUAL_RATE_KBPS={env!r} is not a number") from None
-
-
 class EqualRateVideoEncoder(TraditionalVideoEncoder):
     """H.265 at ``equal_rate_kbps``: a smaller picture at a lower frame rate (the source's
     frames in between are skipped), each payload stamped with its source frame's time."""
@@ -84,7 +67,7 @@ class EqualRateVideoEncoder(TraditionalVideoEncoder):
     def __init__(self, scheme: str, options: EncoderOptions, emit: Emit) -> None:
         SchemeEncoder.__init__(self, scheme, options, emit)
         m = options.media
-        self.kbps = equal_rate_kbps(options)
+        self.kbps = options.equal_rate_kbps
         width, height, self.fps = equal_rate_geometry(self.kbps, m.width, m.height, m.fps)
         gop = max(1, round(EQUAL_RATE_GOP_S * self.fps))
         self.codec = VideoEncoder("h265", width, height, self.fps, gop=gop, bitrate_kbps=self.kbps)

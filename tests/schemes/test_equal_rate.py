@@ -12,8 +12,8 @@ from m3e.codecs.traditional import equal_rate_geometry
 from m3e.config import load_settings
 from m3e.media.sources import MediaSource, SourceConfig, VideoItem
 from m3e.schemes.base import DecoderOptions, EncoderOptions, Outgoing, PlayedFrame
-from m3e.schemes.traditional import equal_rate_kbps
 from m3e.wire.messages import Burst, Modality, StreamHeader
+from sender.config import sender_config
 
 
 def test_geometry_by_rate() -> None:
@@ -31,10 +31,11 @@ def test_the_rate_is_a_setting_and_reaches_the_encoder(monkeypatch: pytest.Monke
     assert load_settings({"equal_rate_kbps": 16}).equal_rate_kbps == 16.0
     with pytest.raises(ValueError, match="equal_rate_kbps"):
         load_settings({"equal_rate_kbps": 0})
-    assert equal_rate_kbps(EncoderOptions()) == 8.0
+    assert EncoderOptions().equal_rate_kbps == 8.0
     monkeypatch.setenv("M3E_EQUAL_RATE_KBPS", "24")  # how m3e demo hands it to the sender
-    assert equal_rate_kbps(EncoderOptions()) == 24.0
-    encoder = schemes.encoder(Modality.VIDEO, "h265-equal-rate", EncoderOptions(), lambda o: None)
+    config = sender_config(load_settings({}), "127.0.0.1:1")
+    options = EncoderOptions(equal_rate_kbps=config.equal_rate_kbps)
+    encoder = schemes.encoder(Modality.VIDEO, "h265-equal-rate", options, lambda o: None)
     assert encoder.kbps == 24.0 and encoder.fps == 10.0  # type: ignore[attr-defined]
 
 
