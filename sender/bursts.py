@@ -23,7 +23,8 @@ class BurstMaker:
         self.pilots = PilotLayout(c.pilot_spacing, c.pilot_count)
         self.coders: dict[Coding, TransportCoder] = {
             "stream": TransportCoder(c.modulation, c.code_rate, pilots=self.pilots),
-            # what is stale if late (low-latency pictures and motion): robust, never resent
+            # what is stale if late (low-latency pictures and motion): robust from the first
+            # transmission; a retransmission that comes after its frame was played is dropped
             "robust": TransportCoder("qpsk", 0.5, pilots=self.pilots),
             "small": TransportCoder(*SMALL_LAYER_CODING, pilots=self.pilots),  # T′
         }

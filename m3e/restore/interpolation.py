@@ -21,7 +21,6 @@ Images are (H, W, 3) uint8; warps (2, 3) float32 affine matrices.
 from __future__ import annotations
 
 import bisect
-from typing import Any
 
 import cv2
 import numpy as np
@@ -61,17 +60,13 @@ def invert(m: Warp) -> Warp:
     return np.asarray(cv2.invertAffineTransform(m), np.float32)
 
 
-def blend(parts: list[tuple[npt.NDArray[Any], npt.NDArray[Any], float]]) -> Image:
-    """Σ wᵢ·maskᵢ·imageᵢ / Σ wᵢ·maskᵢ; where no part is valid, the first part's pixels."""
-    num = np.zeros(parts[0][0].shape, np.float32)
-    den = np.zeros(parts[0][0].shape[:2], np.float32)
-    for image, mask, weight in parts:
-        wm = mask * weight
-        num += image.astype(np.float32) * wm[..., None]
-        den += wm
-    first = parts[0][0].astype(np.float32)
-    out = np.where(den[..., None] > 1e-3, num / np.maximum(den, 1e-3)[..., None], first)
-    return np.asarray(out + 0.5, np.uint8)
+def blend(first: tuple[Image, Mask, float], second: tuple[Image, Mask, float]) -> Image:
+    """(w₁·mask₁·image₁ + w₂·mask₂·image₂) / (w₁·mask₁ + w₂·mask₂); where neither is valid,
+    the first image's pixels."""
+    (a, mask_a, wa), (b, mask_b, wb) = first, second
+    weight_a = np.asarray(mask_a * wa + 1e-6, np.float32)  # the first where neither is valid
+    weight_b = np.asarray(mask_b * wb, np.float32)
+    return np.asarray(cv2.blendLinear(a, b, weight_a, weight_b), np.uint8)
 
 
 class MotionTrack:
@@ -120,19 +115,23 @@ class Interpolator:
         self.gx, self.gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
 
     def at(self, alpha: float, view: Warp = IDENTITY) -> Image:
-        b_view = compose(view, self.b_to_a)
-        wa, a_in = warp(self.a, view)
-        wb, b_in = warp(self.b, b_view)
         h, w = self.gx.shape
+        b_view = compose(view, self.b_to_a)
         f = cv2.warpAffine(self.f, b_view, (w, h), borderMode=cv2.BORDER_CONSTANT)
-        fx, fy = f[..., 0], f[..., 1]
-        parts = []
-        for image, inside, shift, weight in ((wb, b_in, 1 - alpha, alpha), (wa, a_in, -alpha, 1 - alpha)):
-            mx, my = self.gx + shift * fx, self.gy + shift * fy
-            moved = np.asarray(cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101))
-            valid = np.asarray(cv2.remap(inside, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT))
-            parts.append((moved, valid, weight))
-        return blend(parts)
+        parts: list[tuple[Image, Mask, float]] = []
+        # each keyframe sampled once: output x <- keyframe at (its view)⁻¹ (x + shift · F(x))
+        for image, frame_view, shift, weight in (
+            (self.b, b_view, 1 - alpha, alpha),
+            (self.a, view, -alpha, 1 - alpha),
+        ):
+            back = invert(frame_view)
+            px, py = self.gx + shift * f[..., 0], self.gy + shift * f[..., 1]
+            mx = back[0, 0] * px + back[0, 1] * py + back[0, 2]
+            my = back[1, 0] * px + back[1, 1] * py + back[1, 2]
+            moved = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+            inside = ((mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)).astype(np.float32)
+            parts.append((np.asarray(moved, np.uint8), inside, weight))
+        return blend(parts[1], parts[0])  # a first: its pixels where neither is valid
 
 
 def interpolate(a: Image, b: Image, t_a: float, t_b: float, n: int) -> list[tuple[float, Image]]:

@@ -95,7 +95,8 @@ class M3EVideoEncoder(SchemeEncoder):
     def _motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
         """Between keyframes, every examined frame: its global motion from the scene's keyframe
         (named by frame number: the keyframe's index is given only when its sentence is ready).
-        Stale when late: robust coding, no retransmission."""
+        It is played one keyframe interval later, so it goes like the side information (LDPC
+        1/3 + QPSK with HARQ) rather than stale-when-late."""
         from m3e.codecs.prediction import Prediction, estimate_motion
 
         frame = round(t * self.options.media.fps)
@@ -105,7 +106,7 @@ class M3EVideoEncoder(SchemeEncoder):
             anchor, picture = self._anchor
             payload = Prediction(anchor, estimate_motion(picture, rgb)).to_bytes()
             self.emit(
-                Outgoing(Modality.VIDEO, self.scheme, t, payload, captured, keyframe=False, coding="robust")
+                Outgoing(Modality.VIDEO, self.scheme, t, payload, captured, keyframe=False, coding="small")
             )
 
     def _picture_or_motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
