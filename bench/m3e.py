@@ -32,7 +32,6 @@ from m3e.eval.keyframes import clip_frames, h265_arm, h265_packets, jpeg_arm, m3
 from m3e.eval.played_video import equal_rate_arm, low_latency_arm, m3e_played, motion_samples
 from m3e.eval.video_quality import all_frame_scores
 
-REAL_DIR = Path("/tmp/m3e-real-clips")  # made once per machine from installed packages
 SHEET = ("source", "h265-16qam", "h265-equal-rate", "m3e", "m3e-low-latency")
 AVERAGED = (
     "symbols_per_gop", "bits_per_gop", "kbps", "ssim", "agreement_top5", "ssim_all_frames",
@@ -204,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.clips is not None:
         clips = sorted(args.clips.rglob("*.mp4"))
     else:
-        from m3e.eval.real_clips import make_real_clips
+        from m3e.eval.real_clips import REAL_DIR, make_real_clips
 
         clips = make_real_clips(REAL_DIR)
     if not clips:

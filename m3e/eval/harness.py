@@ -9,8 +9,9 @@ run resumes where it stopped (delete the folder to start over):
 
 - ``describe`` (per clip): the sender's keyframes and their sentences, and each keyframe's
   class (from the clip's ``labels.json``; for a user's clip without one, its first object);
-- ``video`` (per clip and SNR): the M3E schemes, H.265 + LDPC 3/4 QPSK / 16-QAM, JPEG + 16-QAM
-  and image-only VQ tokens (``m3e.eval.keyframes``);
+- ``video`` (per clip and SNR): the M3E schemes (keyframes and the motion samples between
+  them), H.265 + LDPC 3/4 QPSK / 16-QAM, H.265 at M3E's own bit rate (``h265-equal-rate``,
+  ``m3e.eval.played_video``), JPEG + 16-QAM and image-only VQ tokens (``m3e.eval.keyframes``);
 - ``audio`` (per clip and SNR): AAC, MP3, FLAC and PCM + LDPC 3/4 16-QAM (``m3e.eval.audio_link``);
 - ``text`` (per SNR): the semantic text link and Huffman / 5-bit / Brotli + LDPC 3/4 QPSK and
   16-QAM on held-out sentences (``m3e.eval.text_link``).
@@ -51,13 +52,14 @@ SIZE = (720, 480)
 class Profile:
     snrs: tuple[float, ...]
     clips: int  # of the generated eval set
+    real_clips: int  # of the real camera clips (m3e.eval.real_clips), held out from everything
     sentences: int  # held-out sentences per text point
     repeats: int  # channel realisations per text point
 
 
 PROFILES = {
-    "quick": Profile((0.0, 8.0, 20.0), 2, 16, 1),
-    "full": Profile((-2.0, 0.0, 3.0, 5.0, 8.0, 13.0, 20.0), 5, 48, 2),
+    "quick": Profile((0.0, 8.0, 20.0), 2, 2, 16, 1),
+    "full": Profile((-2.0, 0.0, 3.0, 5.0, 8.0, 13.0, 20.0), 5, 5, 48, 2),
 }
 
 
@@ -136,10 +138,22 @@ def _fit(frame: np.ndarray) -> np.ndarray:
 
 def _video(job: Job, s: Settings, out: Path) -> dict[str, Any]:
     from m3e.codecs.m3e_keyframe import SCHEMES
-    from m3e.eval.keyframes import h265_arm, h265_packets, image_only_arm, jpeg_arm, m3e_arm
+    from m3e.eval.keyframes import GOP, h265_arm, h265_packets, image_only_arm, jpeg_arm, m3e_arm
+    from m3e.eval.played_video import equal_rate_arm, motion_samples, send_motion
 
     frames, audio, keyframes, classes = _clip_inputs(job, out)
-    rows = [m3e_arm(m, keyframes, frames, audio, job.snr, s.budget, s.seed, s.channel)[0] for m in SCHEMES]
+    key_frames = [i for i, _ in keyframes]
+    _, motion_symbols, motion_bits = send_motion(
+        motion_samples(frames, key_frames), job.snr, s.seed, s.channel
+    )
+    rows = []
+    for scheme in SCHEMES:  # keyframes and the motion samples between them
+        row = m3e_arm(scheme, keyframes, frames, audio, job.snr, s.budget, s.seed, s.channel)[0]
+        row["symbols_per_gop"] += motion_symbols / (len(frames) / GOP)
+        row["bits_per_gop"] += motion_bits / (len(frames) / GOP)
+        rows.append(row)
+    m3e_kbps = rows[0]["bits_per_gop"] / 1000  # a GOP is one second
+    rows.append(equal_rate_arm(frames, m3e_kbps, job.snr, s.seed, s.channel, key_frames)[0])
     packets = h265_packets(frames)
     rows += [
         h265_arm(m, packets, frames, keyframes, audio, job.snr, s.seed, s.channel)[0]
@@ -248,7 +262,7 @@ def find_clips(folder: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="m3e eval", description=__doc__.split("\n")[0])
     ap.add_argument("figure", choices=[*FIGURES, "all"])
-    ap.add_argument("--quick", action="store_true", help="2 clips, 3 SNRs, 16 sentences (≤ 15 min)")
+    ap.add_argument("--quick", action="store_true", help="2 made + 2 real clips, 3 SNRs, 16 sentences")
     ap.add_argument("--snr", type=float, nargs="+", help="SNR points in dB (default: the profile's)")
     ap.add_argument("--channel", choices=("awgn", "rayleigh"), default="rayleigh")
     ap.add_argument(
@@ -266,9 +280,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--clips {args.clips} is not a folder")
         clips = find_clips(args.clips)
     else:
+        from m3e.eval.real_clips import REAL_CLIPS, REAL_DIR, make_real_clips
         from m3e.eval.testset import SAMPLE_DIR, make_eval_set
 
         clips = [str(c) for c in make_eval_set(SAMPLE_DIR.parent / "m3e-eval-set", profile.clips)]
+        clips += [str(c) for c in make_real_clips(REAL_DIR, REAL_CLIPS[: profile.real_clips])]
     settings = Settings(args.channel, args.seed, profile.sentences, profile.repeats)
     t0 = time.time()
     describe, jobs = plan(figures, clips, snrs)

@@ -67,6 +67,22 @@ def _robust(payload: bytes, snr: float, channel: BlockFadingChannel) -> tuple[by
     return send_payload(payload, snr, channel, transport("qpsk", 0.5))
 
 
+def send_motion(
+    motion: list[tuple[float, bytes]], snr: float, seed: int, fading: str = "rayleigh"
+) -> tuple[list[tuple[float, bytes]], int, int]:
+    """The motion bursts over the side information's coding -> those that arrived, the channel
+    symbols and the source bits."""
+    channel = BlockFadingChannel(fading, coherence=256, seed=seed + 7)
+    small = transport(*SMALL_LAYER_CODING)
+    arrived, symbols = [], 0
+    for pts, payload in motion:
+        got, n = send_payload(payload, snr, channel, small)
+        symbols += n
+        if got is not None:
+            arrived.append((pts, got))
+    return arrived, symbols, 8 * sum(len(p) for _, p in motion)
+
+
 def m3e_played(
     scheme: str,
     frames: Frames,
@@ -80,14 +96,9 @@ def m3e_played(
     """-> the played frames, the motion bursts' channel symbols and source bits."""
     h, w = frames[0].shape[:2]
     player = KeyframePlayer(scheme, w, h, 30.0)
-    channel = BlockFadingChannel(fading, coherence=256, seed=seed + 7)
-    symbols, bits = 0, 0
-    small = transport(*SMALL_LAYER_CODING)
-    for pts, payload in motion:
-        got, n = send_payload(payload, snr, channel, small)
-        symbols, bits = symbols + n, bits + 8 * len(payload)
-        if got is not None:
-            player.motion(got, pts)
+    arrived, symbols, bits = send_motion(motion, snr, seed, fading)
+    for pts, payload in arrived:
+        player.motion(payload, pts)
     played = [p for k, image in zip(keyframes, rebuilt, strict=True) for p in player.play(k, image)]
     played += player.flush((len(frames) - 1) / 30.0)
     return as_frames(played, len(frames), np.zeros_like(frames[0])), symbols, bits
@@ -135,10 +146,16 @@ def low_latency_arm(
 
 
 def equal_rate_arm(
-    frames: Frames, kbps: float, snr: float, seed: int, fading: str = "rayleigh"
+    frames: Frames,
+    kbps: float,
+    snr: float,
+    seed: int,
+    fading: str = "rayleigh",
+    keyframes: list[int] | None = None,
 ) -> tuple[dict[str, Any], Frames]:
     """H.265 at ``kbps`` (x265 ABR) in the best of ``EQUAL_RATE_FORMATS`` for this clip, on the
-    better transport at this SNR."""
+    better transport at this SNR; with ``keyframes``, also scored on those frames as the other
+    arms are (``m3e.eval.keyframes.scores``)."""
     best: tuple[float, list[bytes], int, float] | None = None
     for divisor, fps in EQUAL_RATE_FORMATS:
         packets = rate_controlled_h265(frames, kbps, divisor, fps)
@@ -170,6 +187,10 @@ def equal_rate_arm(
         **_per_gop(symbols, bits, len(frames)),
         **scores,
     }
+    if keyframes is not None:
+        from m3e.eval.keyframes import scores as keyframe_scores
+
+        row.update(keyframe_scores([frames[i] for i in keyframes], [shown[i] for i in keyframes]))
     return row, shown
 
 

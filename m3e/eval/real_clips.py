@@ -37,6 +37,7 @@ from m3e.media.offline import sample_videos
 from m3e.media.sources import AudioItem, MediaSource, SourceConfig, SourceError
 
 OPENCV_DOC = Path("/usr/share/doc/opencv-doc")
+REAL_DIR = Path(tempfile.gettempdir()) / "m3e-real-clips"  # made once per machine
 REAL_CLIPS = ("talking-head", "bikes", "cup", "box", "walking")
 SECONDS = 10.0
 

@@ -21,11 +21,11 @@ from m3e.phy.theory import shannon_symbols
 
 # scheme lists per figure, in the paper's layout
 FIGURE_SCHEMES = {
-    "fig4": ("m3e", "h265-qpsk", "h265-16qam", "jpeg-16qam"),
+    "fig4": ("m3e", "h265-qpsk", "h265-16qam", "h265-equal-rate", "jpeg-16qam"),
     "fig5": ("m3e-text", "huffman-qpsk", "huffman-16qam", "5bit-qpsk", "5bit-16qam", "brotli-qpsk",
              "brotli-16qam"),
-    "fig6": ("m3e", "h265-qpsk", "h265-16qam", "jpeg-16qam"),
-    "fig7": ("m3e", "h265-qpsk", "h265-16qam", "m3e-text-only", "image-only"),
+    "fig6": ("m3e", "h265-qpsk", "h265-16qam", "h265-equal-rate", "jpeg-16qam"),
+    "fig7": ("m3e", "h265-qpsk", "h265-16qam", "h265-equal-rate", "m3e-text-only", "image-only"),
     "fig8": ("m3e", "aac-16qam", "mp3-16qam", "flac-16qam", "pcm-16qam"),
 }  # fmt: skip
 METRIC = {"fig4": "symbols_per_gop", "fig5": "xi", "fig6": "ssim", "fig7": "agreement_top5", "fig8": "timbre"}

@@ -44,6 +44,8 @@ def test_every_figure_is_written_with_its_schema_and_a_rerun_resumes(tmp_path: P
     fig4 = json.loads((out / "fig4.json").read_text())["points"]
     m3e, h265 = (next(p for p in fig4 if p["scheme"] == s) for s in ("m3e", "h265-16qam"))
     assert m3e["bits_per_gop"] < h265["bits_per_gop"] / 5 and m3e["symbols_over_shannon"] >= 1.0
+    equal = next(p for p in fig4 if p["scheme"] == "h265-equal-rate")
+    assert equal["bits_per_gop"] < m3e["bits_per_gop"] * 1.3  # H.265 at M3E's own rate
     table = json.loads((out / "table1.json").read_text())["rows"]
     assert {(r["model"], r["class"]) for r in table} >= {
         (m, c)
