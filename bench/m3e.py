@@ -29,7 +29,14 @@ import numpy as np
 from m3e.codecs.m3e_keyframe import SCHEMES
 from m3e.eval.audio_link import clip_audio
 from m3e.eval.keyframes import clip_frames, h265_arm, h265_packets, jpeg_arm, m3e_arm
-from m3e.eval.played_video import equal_rate_arm, low_latency_arm, m3e_played, motion_samples
+from m3e.eval.played_video import (
+    EqualRateStream,
+    equal_rate_arm,
+    equal_rate_stream,
+    low_latency_arm,
+    m3e_played,
+    motion_samples,
+)
 from m3e.eval.video_quality import all_frame_scores
 
 SHEET = ("source", "h265-16qam", "h265-equal-rate", "m3e", "m3e-low-latency")
@@ -64,6 +71,7 @@ def clip_points(clip: Path, args: argparse.Namespace) -> tuple[list[dict[str, An
     rows: list[dict[str, Any]] = []
     shown: dict[str, list[np.ndarray]] = {"source": frames}
     timing: dict[str, list[float]] = {"keyframe_ms": [], "regenerate_ms": []}
+    equal_rate: EqualRateStream | None = None
     for snr in args.snr:
         at: dict[str, dict[str, Any]] = {}
         for scheme in SCHEMES:
@@ -85,8 +93,9 @@ def clip_points(clip: Path, args: argparse.Namespace) -> tuple[list[dict[str, An
             row, played = h265_arm(modulation, packets, frames, keyframes, audio, snr, args.seed)
             at[row["scheme"]] = {**row, **all_frame_scores(frames, played)}
             shown.setdefault(row["scheme"], played)
-        m3e_kbps = at["m3e"]["bits_per_gop"] / 1000  # a GOP is one second
-        row, played = equal_rate_arm(frames, m3e_kbps, snr, args.seed)
+        if equal_rate is None:  # M3E's source bits, and so this, are the same at every SNR
+            equal_rate = equal_rate_stream(frames, at["m3e"]["bits_per_gop"] / 1000)  # GOP = 1 s
+        row, played = equal_rate_arm(frames, equal_rate, snr, args.seed, keyframes=key_frames)
         at[row["scheme"]] = row
         shown.setdefault(row["scheme"], played)
         at["jpeg-16qam"] = jpeg_arm(frames, keyframes, audio, snr, args.seed)

@@ -139,7 +139,7 @@ def _fit(frame: np.ndarray) -> np.ndarray:
 def _video(job: Job, s: Settings, out: Path) -> dict[str, Any]:
     from m3e.codecs.m3e_keyframe import SCHEMES
     from m3e.eval.keyframes import GOP, h265_arm, h265_packets, image_only_arm, jpeg_arm, m3e_arm
-    from m3e.eval.played_video import equal_rate_arm, motion_samples, send_motion
+    from m3e.eval.played_video import equal_rate_arm, equal_rate_stream, motion_samples, send_motion
 
     frames, audio, keyframes, classes = _clip_inputs(job, out)
     key_frames = [i for i, _ in keyframes]
@@ -153,7 +153,8 @@ def _video(job: Job, s: Settings, out: Path) -> dict[str, Any]:
         row["bits_per_gop"] += motion_bits / (len(frames) / GOP)
         rows.append(row)
     m3e_kbps = rows[0]["bits_per_gop"] / 1000  # a GOP is one second
-    rows.append(equal_rate_arm(frames, m3e_kbps, job.snr, s.seed, s.channel, key_frames)[0])
+    equal_rate = equal_rate_stream(frames, m3e_kbps)
+    rows.append(equal_rate_arm(frames, equal_rate, job.snr, s.seed, s.channel, key_frames)[0])
     packets = h265_packets(frames)
     rows += [
         h265_arm(m, packets, frames, keyframes, audio, job.snr, s.seed, s.channel)[0]

@@ -21,6 +21,7 @@ Frames are (H, W, 3) uint8; a played list has one frame per source frame.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -145,17 +146,20 @@ def low_latency_arm(
     return row, shown
 
 
-def equal_rate_arm(
-    frames: Frames,
-    kbps: float,
-    snr: float,
-    seed: int,
-    fading: str = "rayleigh",
-    keyframes: list[int] | None = None,
-) -> tuple[dict[str, Any], Frames]:
-    """H.265 at ``kbps`` (x265 ABR) in the best of ``EQUAL_RATE_FORMATS`` for this clip, on the
-    better transport at this SNR; with ``keyframes``, also scored on those frames as the other
-    arms are (``m3e.eval.keyframes.scores``)."""
+@dataclass(frozen=True)
+class EqualRateStream:
+    """What the equal-rate H.265 encoder chose for a clip and coded."""
+
+    packets: list[bytes]
+    format: str  # "WxH@fps"
+    fps: float
+    kbps: float  # what it spent
+    target_kbps: float
+
+
+def equal_rate_stream(frames: Frames, kbps: float) -> EqualRateStream:
+    """The clip as H.265 at ``kbps`` (x265 ABR) in the best of ``EQUAL_RATE_FORMATS``, by the
+    encoder's own whole-video SSIM before the channel (the same at every SNR)."""
     best: tuple[float, list[bytes], int, float] | None = None
     for divisor, fps in EQUAL_RATE_FORMATS:
         packets = rate_controlled_h265(frames, kbps, divisor, fps)
@@ -164,27 +168,41 @@ def equal_rate_arm(
             best = (ssim, packets, divisor, fps)
     assert best is not None
     _, packets, divisor, fps = best
+    h, w = frames[0].shape[:2]
+    spent = 8 * sum(len(p) for p in packets) / 1000 / (len(frames) / 30.0)
+    return EqualRateStream(packets, f"{w // divisor}x{h // divisor}@{fps:g}", fps, spent, kbps)
+
+
+def equal_rate_arm(
+    frames: Frames,
+    stream: EqualRateStream,
+    snr: float,
+    seed: int,
+    fading: str = "rayleigh",
+    keyframes: list[int] | None = None,
+) -> tuple[dict[str, Any], Frames]:
+    """``stream`` on the better of V′'s transport and LDPC 1/2 + QPSK at this SNR; with
+    ``keyframes``, also scored on those frames as the other arms are
+    (``m3e.eval.keyframes.scores``)."""
     tried = []
     for name, coder in (
         ("v-prime", transport("qpsk", 0.5) if snr < 6.0 else transport("16qam")),
         ("qpsk-1/2", transport("qpsk", 0.5)),
     ):
         channel = BlockFadingChannel(fading, coherence=256, seed=seed + 13)
-        sent = [send_payload(p, snr, channel, coder) for p in packets]
-        shown = _h265_played(frames, [got for got, _ in sent], fps)
+        sent = [send_payload(p, snr, channel, coder) for p in stream.packets]
+        shown = _h265_played(frames, [got for got, _ in sent], stream.fps)
         scores = all_frame_scores(frames, shown)
         tried.append((scores["ssim_all_frames"], name, sum(n for _, n in sent), scores, shown))
     _, name, symbols, scores, shown = max(tried, key=lambda t: t[0])
-    bits = 8 * sum(len(p) for p in packets)
-    h, w = frames[0].shape[:2]
     row = {
         "scheme": "h265-equal-rate",
-        "format": f"{w // divisor}x{h // divisor}@{fps:g}",
+        "format": stream.format,
         "transport": name,
-        "kbps": bits / 1000 / (len(frames) / 30.0),
-        "target_kbps": kbps,
+        "kbps": stream.kbps,
+        "target_kbps": stream.target_kbps,
         "timbre": None,
-        **_per_gop(symbols, bits, len(frames)),
+        **_per_gop(symbols, round(stream.kbps * 1000 * len(frames) / 30.0), len(frames)),
         **scores,
     }
     if keyframes is not None:

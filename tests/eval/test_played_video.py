@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from m3e.eval.played_video import as_frames, equal_rate_arm, rate_controlled_h265
+from m3e.eval.played_video import as_frames, equal_rate_arm, equal_rate_stream, rate_controlled_h265
 from m3e.media.offline import picture, view
 from m3e.restore.keyframe_player import PlayedPicture
 
@@ -28,7 +28,7 @@ def test_rate_controlled_h265_meets_its_rate(kbps: float) -> None:
 
 def test_equal_rate_arm_reports_its_format_and_every_frame() -> None:
     frames = _clip(60)
-    row, shown = equal_rate_arm(frames, 10.0, 20.0, seed=0)
+    row, shown = equal_rate_arm(frames, equal_rate_stream(frames, 10.0), 20.0, seed=0, keyframes=[0, 30])
     assert len(shown) == 60 and shown[0].shape == frames[0].shape
     assert row["scheme"] == "h265-equal-rate" and row["kbps"] <= 11.0 and "@" in row["format"]
-    assert 0.3 < row["ssim_all_frames"] <= 1.0
+    assert 0.3 < row["ssim_all_frames"] <= 1.0 and 0.3 < row["ssim"] <= 1.0
