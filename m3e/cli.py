@@ -219,9 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(H.265 at M3E's bit rate) or jpeg",
     )
     demo.add_argument(
-        "--low-latency",
+        "--no-low-latency",
         action="store_true",
-        help="M3E: show keyframes at once and warp them forward per frame",
+        help="M3E: interpolate between keyframes, a keyframe interval behind (docs/m3e.md)",
     )
     _add_options(demo, "media", "channel", "receiver", "retransmission", "demo")
     demo.set_defaults(func=_demo)
@@ -538,7 +538,7 @@ def _demo(args: argparse.Namespace) -> int:
         settings,
         open_browser=not args.no_browser,
         semantics=not args.no_semantics,
-        low_latency=args.low_latency,
+        low_latency=not args.no_low_latency,
         versus=versus,
     )
 

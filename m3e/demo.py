@@ -24,6 +24,7 @@ import urllib.request
 import webbrowser
 from pathlib import Path
 
+from m3e import schemes
 from m3e.config import Settings, settings_env
 from m3e.launch import free_port, start_process
 from m3e.wire.grpc_util import TlsFiles
@@ -63,7 +64,7 @@ def _alone(settings: Settings, open_browser: bool, semantics: bool, low_latency:
     send_args = ["send", "--target", relay, *_duration(s)]
     if semantics:
         send_args.append("--semantics")
-    if low_latency:
+    if low_latency and s.scheme in schemes.low_latency_names():
         send_args.append("--low-latency")
     procs: list[subprocess.Popen[str]] = []
     try:
