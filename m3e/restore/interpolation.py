@@ -42,12 +42,28 @@ def flow(a: Image, b: Image) -> npt.NDArray[np.float32]:
 
 
 def warp(image: Image, m: Warp) -> tuple[Image, Mask]:
-    """``image`` moved by ``m`` (output pixel x shows input pixel m⁻¹x), with border pixels
-    mirrored from inside, and the mask of pixels that came from inside the picture."""
+    """``image`` moved by ``m`` (output pixel x shows input pixel m⁻¹x), border pixels filled
+    as ``soften_outside`` does, and the mask of pixels that came from inside the picture."""
     h, w = image.shape[:2]
     moved = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-    inside = cv2.warpAffine(np.ones((h, w), np.float32), m, (w, h), borderMode=cv2.BORDER_CONSTANT)
-    return np.asarray(moved, np.uint8), np.asarray(inside, np.float32)
+    inside = np.asarray(
+        cv2.warpAffine(np.ones((h, w), np.float32), m, (w, h), borderMode=cv2.BORDER_CONSTANT), np.float32
+    )
+    return soften_outside(np.asarray(moved, np.uint8), inside), inside
+
+
+def soften_outside(image: Image, inside: Mask) -> Image:
+    """Pixels no keyframe saw (``inside`` < 1): the picture mirrored there, then blurred to its
+    colours (1/16 scale): sharp mirrored copies of what is near the border (a second cup
+    entering upside down) look wrong, a replicated edge smears a stretched band, a soft
+    continuation of the colours looks like a border out of focus."""
+    if float(inside.min()) >= 0.999:
+        return image
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, w // 16), max(1, h // 16)), interpolation=cv2.INTER_AREA)
+    soft = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    weight = np.ascontiguousarray(inside, np.float32)
+    return np.asarray(cv2.blendLinear(image, soft, weight, 1.0 - weight), np.uint8)
 
 
 def compose(outer: Warp, inner: Warp) -> Warp:
@@ -66,7 +82,8 @@ def blend(first: tuple[Image, Mask, float], second: tuple[Image, Mask, float]) -
     (a, mask_a, wa), (b, mask_b, wb) = first, second
     weight_a = np.asarray(mask_a * wa + 1e-6, np.float32)  # the first where neither is valid
     weight_b = np.asarray(mask_b * wb, np.float32)
-    return np.asarray(cv2.blendLinear(a, b, weight_a, weight_b), np.uint8)
+    mixed = np.asarray(cv2.blendLinear(a, b, weight_a, weight_b), np.uint8)
+    return soften_outside(mixed, np.maximum(mask_a, mask_b))
 
 
 class MotionTrack:
