@@ -151,20 +151,6 @@ class Interpolator:
         return blend(parts[1], parts[0])  # a first: its pixels where neither is valid
 
 
-def interpolate(a: Image, b: Image, t_a: float, t_b: float, n: int) -> list[tuple[float, Image]]:
-    """``n`` frames strictly between keyframes a (at t_a) and b (at t_b) of a still camera,
-    evenly spaced: [(t, frame)] with increasing t. ValueError for mismatched sizes or
-    t_b <= t_a."""
-    if a.shape != b.shape:
-        raise ValueError(f"keyframes of different sizes: {a.shape} and {b.shape}")
-    if not t_b > t_a:
-        raise ValueError(f"the second keyframe must come later ({t_a} -> {t_b})")
-    if n <= 0:
-        return []
-    between = Interpolator(a, b)
-    return [(t_a + i / (n + 1) * (t_b - t_a), between.at(i / (n + 1))) for i in range(1, n + 1)]
-
-
 def frames_between(
     a: Image, b: Image | None, track: MotionTrack, first: int, last: int, a_to_b: Warp | None = None
 ) -> list[Image]:

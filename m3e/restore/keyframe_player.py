@@ -22,6 +22,9 @@ from m3e.restore.interpolation import IDENTITY, MotionTrack, Warp, frames_betwee
 from m3e.restore.smoothing import PositionSmoother
 
 
+MAX_ANCHORS, MAX_SAMPLES = 64, 1024  # keyframes waiting with motion, motion samples per keyframe
+
+
 @dataclass
 class PlayedPicture:
     index: int  # frame number in the stream
@@ -59,7 +62,9 @@ class KeyframePlayer:
         frame = round(pts * self.fps)
         if anchor is None or anchor < 0 or frame <= anchor or (self._last and anchor < self._last[0]):
             return  # names no keyframe, or one whose frames have been played
-        self._motion.setdefault(anchor, {})[frame] = prediction.warp
+        samples = self._motion.setdefault(anchor, {})
+        if len(samples) < MAX_SAMPLES and len(self._motion) <= MAX_ANCHORS:  # memory is bounded
+            samples[frame] = prediction.warp
 
     def flush(self, end_s: float = 0.0) -> list[PlayedPicture]:
         """At the end of the stream: what can still be played (a keyframe whose video burst
