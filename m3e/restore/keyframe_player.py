@@ -21,7 +21,6 @@ from m3e.codecs.prediction import Image, Prediction, estimate_motion
 from m3e.restore.interpolation import IDENTITY, MotionTrack, Warp, frames_between, warp
 from m3e.restore.smoothing import PositionSmoother
 
-
 MAX_ANCHORS, MAX_SAMPLES = 64, 1024  # keyframes waiting with motion, motion samples per keyframe
 
 
