@@ -12,7 +12,7 @@ means over the clips (``per_clip`` keeps each); a contact sheet PNG per run show
 instants of source | H.265 | H.265 at M3E's rate | M3E | M3E low latency.
 
     python -m bench.m3e [--snr 8 0] [--clips DIR | --sample] [--budget 5000]
-                        [--frontier 2000 7000] [--out results/m3e.json]
+                        [--out results/m3e.json] [--replot]
 """
 
 from __future__ import annotations
