@@ -147,6 +147,31 @@ def estimate_motion(reference: Image, real: Image) -> npt.NDArray[np.float32]:
     return warp.astype(np.float32)
 
 
+def camera_motion(keyframe: Image, frame: Image) -> npt.NDArray[np.float32]:
+    """The warp the receiver should move ``keyframe`` by to show ``frame``: ``estimate_motion``'s
+    when it brings the keyframe closer to the frame (mean luma error at 1/4 size, over the
+    pixels it keeps inside), else the identity. Features on a moving head or hand can outvote
+    a still background; moving the whole picture with them is worse than holding it (on the
+    talking-head clip, all-frame SSIM 0.73 moved against 0.78 held)."""
+    warp = estimate_motion(keyframe, frame)
+    h, w = keyframe.shape[:2]
+    size = (max(1, w // 4), max(1, h // 4))
+    ref, cur = (
+        cv2.cvtColor(cv2.resize(im, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY).astype(
+            np.float32
+        )
+        for im in (keyframe, frame)
+    )
+    quarter = warp.copy()
+    quarter[:, 2] /= 4
+    moved = cv2.warpAffine(ref, quarter, size, borderMode=cv2.BORDER_REFLECT101)
+    inside = cv2.warpAffine(np.ones_like(ref), quarter, size) > 0.999
+    if not inside.any():
+        return IDENTITY.copy()
+    helps = float(np.abs(moved - cur)[inside].mean()) < float(np.abs(ref - cur)[inside].mean())
+    return warp if helps else IDENTITY.copy()
+
+
 def apply_motion(image: Image, warp: npt.NDArray[np.float32]) -> Image:
     h, w = image.shape[:2]
     return np.asarray(cv2.warpAffine(image, warp, (w, h), borderMode=cv2.BORDER_REPLICATE), np.uint8)

@@ -28,7 +28,7 @@ import av
 import numpy as np
 
 from m3e.codecs import SMALL_LAYER_CODING
-from m3e.codecs.prediction import Prediction, estimate_motion
+from m3e.codecs.prediction import Prediction, camera_motion
 from m3e.codecs.traditional import VideoDecoder, VideoEncoder
 from m3e.eval.payload import send_payload, transport
 from m3e.eval.video_quality import all_frame_scores
@@ -60,7 +60,7 @@ def motion_samples(frames: Frames, keyframes: list[int], fps: float = 30.0) -> l
         anchor = max((k for k in keyframes if k <= f), default=None)
         if anchor is None or anchor == f:
             continue
-        out.append((f / fps, Prediction(anchor, estimate_motion(frames[anchor], frames[f])).to_bytes()))
+        out.append((f / fps, Prediction(anchor, camera_motion(frames[anchor], frames[f])).to_bytes()))
     return out
 
 
@@ -129,7 +129,7 @@ def low_latency_arm(
                 sender.remember(pictures, "", rebuilt)  # acknowledged
             anchor, pictures = (pictures, rebuilt), pictures + 1
         elif anchor is not None:
-            payload = Prediction(anchor[0], estimate_motion(anchor[1], frames[f])).to_bytes()
+            payload = Prediction(anchor[0], camera_motion(anchor[1], frames[f])).to_bytes()
             got, n = _robust(payload, snr, channel)
             if got is not None:
                 played += player.motion(got, pts, 0.0)

@@ -97,14 +97,14 @@ class M3EVideoEncoder(SchemeEncoder):
         (named by frame number: the keyframe's index is given only when its sentence is ready).
         It is played one keyframe interval later, so it goes like the side information (LDPC
         1/3 + QPSK with HARQ) rather than stale-when-late."""
-        from m3e.codecs.prediction import Prediction, estimate_motion
+        from m3e.codecs.prediction import Prediction, camera_motion
 
         frame = round(t * self.options.media.fps)
         if is_keyframe:
             self._anchor = (frame, rgb)
         elif self._anchor is not None:
             anchor, picture = self._anchor
-            payload = Prediction(anchor, estimate_motion(picture, rgb)).to_bytes()
+            payload = Prediction(anchor, camera_motion(picture, rgb)).to_bytes()
             self.emit(
                 Outgoing(Modality.VIDEO, self.scheme, t, payload, captured, keyframe=False, coding="small")
             )
@@ -112,7 +112,7 @@ class M3EVideoEncoder(SchemeEncoder):
     def _picture_or_motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
         """Low latency, every examined frame: a keyframe's picture, else motion from the latest.
         Both are stale when late: robust coding, no time for a retransmission (docs/m3e.md)."""
-        from m3e.codecs.prediction import Prediction, estimate_motion
+        from m3e.codecs.prediction import Prediction, camera_motion
 
         keyframes = self._learn_confirmed()
         on_ack = None
@@ -124,7 +124,7 @@ class M3EVideoEncoder(SchemeEncoder):
             on_ack = self._on_ack(index, "", rebuilt)
         elif self._anchor is not None:
             index, picture = self._anchor
-            payload = Prediction(index, estimate_motion(picture, rgb)).to_bytes()
+            payload = Prediction(index, camera_motion(picture, rgb)).to_bytes()
         else:
             return
         self.emit(

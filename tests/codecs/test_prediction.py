@@ -42,6 +42,19 @@ def test_motion_is_estimated_and_undone() -> None:
     assert np.abs(moved[inner].astype(int) - shifted[inner]).mean() < 8
 
 
+def test_camera_motion_is_sent_only_when_it_brings_the_picture_closer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import m3e.codecs.prediction as prediction
+
+    frame = view(picture("astronaut"), 0.0, "pan", SIZE)
+    shifted = np.roll(frame, (6, -10), axis=(0, 1))
+    assert prediction.camera_motion(frame, shifted)[0, 2] == pytest.approx(-10, abs=1.5)  # a pan
+    wrong = np.array([[1, 0, 24], [0, 1, 0]], np.float32)  # features that moved with an object
+    monkeypatch.setattr(prediction, "estimate_motion", lambda a, b: wrong)
+    assert np.array_equal(prediction.camera_motion(frame, frame), IDENTITY)  # holding is better
+
+
 def test_knowledge_base_finds_by_text_and_keeps_keyframes() -> None:
     cat = view(picture("chelsea"), 0.0, "pan", SIZE)
     cup = view(picture("coffee"), 0.0, "pan", SIZE)
