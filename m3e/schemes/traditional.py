@@ -49,7 +49,7 @@ class TraditionalVideoEncoder(SchemeEncoder):
         self.codec = VideoEncoder(scheme, m.width, m.height, m.fps, gop=options.gop, crf=options.crf)
         self._force_keyframe = threading.Event()
 
-    def video(self, item: VideoItem, rgb: object, captured: float) -> None:
+    def video(self, item: VideoItem, examined: object, captured: float) -> None:
         keyframe = self._force_keyframe.is_set()
         self._force_keyframe.clear()
         for p in self.codec.encode(item.frame, keyframe):
@@ -75,7 +75,7 @@ class EqualRateVideoEncoder(TraditionalVideoEncoder):
         self._half_source_frame = 0.5 / m.fps
         self._next_pts = 0.0
 
-    def video(self, item: VideoItem, rgb: object, captured: float) -> None:
+    def video(self, item: VideoItem, examined: object, captured: float) -> None:
         if item.pts + self._half_source_frame < self._next_pts:
             return  # between two of the coded frames
         self._next_pts = max(self._next_pts + 1 / self.fps, item.pts + 0.5 / self.fps)

@@ -128,7 +128,7 @@ def test_json_text_round_trip_and_bad_payload() -> None:
 class GrayEncoder(SchemeEncoder):
     """A toy scheme for the test below: every frame as 8-bit gray at 1/8 size."""
 
-    def video(self, item: VideoItem, rgb: object, captured: float) -> None:
+    def video(self, item: VideoItem, examined: object, captured: float) -> None:
         gray = item.frame.to_ndarray(format="gray")[::8, ::8]
         self.emit(Outgoing(Modality.VIDEO, self.scheme, item.pts, gray.tobytes(), captured))
 
