@@ -286,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
 
         clips = [str(c) for c in make_eval_set(SAMPLE_DIR.parent / "m3e-eval-set", profile.clips)]
         clips += [str(c) for c in make_real_clips(REAL_DIR, REAL_CLIPS[: profile.real_clips])]
+    names = [Job("describe", c).path(args.out, _ANY).name for c in clips]
+    if len(set(names)) < len(names):
+        raise ValueError("two clips have the same folder and file name; their results would mix")
     settings = Settings(args.channel, args.seed, profile.sentences, profile.repeats)
     t0 = time.time()
     describe, jobs = plan(figures, clips, snrs)

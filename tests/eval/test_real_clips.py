@@ -22,3 +22,13 @@ def test_a_missing_package_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(ValueError, match="unknown real clip"):
         real_clips.source_video("sunset")
     assert real_clips.make_real_clips(tmp_path, ("walking",)) == []  # skipped, with a message
+
+
+def test_clips_whose_results_would_mix_are_refused(tmp_path: Path) -> None:
+    from m3e.eval.harness import main
+
+    for parent in ("a", "b"):
+        (tmp_path / parent / "cup").mkdir(parents=True)
+        (tmp_path / parent / "cup" / "clip.mp4").write_bytes(b"")
+    with pytest.raises(ValueError, match="same folder and file name"):
+        main(["fig6", "--clips", str(tmp_path), "--out", str(tmp_path / "out")])
