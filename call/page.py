@@ -12,16 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from aiohttp import WSMsgType, web
 
 from call.orchestrator import DIRECTIONS, OTHER, Call
+from m3e.media.preview import SourcePreview
 
 log = logging.getLogger("m3e.call")
 PAGE = Path(__file__).parent / "static" / "call.html"
@@ -29,55 +28,17 @@ PREVIEW_FPS = 10.0
 HANG_UP_GRACE_S = 3.0  # a reloaded page comes back within this
 
 
-class Preview:
-    """A party's source decoded here at its own pace, as JPEG at ``PREVIEW_FPS`` (a webcam is
-    the sender's alone: no preview then)."""
-
-    def __init__(self, source: str, width: int, height: int) -> None:
-        self.source, self.size = source, (width, height)
-        self.jpeg = b""
-        self.available = source != "webcam"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"preview {source}", daemon=True)
-        if self.available:
-            self._thread.start()
-
-    def _run(self) -> None:
-        from m3e.media.sinks import JpegEncoder
-        from m3e.media.sources import AudioItem, MediaSource, SourceConfig
-
-        encoder = JpegEncoder()
-        try:
-            source = MediaSource(self.source, SourceConfig(*self.size, fps=PREVIEW_FPS, sample_rate=16000))
-        except Exception as exc:  # the sender reports a bad source; the page just shows none
-            log.warning("no preview of %s: %s", self.source, exc)
-            self.available = False
-            return
-        start = time.monotonic()
-        try:
-            for item in source:
-                if self._stop.is_set():
-                    break
-                if isinstance(item, AudioItem):
-                    continue
-                time.sleep(max(0.0, start + item.pts - time.monotonic()))
-                self.jpeg = encoder.encode(np.asarray(item.frame.to_ndarray(format="rgb24"), np.uint8))
-        finally:
-            source.close()
-
-    def close(self) -> None:
-        self._stop.set()
-
-
 class CallPage:
     def __init__(self, call: Call, host: str, port: int, on_hang_up: Callable[[], None]) -> None:
         self.call, self.host, self.port = call, host, port
         self.on_hang_up = on_hang_up
         self.previews = {  # a party on another machine has its page (and preview) there
-            name: Preview(p.source, call.s.width, call.s.height)
+            name: SourcePreview(p.source, call.s.width, call.s.height, PREVIEW_FPS)
             for name, p in call.parties.items()
             if p in call.local()
         }
+        for preview in self.previews.values():
+            preview.start()
         self._pages = 0
         self._seen_page = False
         self._runner: web.AppRunner | None = None

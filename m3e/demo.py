@@ -101,7 +101,8 @@ def _side_by_side(s: Settings, versus: str, open_browser: bool, low_latency: boo
     receiver each, and the page. The ``versus`` sender starts once M3E's first burst has
     arrived (M3E loads its models first) and the source preview once ``versus``'s has, so
     the panes show about the same moments of the clip (each behind by its own latency)."""
-    from receiver.compare import ComparePage, Pane, SourcePreview
+    from m3e.media.preview import SourcePreview
+    from receiver.compare import PREVIEW_FPS, ComparePage, Pane
 
     if versus.startswith("m3e"):
         raise ValueError(
@@ -116,7 +117,7 @@ def _side_by_side(s: Settings, versus: str, open_browser: bool, low_latency: boo
     titles = {"m3e": "M3E", "h265": "H.265", "h265-equal-rate": "H.265 at M3E's rate", "jpeg": "JPEG"}
     panes = [Pane(titles.get(scheme, scheme), scheme, scheme, free_port(host)) for scheme in (versus, "m3e")]
     ports = {p.direction: free_port(host) for p in panes}
-    preview = SourcePreview(s.source, s.width, s.height, delay_s=s.playout_delay_ms / 1000)
+    preview = SourcePreview(s.source, s.width, s.height, PREVIEW_FPS, delay_s=s.playout_delay_ms / 1000)
     tls = TlsFiles(s.tls_cert, s.tls_key, s.tls_ca) if any((s.tls_cert, s.tls_key, s.tls_ca)) else None
     page = ComparePage(host, s.viewer_port, panes, relay, preview, s.snr_db, tls)
     procs: list[subprocess.Popen[str]] = []

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import numpy as np
 from aiohttp import web
 
+from m3e.media.preview import SourcePreview
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import channel_stats_from_proto, settings_to_proto
 from m3e.wire.grpc_util import TlsFiles, client_channel
@@ -40,51 +40,6 @@ class Pane:
     scheme: str
     direction: str
     viewer_port: int
-
-
-class SourcePreview:
-    """The source decoded here in real time from ``start()`` (``delay_s`` later, about what the
-    receivers' play-out adds), as JPEG at ``PREVIEW_FPS``."""
-
-    def __init__(self, source: str, width: int, height: int, delay_s: float = 0.0) -> None:
-        self.source, self.size, self.delay_s = source, (width, height), delay_s
-        self.jpeg = b""
-        self.pts = -1.0  # media time of the picture in ``jpeg``
-        self.available = source not in ("webcam",) and not source.startswith("webcam:")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="source preview", daemon=True)
-
-    def start(self) -> None:
-        if self.available and not self._thread.is_alive():
-            self._thread.start()
-
-    def _run(self) -> None:
-        from m3e.media.sinks import JpegEncoder
-        from m3e.media.sources import MediaSource, SourceConfig, VideoItem
-
-        encoder = JpegEncoder()
-        try:
-            source = MediaSource(self.source, SourceConfig(*self.size, fps=PREVIEW_FPS, sample_rate=16000))
-        except Exception as exc:  # the senders report a bad source; the page just shows none
-            log.warning("no preview of %s: %s", self.source, exc)
-            self.available = False
-            return
-        start = time.monotonic() + self.delay_s
-        try:
-            for item in source:
-                if self._stop.is_set():
-                    break
-                if not isinstance(item, VideoItem):
-                    continue
-                if self._stop.wait(max(0.0, start + item.pts - time.monotonic())):
-                    break
-                self.jpeg = encoder.encode(np.asarray(item.frame.to_ndarray(format="rgb24"), np.uint8))
-                self.pts = item.pts
-        finally:
-            source.close()
-
-    def close(self) -> None:
-        self._stop.set()
 
 
 class ComparePage:

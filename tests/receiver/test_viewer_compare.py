@@ -7,17 +7,19 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from channel_emulator.routes import Routes
 from channel_emulator.server import ControlService
+from m3e.media.preview import SourcePreview
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.grpc_util import create_server
 from m3e.wire.messages import ChannelSettings, ReceiverStats, StreamHeader
-from receiver.compare import ComparePage, Pane, SourcePreview
+from receiver.compare import ComparePage, Pane
 from receiver.viewer import Viewer
 
+WEBCAM = SourcePreview("webcam", 64, 48, 15.0)  # no preview: a webcam is the sender's alone
 PANES = [Pane("H.265", "h265", "h265", 1), Pane("M3E", "m3e", "m3e", 2)]
 
 
 async def test_page_state_and_bad_requests() -> None:
-    page = ComparePage("127.0.0.1", 0, PANES, "127.0.0.1:1", SourcePreview("webcam", 64, 48), 20.0)
+    page = ComparePage("127.0.0.1", 0, PANES, "127.0.0.1:1", WEBCAM, 20.0)
     async with TestClient(TestServer(page.app())) as client:
         assert "side by side" in await (await client.get("/")).text()
         state = await (await client.get("/api/demo")).json()
@@ -39,7 +41,7 @@ async def test_one_snr_sets_every_route() -> None:
     )
     await server.start()
     try:
-        page = ComparePage("127.0.0.1", 0, PANES, f"127.0.0.1:{port}", SourcePreview("webcam", 64, 48), 20.0)
+        page = ComparePage("127.0.0.1", 0, PANES, f"127.0.0.1:{port}", WEBCAM, 20.0)
         async with TestClient(TestServer(page.app())) as client:
             reply = await (await client.post("/api/channel", json={"snr_db": 4})).json()
             assert {d: r["settings"]["snr_db"] for d, r in reply["routes"].items()} == {"h265": 4, "m3e": 4}
