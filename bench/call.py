@@ -3,6 +3,9 @@ Rayleigh), each party a clip, as M3E in the low-latency mode and, as the referen
 run, as H.265 + AAC.
 
     python -m bench.call [--seconds 30] [--snr 10] [--width 720 --height 480] [--out results/call.json]
+    python -m bench.call --browser [--screenshot docs/call.png]   # results/call_browser.json
+
+``--browser``: both parties in headless Chromium over WebRTC (``bench/call_browser.py``).
 
 Per direction at its receiver, after a warm-up (models loading): played fps, glass-to-glass
 latency (capture at the sender to play-out, one clock) p50 / p95 and the delivered bit rate;
@@ -96,8 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--snr", type=float, default=10.0)
     ap.add_argument("--width", type=int, default=720)
     ap.add_argument("--height", type=int, default=480)
-    ap.add_argument("--out", type=Path, default=Path("results/call.json"))
+    ap.add_argument("--out", type=Path, default=None, help="default results/call.json (call_browser.json)")
+    ap.add_argument("--browser", action="store_true", help="both parties in headless Chromium over WebRTC")
+    ap.add_argument("--screenshot", type=Path, default=None, help="--browser: party A's page as a PNG")
     args = ap.parse_args(argv)
+    if args.browser:
+        from bench import call_browser
+
+        args.out = args.out or Path("results/call_browser.json")
+        return call_browser.main(args)
+    args.out = args.out or Path("results/call.json")
     from call.main import default_sources
 
     sources = default_sources()

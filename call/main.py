@@ -6,21 +6,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import ssl
 import time
 import webbrowser
 from pathlib import Path
 
-from call.orchestrator import Call, CallSettings
-from call.page import CallPage
+from call.certificate import fingerprint, self_signed, server_context
+from call.orchestrator import BROWSER, Call, CallSettings
+from call.page import HOST, CallPage
 
 LINGER_S = 30.0  # after our sources are sent, how long the other side's stream may still run
 
 
-def default_sources() -> dict[str, str]:
-    """Party A: the webcam (and microphone) when there is one, else the sample clip; party B:
-    the sample clip's scenes in reverse order (26 s), so the call works on any machine."""
+def default_sources(host: str = "127.0.0.1") -> dict[str, str]:
+    """A call hosted for other machines (``--host`` not loopback): both parties in their
+    browsers. Otherwise party A: the webcam (and microphone) when there is one, else the sample
+    clip; party B: the sample clip's scenes in reverse order (26 s), so the call works on any
+    machine."""
     from m3e.eval.testset import SAMPLE_DIR, SCENES, make_clip, sample_clip
 
+    if not is_loopback(host):
+        return {"a": BROWSER, "b": BROWSER}
     a = "webcam" if Path("/dev/video0").exists() else str(sample_clip())
     b = SAMPLE_DIR / "reversed" / "clip.mp4"
     if not b.exists():
@@ -28,8 +34,27 @@ def default_sources() -> dict[str, str]:
     return {"a": a, "b": str(b)}
 
 
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def page_tls(settings: CallSettings) -> tuple[ssl.SSLContext | None, str]:
+    """The page's TLS context and a line about it: the call's own certificate when given, a
+    self-signed one when the page is for other machines (browsers give the camera only to
+    secure pages away from localhost), none on loopback."""
+    tls = settings.tls
+    if tls is not None and tls.cert and tls.key:
+        cert, key = Path(tls.cert), Path(tls.key)
+    elif is_loopback(settings.host):
+        return None, ""
+    else:
+        cert, key = self_signed()
+    return server_context(cert, key), f"page certificate {cert} SHA-256 {fingerprint(cert)}"
+
+
 def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = True) -> int:
     call = Call(settings)
+    context, certificate = page_tls(settings)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -41,12 +66,15 @@ def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = Tr
         def hang_up() -> None:
             loop.call_soon_threadsafe(ended.set)
 
-        page = CallPage(call, settings.host, page_port, hang_up)
+        page = CallPage(call, settings.host, page_port, hang_up, context)
         await page.start()
-        url = f"http://{settings.host}:{page.port}/"
-        print(f"call page: {url}  (one party: {url}?party=a)", flush=True)
+        if certificate:
+            print(certificate, flush=True)
+        for party in page.parties:  # each party's invite: only its holder joins as that party
+            print(f"party {party}'s link: {page.url(party)}", flush=True)
+        print(f"call page: {page.url(HOST)}", flush=True)
         if open_browser:
-            webbrowser.open(url)
+            webbrowser.open(page.url(HOST))
         sent_at: float | None = None
         try:
             while not ended.is_set():

@@ -12,6 +12,10 @@ B's receiver and tells the host where it is (``/api/join``); the host adds the r
 to it (``Control.SetRoute``) and starts party A's sender, and party B's sender streams to the
 relay (every hop over TLS with ``--tls-*``).
 
+A party whose source is ``browser`` sends its page's camera and microphone: the page connects
+to the call process over WebRTC (``call/webrtc.py``) and the call process feeds what arrives
+into the party's sender's stdin (``--source -``).
+
 A direction's scheme can be switched mid-call: its sender stops and a new one starts with the
 new scheme (a new session at the same receiver). A party can drop out (its processes end; the
 other side's receiver keeps what it had and its sender retries) and rejoin (new processes on
@@ -30,12 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from call.webrtc import FeedPipe
 from m3e.launch import free_port, start_process
 from m3e.wire.grpc_util import TlsFiles
 
 log = logging.getLogger("m3e.call")
 DIRECTIONS = {"a": "a-b", "b": "b-a"}  # the direction each party sends on
 OTHER = {"a": "b", "b": "a"}
+BROWSER = "browser"  # a party's source: the camera and microphone of its call page
 
 
 @dataclass
@@ -51,10 +57,15 @@ class Party:
     sender: subprocess.Popen[str] | None = None
     switches: int = 0  # scheme switches so far (each starts a new session)
     joins: int = 0  # times its receiver started (a rejoin records beside the earlier recording)
+    feed: FeedPipe | None = None  # a browser party: its page's media on the way to its sender
 
     @property
     def direction(self) -> str:
         return DIRECTIONS[self.name]
+
+    @property
+    def in_browser(self) -> bool:
+        return self.source == BROWSER
 
 
 @dataclass
@@ -76,6 +87,7 @@ class CallSettings:
     join: str | None = None  # the other side: HOST:PORT of the host's call page (we are party B)
     tls: TlsFiles | None = None  # for every hop
     env: dict[str, str] = field(default_factory=dict)  # M3E_* settings for every process
+    stamps: bool = False  # bench: log the frame stamp of every browser frame (m3e.eval.stamps)
 
 
 class Call:
@@ -84,6 +96,9 @@ class Call:
         self.parties = {
             name: Party(name, settings.sources[name], settings.schemes[name]) for name in ("a", "b")
         }
+        for party in self.parties.values():
+            if party.in_browser:
+                party.feed = FeedPipe()
         self.relay_address = ""
         self._relay: subprocess.Popen[str] | None = None
         self.started = 0.0
@@ -134,15 +149,20 @@ class Call:
             self._start_sender(ours)
         return self.relay_address.rsplit(":", 1)[1]
 
-    def _join(self, page: str) -> None:
-        """Joining side (party B): learn the relay's port from the host's page, start B's
-        receiver, tell the host where it is (the host then starts sending to it), then start
-        B's sender."""
-        me = self.parties["b"]
-        host = page.rsplit(":", 1)[0]
-        self.relay_address = f"{host}:{_ask(f'http://{page}/api/call')['relay_port']}"
-        self._start_receiver(me)
-        _ask(f"http://{page}/api/join", {"receiver": f"{_reachable_address(host)}:{me.receiver_port}"})
+    def _join(self, invite: str) -> None:
+        """Joining side (party B, ``invite``: B's link printed by the host): learn the relay's
+        port from the host's page, start B's receiver, tell the host where it is (the host then
+        starts sending to it), then start B's sender."""
+        import urllib.parse
+
+        link = urllib.parse.urlsplit(invite if "://" in invite else f"http://{invite}")
+        key = urllib.parse.parse_qs(link.query).get("key", [""])[0]
+        page, host = f"{link.scheme}://{link.netloc}", link.hostname or ""
+        ca = str(self.s.tls.ca) if self.s.tls and self.s.tls.ca else None
+        self.relay_address = f"{host}:{_ask(f'{page}/api/call', key, ca)['relay_port']}"
+        self._start_receiver(me := self.parties["b"])
+        where = {"receiver": f"{_reachable_address(host)}:{me.receiver_port}"}
+        _ask(f"{page}/api/join", key, ca, where)
         self.started = time.time()
         self._start_sender(me)
 
@@ -163,7 +183,8 @@ class Call:
     def _start_sender(self, party: Party) -> None:
         s = self.s
         args = ["send", "--target", self.relay_address, "--direction", party.direction]
-        args += ["--source", party.source, "--scheme", party.scheme, "--semantics"]
+        source = "-" if party.in_browser else party.source
+        args += ["--source", source, "--scheme", party.scheme, "--semantics"]
         args += ["--width", str(s.width), "--height", str(s.height), "--fps", str(s.fps)]
         args += ["--host", s.host, "--seed", str(s.seed), *_tls_flags(s.tls)]
         if s.duration:
@@ -172,7 +193,11 @@ class Call:
             args.append("--low-latency")
         out = None if s.echo else subprocess.DEVNULL
         cmd = [sys.executable, "-m", "m3e.cli", *args]
-        party.sender = subprocess.Popen(cmd, stdout=out, text=True, env=self.env)
+        stdin = subprocess.PIPE if party.feed else subprocess.DEVNULL
+        party.sender = subprocess.Popen(cmd, stdin=stdin, stdout=out, text=True, env=self.env)
+        if party.feed is not None:
+            assert party.sender.stdin is not None
+            party.feed.attach(party.sender.stdin.buffer)  # type: ignore[attr-defined]
 
     def recording(self, party: str) -> Path:
         """What ``party`` received (the other side's regenerated video and audio) since it
@@ -263,6 +288,8 @@ class Call:
         time.sleep(1.0)  # the last bursts cross the relay
         for p in self.parties.values():
             _stop(p.receiver)
+            if p.feed is not None:
+                p.feed.close()
         _stop(self._relay)
 
 
@@ -272,17 +299,20 @@ def _tls_flags(tls: TlsFiles | None) -> list[str]:
     return [f for name, path in given.items() if path for f in (f"--tls-{name}", str(path))]
 
 
-def _ask(url: str, body: dict[str, str] | None = None) -> dict[str, Any]:
-    """GET (or POST ``body`` as JSON to) the host's call page; ConnectionError with the page's
-    own reason when it refuses."""
+def _ask(url: str, key: str, ca: str | None, body: dict[str, str] | None = None) -> dict[str, Any]:
+    """GET (or POST ``body`` as JSON to) the host's call page with the invite's ``key`` (an
+    HTTPS page is checked against ``ca``, else the system's CAs); ConnectionError with the
+    page's own reason when it refuses."""
     import json
+    import ssl
     import urllib.error
     import urllib.request
 
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json", "X-M3E-Key": key})
+    context = ssl.create_default_context(cafile=ca) if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(request, timeout=30) as reply:
+        with urllib.request.urlopen(request, timeout=30, context=context) as reply:
             return dict(json.loads(reply.read()))
     except urllib.error.HTTPError as exc:
         reason = json.loads(exc.read() or b"{}").get("error", exc.reason)

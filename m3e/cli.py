@@ -228,9 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     call = sub.add_parser("call", help="a two-party semantic video call through one channel emulator")
     call.add_argument(
-        "--a", default=None, help="party A's source (default: the webcam, else the sample clip)"
+        "--a",
+        default=None,
+        help="party A's source: a file, 'webcam' or 'browser' (its page's camera and microphone over "
+        "WebRTC; default: 'browser' when --host is not loopback, else the webcam, else the sample clip)",
     )
-    call.add_argument("--b", default=None, help="party B's source (default: a clip of a person speaking)")
+    call.add_argument(
+        "--b", default=None, help="party B's source (default: 'browser' or a clip of a person speaking)"
+    )
     call.add_argument(
         "--scheme-a", default="m3e", help="what A sends as (m3e, m3e-no-diff, m3e-text-only, h265, jpeg)"
     )
@@ -246,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-low-latency", action="store_true", help="M3E: interpolate between keyframes instead"
     )
     call.add_argument("--out", type=Path, default=Path("call-out"), help="folder for both recordings")
+    call.add_argument(
+        "--stamps",
+        action="store_true",
+        help="log the frame stamp of every browser frame (bench.call --browser)",
+    )
     call.add_argument("--port", type=int, default=0, help="call page port (0: any free port)")
     call.add_argument("--host", default=None, help="address every process binds (default 127.0.0.1)")
     call.add_argument("--config", type=Path, help="TOML file with any option of m3e send/relay/receive")
@@ -253,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument(
         "--remote", choices=["b"], default=None, help="party B joins from another machine (m3e call --join)"
     )
-    call.add_argument("--join", default=None, metavar="HOST:PORT", help="join as party B the call page there")
+    call.add_argument(
+        "--join", default=None, metavar="LINK", help="join as party B: the link the host printed for party b"
+    )
     call.add_argument("--tls-cert", default=None, help="PEM certificate of this machine's services")
     call.add_argument("--tls-key", default=None, help="PEM private key of this machine's services")
     call.add_argument("--tls-ca", default=None, help="PEM CA bundle that signed the other machine's services")
@@ -483,7 +495,7 @@ def _call(args: argparse.Namespace) -> int:
     given.update({k: getattr(args, k) for k in ("tls_cert", "tls_key", "tls_ca")})
     s = load_settings(given, args.config)
     tls = _tls(s) if any((s.tls_cert, s.tls_key, s.tls_ca)) else None
-    defaults = default_sources() if args.a is None or args.b is None else {}
+    defaults = default_sources(s.host) if args.a is None or args.b is None else {}
     settings = CallSettings(
         sources={"a": args.a or defaults["a"], "b": args.b or defaults["b"]},
         schemes={"a": args.scheme_a, "b": args.scheme_b},
@@ -501,6 +513,7 @@ def _call(args: argparse.Namespace) -> int:
         remote=args.remote,
         join=args.join,
         tls=tls,
+        stamps=args.stamps,
     )
     return run_call(settings, args.port, open_browser=not args.no_browser)
 

@@ -166,6 +166,7 @@ class ReceiverSession:
         record = {
             "index": burst.index,
             "time_s": burst.pts,
+            "captured": burst.capture_time,
             "text": estimate.text,
             "xi_hat": round(estimate.xi_hat, 3),
             "exact": estimate.exact,
@@ -202,7 +203,7 @@ class ReceiverSession:
         except ValueError as exc:
             log.warning("%s", exc)
             return ""
-        self.texts.append(item)
+        self.texts.append({**item, "captured": burst.capture_time})
         text = str(item["text"])
         log.info("keyframe %.2f s: %s", burst.pts, text)
         self._sentence(burst, text)

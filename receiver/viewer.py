@@ -1,7 +1,8 @@
 """The web viewer: live video, audio, statistics charts and an SNR control, on aiohttp.
 
 A WebSocket carries binary messages tagged by their first byte (``V`` + JPEG frame,
-``A`` + little-endian int16 PCM) and JSON text messages with the statistics; ``/mjpeg``
+``A`` + little-endian int16 PCM, ``T`` + little-endian float64: the capture time, wall clock,
+of the frame that follows, when known) and JSON text messages with the statistics; ``/mjpeg``
 is the fallback for clients without WebSocket. The SNR control goes to the emulator's
 ``Control`` service when the receiver knows its address.
 """
@@ -13,6 +14,7 @@ import collections
 import dataclasses
 import json
 import logging
+import struct
 import threading
 import time
 from collections.abc import Mapping
@@ -61,7 +63,10 @@ class Viewer:
         self.service: SessionSource | None = None
         self._lock = threading.Lock()
         self._jpeg = b""
+        self._jpeg_index = -1  # the frame self._jpeg shows
+        self._rgb: npt.NDArray[np.uint8] | None = None  # the newest frame, encoded when sent
         self._frame_index = -1
+        self._captured = float("nan")  # wall-clock capture time of the newest frame's source
         self._clients = 0
         self._audio: collections.deque[bytes] = collections.deque(maxlen=200)
         self._encoder = JpegEncoder()
@@ -72,13 +77,18 @@ class Viewer:
 
     # ---- called from the decode worker thread
     def on_frame(self, frame: PlayedFrame) -> None:
-        if self._clients == 0 and self._frame_index >= 0:
-            with self._lock:
-                self._frame_index = frame.index
-            return
-        jpeg = self._encoder.encode(frame.rgb)
+        captured = float("nan") if frame.latency_ms is None else time.time() - frame.latency_ms / 1000
         with self._lock:
-            self._jpeg, self._frame_index = jpeg, frame.index
+            self._rgb, self._frame_index, self._captured = frame.rgb, frame.index, captured
+
+    def _newest(self) -> tuple[bytes, int, float]:
+        """The newest frame as JPEG (encoded here, once per frame sent: frames played faster
+        than a page takes them are never encoded), its index and capture time."""
+        with self._lock:
+            rgb, index, captured = self._rgb, self._frame_index, self._captured
+            if rgb is not None and index != self._jpeg_index:
+                self._jpeg, self._jpeg_index = self._encoder.encode(rgb), index
+            return self._jpeg, index, captured
 
     def on_audio(self, samples: npt.NDArray[np.int16]) -> None:
         if self._clients:
@@ -156,9 +166,9 @@ class Viewer:
         sent_index, last_stats = -2, 0.0
         try:
             while not ws.closed:
-                with self._lock:
-                    jpeg, index = self._jpeg, self._frame_index
+                jpeg, index, captured = self._newest()
                 if index != sent_index and jpeg:
+                    await ws.send_bytes(b"T" + struct.pack("<d", captured))
                     await ws.send_bytes(b"V" + jpeg)
                     sent_index = index
                 while self._audio:
@@ -185,8 +195,7 @@ class Viewer:
         sent = -2
         try:
             while True:
-                with self._lock:
-                    jpeg, index = self._jpeg, self._frame_index
+                jpeg, index, _ = self._newest()
                 if index != sent and jpeg:
                     await resp.write(b"--frame\r\nContent-Type: image/jpeg\r\n\r\n" + jpeg + b"\r\n")
                     sent = index

@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # torch and the recognisers load only when semantics are sent
     from m3e.semantics.extractor import KeyframeSemantics
 
 log = logging.getLogger("m3e.sender")
+# a live frame this old when its turn comes is skipped: under load the video gets fewer frames
+# (fewer motion updates) instead of a backlog that delays everything after it
+LIVE_LAG_S = 0.25
 
 
 @dataclass
@@ -129,11 +132,14 @@ class Sender:
             for item in self.source:
                 if stop.is_set():
                     break
-                if self.config.realtime:
+                if self.config.realtime and not self.source.live:
                     delay = start + item.pts - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
-                captured = time.time()
+                captured = time.time() if item.captured is None else item.captured
+                if not isinstance(item, AudioItem) and time.time() - captured > LIVE_LAG_S and item.index:
+                    self.stats.stale_frames += 1  # behind a live source: skip, never queue
+                    continue
                 if isinstance(item, AudioItem):
                     if worker is not None:
                         worker.offer_audio(item.samples)

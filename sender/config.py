@@ -46,6 +46,7 @@ class SenderStats:
     symbols: int = 0
     reconnects: int = 0
     genie_nacks: int = 0  # NACKs the emulator's genie asked for (--retransmit-by genie)
+    stale_frames: int = 0  # live frames skipped because they were LIVE_LAG_S old (load)
     last_receiver: dict[str, float] = field(default_factory=dict)
 
 

@@ -42,7 +42,9 @@ class SemanticWorker:
         emit: Callable[[KeyframeSemantics], None],
     ) -> None:
         self.extractor = SemanticExtractor()
-        self.selector = KeyframeSelector()
+        # a keyframe at least as often as the audio a keyframe's text can carry, so no speech
+        # falls between two texts on a scene that never cuts (a talking head)
+        self.selector = KeyframeSelector(max_interval_s=self.extractor.max_audio_s)
         ratio = Fraction(16000, sample_rate)
         self._up, self._down = ratio.numerator, ratio.denominator
         self.emit = emit

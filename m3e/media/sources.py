@@ -3,7 +3,9 @@ at the configured resolution, frame rate and sample rate.
 
 Specs: a file path (anything PyAV opens), ``testsrc`` (PyAV lavfi testsrc2 + a 440 Hz sine,
 the embedded default input), ``webcam`` or ``webcam:/dev/videoN`` (PyAV v4l2, with the
-default microphone through sounddevice when one exists), ``mic`` for the microphone alone.
+default microphone through sounddevice when one exists), ``mic`` for the microphone alone,
+``-`` for a live feed on stdin (``m3e.media.feed``: a browser's camera and microphone, handed
+over by the call process).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import heapq
 import logging
 import os
 import queue
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 log = logging.getLogger(__name__)
+MAX_FILL_S = 0.2  # a live feed's gap beyond this is skipped (_FrameClock)
 
 
 class SourceError(Exception):
@@ -33,6 +37,7 @@ class VideoItem:
     index: int
     pts: float
     frame: av.VideoFrame
+    captured: float | None = None  # wall clock when it reached this machine (live feeds)
 
 
 @dataclass
@@ -41,6 +46,7 @@ class AudioItem:
 
     pts: float
     samples: npt.NDArray[np.int16]
+    captured: float | None = None
 
 
 MediaItem = VideoItem | AudioItem
@@ -74,7 +80,10 @@ class MediaSource:
         self._video: av.container.InputContainer | None
         self._audio: av.container.InputContainer | None
         self._microphone: Microphone | None = None
-        if spec == "testsrc":
+        self._feed = spec == "-"
+        if self._feed:  # a browser party: video always, audio when its page gave a microphone
+            self._video = self._audio = None
+        elif spec == "testsrc":
             size = f"{config.width}x{config.height}"
             self._video = self._open(f"testsrc2=size={size}:rate={config.fps}", "lavfi")
             self._audio = self._open(
@@ -108,12 +117,18 @@ class MediaSource:
             self._audio = (self._open(spec) if has_v else probe) if has_a else None
 
     @property
+    def live(self) -> bool:
+        """Frames come at the pace they are taken (a camera, a microphone, a feed): nothing to
+        pace, and a gap is skipped rather than filled."""
+        return self._feed or self._microphone is not None or self.spec.startswith("webcam")
+
+    @property
     def has_video(self) -> bool:
-        return self._video is not None
+        return self._video is not None or self._feed
 
     @property
     def has_audio(self) -> bool:
-        return self._audio is not None or self._microphone is not None
+        return self._audio is not None or self._microphone is not None or self._feed
 
     def _open(
         self, url: str, fmt: str | None = None, options: dict[str, str] | None = None
@@ -132,6 +147,9 @@ class MediaSource:
             self._microphone.close()
 
     def __iter__(self) -> Iterator[MediaItem]:
+        if self._feed:
+            yield from self._feed_items()
+            return
         streams: list[Iterator[MediaItem]] = []
         if self._video is not None:
             streams.append(self._video_items(self._video.decode(video=0)))
@@ -150,30 +168,82 @@ class MediaSource:
 
     def _video_items(self, frames: Iterator[av.VideoFrame]) -> Iterator[VideoItem]:
         """Resample to the configured size and frame rate (dropping or repeating frames)."""
-        cfg = self.config
-        index = 0
-        start: float | None = None
+        clock = _FrameClock(self.config)
         for frame in frames:
-            t = float(frame.time) if frame.time is not None else index / cfg.fps
-            start = t if start is None else start
-            # every output frame whose time has come shows the newest source frame
-            if index / cfg.fps > t - start + 0.5 / cfg.fps:
-                continue
-            converted = frame.reformat(cfg.width, cfg.height, "yuv420p")
-            while index / cfg.fps <= t - start + 0.5 / cfg.fps:
-                yield VideoItem(index, index / cfg.fps, converted)
-                index += 1
+            t = float(frame.time) if frame.time is not None else clock.index / self.config.fps
+            yield from clock.items(frame, t)
 
     def _audio_items(self, frames: Iterator[av.AudioFrame]) -> Iterator[AudioItem]:
-        cfg = self.config
-        layout = "stereo" if cfg.channels == 2 else "mono"
-        resampler = av.AudioResampler(format="s16", layout=layout, rate=cfg.sample_rate)
-        n = 0
+        resample = _AudioClock(self.config)
         for frame in frames:
-            for f in resampler.resample(frame):
-                samples = f.to_ndarray().reshape(-1, cfg.channels)
-                yield AudioItem(n / cfg.sample_rate, samples.astype(np.int16))
-                n += samples.shape[0]
+            yield from resample.items(frame)
+
+    def _feed_items(self) -> Iterator[MediaItem]:
+        """A live feed on stdin, timed by its capture clock (its first record is time 0)."""
+        from m3e.media.feed import FeedError, FeedVideo, read_feed
+
+        video, audio = _FrameClock(self.config, max_fill_s=MAX_FILL_S), _AudioClock(self.config)
+        start: float | None = None
+        try:
+            for record in read_feed(sys.stdin.buffer):
+                start = record.captured if start is None else start
+                if self.config.duration is not None and record.captured - start >= self.config.duration:
+                    return  # a live feed's duration is wall-clock time
+                if isinstance(record, FeedVideo):
+                    picture = av.VideoFrame.from_ndarray(record.yuv, format="yuv420p")
+                    yield from video.items(picture, record.captured - start, record.captured)
+                else:
+                    layout = "stereo" if record.samples.shape[1] == 2 else "mono"
+                    pcm = record.samples.reshape(1, -1)  # packed s16: one plane
+                    block = av.AudioFrame.from_ndarray(pcm, format="s16", layout=layout)
+                    block.sample_rate = record.sample_rate
+                    yield from audio.items(block, record.captured)
+        except FeedError as exc:
+            raise SourceError(str(exc)) from None
+
+
+class _FrameClock:
+    """Frames at any times -> the configured size and frame rate: every output frame whose time
+    has come shows the newest source frame (dropping or repeating). A live source's gap longer
+    than ``max_fill_s`` (frames dropped upstream) is skipped, not filled with repeats that
+    would only delay what comes next."""
+
+    def __init__(self, config: SourceConfig, max_fill_s: float = float("inf")) -> None:
+        self.config = config
+        self.index = 0
+        self.max_fill_s = max_fill_s
+        self._start: float | None = None
+
+    def items(self, frame: av.VideoFrame, t: float, captured: float | None = None) -> Iterator[VideoItem]:
+        cfg = self.config
+        self._start = t if self._start is None else self._start
+        due = t - self._start + 0.5 / cfg.fps
+        if due - self.index / cfg.fps > self.max_fill_s:
+            self._start += due - self.index / cfg.fps
+            due = self.index / cfg.fps
+        if self.index / cfg.fps > due:
+            return
+        converted = frame.reformat(cfg.width, cfg.height, "yuv420p")
+        while self.index / cfg.fps <= due:
+            yield VideoItem(self.index, self.index / cfg.fps, converted, captured)
+            self.index += 1
+
+
+class _AudioClock:
+    """Audio frames -> int16 blocks at the configured rate and channels, timed by samples."""
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+        layout = "stereo" if config.channels == 2 else "mono"
+        self._resampler = av.AudioResampler(format="s16", layout=layout, rate=config.sample_rate)
+        self._n = 0
+
+    def items(self, frame: av.AudioFrame, captured: float | None = None) -> Iterator[AudioItem]:
+        cfg = self.config
+        for f in self._resampler.resample(frame):
+            samples = f.to_ndarray().reshape(-1, cfg.channels)
+            yield AudioItem(self._n / cfg.sample_rate, samples.astype(np.int16), captured)
+            self._n += samples.shape[0]
 
 
 class Microphone:

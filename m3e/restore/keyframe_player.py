@@ -22,6 +22,7 @@ from m3e.restore.interpolation import IDENTITY, MotionTrack, Warp, frames_betwee
 from m3e.restore.smoothing import PositionSmoother
 
 MAX_ANCHORS, MAX_SAMPLES = 64, 1024  # keyframes waiting with motion, motion samples per keyframe
+LATE_MS = 150.0  # low latency: a motion sample this late plays its own frame only
 
 
 @dataclass
@@ -170,6 +171,8 @@ class LowLatencyPlayer:
         track = MotionTrack(since, {frame: m})
         track.warps[0] = before
         first = self._last[0] + 1 if self._last else frame
+        if latency is not None and latency > LATE_MS:
+            first = frame  # behind: the frames between are held, not warped (fewer, never later)
         out = [
             PlayedPicture(f, warp(memory.image, track(f))[0], None)
             for f in range(max(first, since + 1), frame)

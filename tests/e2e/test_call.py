@@ -15,7 +15,7 @@ import pytest
 from call.orchestrator import Call, CallSettings
 from m3e.eval.testset import CLASS_SCENES, make_clip
 from m3e.launch import free_port
-from tests.e2e.cdp import Browser, chromium_binary
+from bench.cdp import Browser, chromium_binary
 from tests.e2e.conftest import has_audio, recorded_frames
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from m3e.launch import free_port
-from tests.e2e.cdp import Browser, chromium_binary
+from bench.cdp import Browser, chromium_binary
 from tests.e2e.conftest import recorded_frames
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from m3e.launch import free_port
-from tests.e2e.cdp import Browser, chromium_binary
+from bench.cdp import Browser, chromium_binary
 from tests.e2e.conftest import Link
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(chromium_binary() is None, reason="needs chromium")]

@@ -1,9 +1,11 @@
 """A minimal Chrome DevTools Protocol client over aiohttp, enough to drive headless
-Chromium in tests: open a page, evaluate JavaScript, read the result."""
+Chromium in tests and benchmarks: open a page, evaluate JavaScript, read the result, take a
+screenshot."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import shutil
@@ -33,12 +35,12 @@ def chromium_binary() -> str | None:
 
 
 class Browser:
-    def __init__(self, url: str, profile: Path) -> None:
+    def __init__(self, url: str, profile: Path, flags: list[str] | tuple[str, ...] = ()) -> None:
         binary = chromium_binary()
         if binary is None:
             raise RuntimeError("chromium is not installed")
         self.proc = subprocess.Popen(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", url],
+            [binary, *CHROMIUM_FLAGS, *flags, f"--user-data-dir={profile}", url],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -64,24 +66,29 @@ class Browser:
         self._ws = await self._session.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0)
 
     async def evaluate(self, expression: str) -> Any:
+        params = {"expression": expression, "awaitPromise": True, "returnByValue": True}
+        result = await self._command("Runtime.evaluate", params)
+        if "exceptionDetails" in result:
+            raise RuntimeError(str(result["exceptionDetails"]))
+        return result["result"].get("value")
+
+    async def screenshot(self, path: Path, width: int = 1500, height: int = 900) -> None:
+        """The page as a PNG of ``width`` x ``height`` CSS pixels."""
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        await self._command("Emulation.setDeviceMetricsOverride", metrics)
+        shot = await self._command("Page.captureScreenshot", {"format": "png"})
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+    async def _command(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         assert self._ws is not None
         msg_id = next(self._ids)
-        await self._ws.send_str(
-            json.dumps(
-                {
-                    "id": msg_id,
-                    "method": "Runtime.evaluate",
-                    "params": {"expression": expression, "awaitPromise": True, "returnByValue": True},
-                }
-            )
-        )
+        await self._ws.send_str(json.dumps({"id": msg_id, "method": method, "params": params}))
         while True:
             reply = json.loads((await self._ws.receive()).data)
             if reply.get("id") == msg_id:
-                result = reply["result"]
-                if "exceptionDetails" in result:
-                    raise RuntimeError(str(result["exceptionDetails"]))
-                return result["result"].get("value")
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return dict(reply["result"])
 
     async def close(self) -> None:
         if self._ws is not None:
