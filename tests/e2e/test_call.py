@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.cdp import Browser, chromium_binary
 from call.orchestrator import Call, CallSettings
 from m3e.eval.testset import CLASS_SCENES, make_clip
 from m3e.launch import free_port
-from bench.cdp import Browser, chromium_binary
 from tests.e2e.conftest import has_audio, recorded_frames
 
 pytestmark = pytest.mark.slow

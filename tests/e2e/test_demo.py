@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from m3e.launch import free_port
 from bench.cdp import Browser, chromium_binary
+from m3e.launch import free_port
 from tests.e2e.conftest import recorded_frames
 
 pytestmark = pytest.mark.slow

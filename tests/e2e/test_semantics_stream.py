@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from bench.cdp import Browser, chromium_binary
 from m3e.eval.metrics import word_error_rate
 from m3e.eval.testset import SCENES, Scene, make_clip
-from bench.cdp import Browser, chromium_binary
 from tests.e2e.conftest import Link
 
 pytestmark = pytest.mark.slow

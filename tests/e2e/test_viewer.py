@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from m3e.launch import free_port
 from bench.cdp import Browser, chromium_binary
+from m3e.launch import free_port
 from tests.e2e.conftest import Link
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(chromium_binary() is None, reason="needs chromium")]
