@@ -38,6 +38,7 @@ PREVIEW_FPS = 10.0
 HANG_UP_GRACE_S = 3.0  # a reloaded page comes back within this
 HOST = "host"  # the key that reaches both parties (the machine that started the call)
 MAX_SDP = 64 * 1024
+HOLDER = web.RequestKey("holder", str)  # whose link a request came with: a party or HOST
 
 
 class CallPage:
@@ -121,12 +122,12 @@ class CallPage:
         origin = request.headers.get("Origin")
         if request.method == "POST" and origin and origin.split("://", 1)[-1] != request.host:
             return web.json_response({"error": "cross-origin request refused"}, status=403)
-        request["holder"] = holder
+        request[HOLDER] = holder
         return await handler(request)
 
     @staticmethod
     def _may(request: web.Request, party: str) -> bool:
-        return request["holder"] in (HOST, party)
+        return request[HOLDER] in (HOST, party)
 
     # ------------------------------------------------------------ handlers
     async def _page(self, request: web.Request) -> web.StreamResponse:
@@ -148,7 +149,7 @@ class CallPage:
             for name, p in c.parties.items()
             if name in self.parties and self._may(request, name)
         }
-        you = request["holder"]
+        you = request[HOLDER]
         state: dict[str, object] = {"parties": parties, "elapsed_s": time.time() - c.started, "you": you}
         if c.s.remote:  # what the joining machine needs to reach the relay
             state["relay_port"] = int(c.relay_address.rsplit(":", 1)[1])

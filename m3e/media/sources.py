@@ -15,6 +15,7 @@ import logging
 import os
 import queue
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -186,6 +187,8 @@ class MediaSource:
         start: float | None = None
         try:
             for record in read_feed(sys.stdin.buffer):
+                if start is None and record.captured < time.time() - MAX_FILL_S:
+                    continue  # waited in the pipe while the reader was starting: not live
                 start = record.captured if start is None else start
                 if self.config.duration is not None and record.captured - start >= self.config.duration:
                     return  # a live feed's duration is wall-clock time

@@ -5,7 +5,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from call.orchestrator import Call, CallSettings
-from call.page import CallPage
+from call.page import HOST, CallPage
 
 
 class _Call(Call):
@@ -30,7 +30,7 @@ class _Call(Call):
 async def test_page_reports_the_call_and_forwards_controls() -> None:
     call, hung_up = _Call(), []
     page = CallPage(call, "127.0.0.1", 0, lambda: hung_up.append(True))
-    async with TestClient(TestServer(page._app())) as client:
+    async with TestClient(TestServer(page._app()), headers={"X-M3E-Key": page.keys[HOST]}) as client:
         state = await (await client.get("/api/call")).json()
         assert state["parties"]["a"]["sends_on"] == "a-b" and state["parties"]["a"]["receives_on"] == "b-a"
         assert state["parties"]["a"]["preview"] is False  # a webcam belongs to the sender
@@ -66,9 +66,9 @@ class _HostCall(_Call):
 async def test_page_lets_the_remote_party_join() -> None:
     call = _HostCall()
     page = CallPage(call, "127.0.0.1", 0, lambda: None)
-    async with TestClient(TestServer(page._app())) as client:
+    async with TestClient(TestServer(page._app()), headers={"X-M3E-Key": page.keys["b"]}) as client:
         state = await (await client.get("/api/call")).json()
-        assert state["relay_port"] == 50051 and list(state["parties"]) == ["a"]  # B has its own page
+        assert state["relay_port"] == 50051 and state["parties"] == {}  # B has its own page
         assert (await client.post("/api/join", json={"receiver": "no-port"})).status == 400
         reply = await client.post("/api/join", json={"receiver": "10.1.2.3:6000"})
         assert reply.status == 200 and (await reply.json())["relay_port"] == 50051
@@ -78,8 +78,47 @@ async def test_page_lets_the_remote_party_join() -> None:
 
 async def test_a_call_without_a_remote_party_refuses_a_join() -> None:
     page = CallPage(_Call(), "127.0.0.1", 0, lambda: None)
-    async with TestClient(TestServer(page._app())) as client:
+    async with TestClient(TestServer(page._app()), headers={"X-M3E-Key": page.keys[HOST]}) as client:
         assert "relay_port" not in await (await client.get("/api/call")).json()
         reply = await client.post("/api/join", json={"receiver": "127.0.0.1:6000"})
         assert reply.status == 409 and "--remote" in (await reply.json())["error"]
     await page.stop()
+
+
+async def test_only_a_link_holder_joins_and_a_party_link_reaches_only_its_party() -> None:
+    call = _Call()
+    page = CallPage(call, "127.0.0.1", 0, lambda: None)
+    async with TestClient(TestServer(page._app())) as client:
+        for path in ("/", "/api/call", "/ws", "/preview/a", "/party/a/ws"):
+            assert (await client.get(path)).status == 403, path
+        assert (await client.get("/api/call", params={"key": "guess"})).status == 403
+        assert (await client.post("/api/hangup")).status == 403
+
+        a = {"X-M3E-Key": page.keys["a"]}
+        state = await (await client.get("/api/call", headers=a)).json()
+        assert list(state["parties"]) == ["a"] and state["you"] == "a"
+        assert (await client.get("/", params={"key": page.keys["a"], "party": "a"})).status == 200
+        assert (
+            await client.post("/api/scheme", json={"party": "b", "scheme": "h265"}, headers=a)
+        ).status == 403
+        reply = await client.post("/api/channel", json={"direction": "a-b", "snr_db": 3}, headers=a)
+        assert reply.status == 403  # A receives on b-a: a-b is B's to set
+        assert (
+            await client.post("/api/channel", json={"direction": "b-a", "snr_db": 3}, headers=a)
+        ).status == 200
+        foreign = {**a, "Origin": "https://evil.example"}
+        assert (
+            await client.post("/api/scheme", json={"party": "a", "scheme": "h265"}, headers=foreign)
+        ).status == 403
+        assert (
+            await client.post("/api/scheme", json={"party": "a", "scheme": "h265"}, headers=a)
+        ).status == 200
+        assert call.asked == [("channel", "b-a", "3.0"), ("scheme", "a", "h265")]
+    await page.stop()
+
+
+def test_invite_links_name_the_party_and_the_scheme_the_page_is_served_with() -> None:
+    page = CallPage(_Call(), "10.0.0.5", 8443, lambda: None)
+    assert page.url("a") == f"http://10.0.0.5:8443/?party=a&key={page.keys['a']}"
+    assert page.url(HOST) == f"http://10.0.0.5:8443/?key={page.keys[HOST]}"
+    assert len({page.keys["a"], page.keys["b"], page.keys[HOST]}) == 3

@@ -4,8 +4,10 @@ call page of each party in headless Chromium, dropping out, rejoining and hangin
 import asyncio
 import dataclasses
 import json
+import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -68,10 +70,8 @@ async def test_call_of_two_clips_is_seen_on_both_pages_and_recorded(tmp_path: Pa
     ]
     args += [*SIZE, "--fading", "rayleigh", "--no-browser", "--out", str(out), "--port", str(port)]
     proc = subprocess.Popen([sys.executable, "-m", "m3e.cli", *args], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    while "call page:" not in (line := proc.stdout.readline()):
-        assert line, f"m3e call exited with {proc.wait()}"
-    browsers = {p: Browser(f"http://127.0.0.1:{port}/?party={p}", tmp_path / f"profile-{p}") for p in "ab"}
+    links = _links(proc)
+    browsers = {p: Browser(links[p], tmp_path / f"profile-{p}") for p in "ab"}
     try:
         for b in browsers.values():
             await b.connect()
@@ -87,6 +87,19 @@ async def test_call_of_two_clips_is_seen_on_both_pages_and_recorded(tmp_path: Pa
     for party in "ab":
         recording = out / f"received-by-{party}.mp4"
         assert len(recorded_frames(recording)) > 30 and has_audio(recording), party
+
+
+def _links(proc: subprocess.Popen[str]) -> dict[str, str]:
+    """The invite links ``m3e call`` prints: per party, and ``call`` for the host's page."""
+    assert proc.stdout is not None
+    links = {}
+    while "call page:" not in (line := proc.stdout.readline()):
+        assert line, f"m3e call exited with {proc.wait()}"
+        if m := re.match(r"party (\w)'s link: (\S+)|party \w joins with: m3e call --join '(\S+)'", line):
+            links[m[1] or "join"] = m[2] or m[3]
+    links["call"] = line.split()[-1]
+    threading.Thread(target=proc.stdout.read, daemon=True).start()  # the processes go on printing
+    return links
 
 
 def _viewer(port: int) -> dict:
@@ -147,11 +160,10 @@ def test_second_party_joins_from_another_machine_over_tls(tmp_path: Path) -> Non
          "--port", str(page), "--out", str(tmp_path / "host"), *common],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert host.stdout is not None
-    while "call page:" not in (line := host.stdout.readline()):
-        assert line, f"the host exited with {host.wait()}"
+    invite = _links(host)["join"]
+    assert invite.startswith("https://")  # the host's certificate serves its page too
     joiner = subprocess.run(
-        [sys.executable, "-m", "m3e.cli", "call", "--join", f"127.0.0.1:{page}", "--a", clips["a"],
+        [sys.executable, "-m", "m3e.cli", "call", "--join", invite, "--a", clips["a"],
          "--b", clips["b"], "--out", str(tmp_path / "joiner"), *common],
         capture_output=True, text=True, timeout=240,
     )  # fmt: skip
@@ -159,3 +171,44 @@ def test_second_party_joins_from_another_machine_over_tls(tmp_path: Path) -> Non
     assert host.wait(timeout=120) == 0
     for recording in (tmp_path / "host" / "received-by-a.mp4", tmp_path / "joiner" / "received-by-b.mp4"):
         assert len(recorded_frames(recording)) > 30 and has_audio(recording), recording
+
+
+@pytest.mark.skipif(chromium_binary() is None, reason="needs chromium")
+async def test_two_browser_parties_call_with_their_own_cameras_switch_scheme_and_hang_up(
+    tmp_path: Path,
+) -> None:
+    """Each party a headless Chromium with its own (fake) camera and microphone over WebRTC:
+    both see the other's regenerated video and their own camera, one switches to H.265, the
+    hang-up button ends the call."""
+    args = ["call", "--a", "browser", "--b", "browser", *SIZE, "--no-browser", "--out", str(tmp_path / "out")]
+    proc = subprocess.Popen([sys.executable, "-m", "m3e.cli", *args], stdout=subprocess.PIPE, text=True)
+    links = _links(proc)
+    fake = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+    browsers = {p: Browser(links[p], tmp_path / f"profile-{p}", fake) for p in "ab"}
+    try:
+        for b in browsers.values():
+            await b.connect()
+        seen = await asyncio.gather(*(_watch(b, party, 150.0) for party, b in browsers.items()))
+        for party, (counts, _) in zip(browsers, seen, strict=True):
+            assert len(set(counts)) > 3, (party, counts)  # the other side's video moves
+            own = await browsers[party].evaluate(
+                f"document.querySelector('#party-{party} video.preview').videoWidth"
+            )
+            assert own > 0, party  # its own camera in its preview
+        switched = "document.querySelector('#party-a .scheme')"
+        await browsers["a"].evaluate(f"{switched}.value = 'h265'; {switched}.onchange(); 1")
+        frames = "+document.querySelector('#party-b .frame').textContent"
+        before = await browsers["b"].evaluate(frames)
+        for _ in range(240):
+            scheme = await browsers["b"].evaluate("document.querySelector('#party-b .stats').textContent")
+            if scheme.startswith("h265") and await browsers["b"].evaluate(frames) > before + 10:
+                break
+            await asyncio.sleep(0.5)
+        assert scheme.startswith("h265"), scheme  # B now receives A's camera as H.265
+        await browsers["a"].evaluate("document.getElementById('hangup').click(); 1")
+        assert await asyncio.to_thread(proc.wait, 60) == 0
+    finally:
+        for b in browsers.values():
+            await b.close()
+        if proc.poll() is None:
+            proc.kill()
