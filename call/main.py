@@ -73,7 +73,8 @@ def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = Tr
         for party in page.parties:  # each party's invite: only its holder joins as that party
             print(f"party {party}'s link: {page.url(party)}", flush=True)
         if settings.remote:
-            print(f"party {settings.remote} joins with: m3e call --join '{page.url(settings.remote)}'", flush=True)
+            invite = page.url(settings.remote)
+            print(f"party {settings.remote} joins with: m3e call --join '{invite}'", flush=True)
         print(f"call page: {page.url(HOST)}", flush=True)
         if open_browser:
             webbrowser.open(page.url(HOST))
