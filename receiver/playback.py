@@ -1,6 +1,7 @@
 """Where a session's played frames and audio go (the MP4 recording, the sound card, the
-viewer) and the play-out statistics: frames per second over the last 90 frames, capture-to-
-play latency over the last 300."""
+viewer) and the play-out statistics: frames per second over the last ``FPS_WINDOW_S`` (a
+burst of frames released at once counts for what it is, not as thousands a second), capture-to-
+play latency over the last 300 frames."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from m3e.schemes.base import AudioBlock, PlayedFrame
 from m3e.wire.messages import ReceiverStats, StreamHeader
 
 log = logging.getLogger("m3e.receiver")
+
+FPS_WINDOW_S = 2.0
 
 
 class Playback:
@@ -38,7 +41,7 @@ class Playback:
         self.on_audio = on_audio
         self.frames = 0
         self._latencies: deque[float] = deque(maxlen=300)
-        self._play_times: deque[float] = deque(maxlen=90)
+        self._play_times: deque[float] = deque()  # monotonic, the last FPS_WINDOW_S
         # the whole session, for the summary: (wall time played, latency ms or None, frozen)
         self.played: list[tuple[float, float | None, bool]] = []
 
@@ -48,7 +51,10 @@ class Playback:
         self.frames += 1
         if frame.latency_ms is not None:
             self._latencies.append(frame.latency_ms)
-        self._play_times.append(time.monotonic())
+        now = time.monotonic()
+        self._play_times.append(now)
+        while self._play_times[0] < now - FPS_WINDOW_S:
+            self._play_times.popleft()
         self.played.append((time.time(), frame.latency_ms, frame.frozen))
         if self.on_frame:
             try:
@@ -66,12 +72,19 @@ class Playback:
 
     def update(self, stats: ReceiverStats) -> None:
         stats.frames = self.frames
-        if len(self._play_times) > 1:
-            span = self._play_times[-1] - self._play_times[0]
-            stats.fps = (len(self._play_times) - 1) / max(1e-6, span)
+        if self.played:
+            since_first = time.time() - self.played[0][0]
+            recent = sum(t >= time.monotonic() - FPS_WINDOW_S for t in self._play_times)
+            stats.fps = recent / max(0.5, min(FPS_WINDOW_S, since_first))
         if self._latencies:
             stats.latency_ms_p50 = float(np.percentile(self._latencies, 50))
             stats.latency_ms_p95 = float(np.percentile(self._latencies, 95))
+
+    def mean_fps(self) -> float:
+        """Frames a second from the first frame played to the last."""
+        if len(self.played) < 2:
+            return 0.0
+        return (len(self.played) - 1) / max(1e-3, self.played[-1][0] - self.played[0][0])
 
     def close(self) -> None:
         """Finish the recording (it stays playable) and release the sound card."""

@@ -254,6 +254,8 @@ class ReceiverSession:
     def close(self) -> dict[str, object]:
         """Play out what is left and finish the recording (it stays playable); returns the
         session's summary (statistics, every frame's play-out, the texts)."""
+        self._update_stats()
+        self.stats.fps = self.playback.mean_fps()  # the held end frames come in a burst below
         for frame in self._video.flush(self._last_pts):
             self.playback.frame(frame)
         for samples in self._audio.flush(self._last_pts) if self._audio is not None else []:

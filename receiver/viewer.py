@@ -1,10 +1,11 @@
 """The web viewer: live video, audio, statistics charts and an SNR control, on aiohttp.
 
 A WebSocket carries binary messages tagged by their first byte (``V`` + JPEG frame,
-``A`` + little-endian int16 PCM, ``T`` + little-endian float64: the capture time, wall clock,
-of the frame that follows, when known) and JSON text messages with the statistics; ``/mjpeg``
-is the fallback for clients without WebSocket. The SNR control goes to the emulator's
-``Control`` service when the receiver knows its address.
+``A`` + little-endian int16 PCM, ``T`` + little-endian float64 and int64: the capture time,
+wall clock (NaN when unknown), and the stream's frame number of the frame that follows) and
+JSON text messages with the statistics; ``/mjpeg`` is the fallback for clients without
+WebSocket. The SNR control goes to the emulator's ``Control`` service when the receiver knows
+its address.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ class Viewer:
             while not ws.closed:
                 jpeg, index, captured = self._newest()
                 if index != sent_index and jpeg:
-                    await ws.send_bytes(b"T" + struct.pack("<d", captured))
+                    await ws.send_bytes(b"T" + struct.pack("<dq", captured, index))
                     await ws.send_bytes(b"V" + jpeg)
                     sent_index = index
                 while self._audio:

@@ -41,9 +41,13 @@ async def test_viewer_shows_live_video_and_controls_the_channel(link: Link, tmp_
         assert counts[-1] > 0 and later > counts[-1], (counts, later)  # the counter advances
         assert await browser.evaluate(CANVAS_SUM) > 10  # not a blank canvas
         assert "bler" in await browser.evaluate("document.getElementById('stats').textContent")
+        snr = "document.getElementById('snr').value"
+        assert await browser.evaluate(snr) == "25"  # the control shows the channel's setting
         reply = await browser.evaluate(
             "fetch('/api/channel', {method: 'POST', body: JSON.stringify({snr_db: 7})}).then(r => r.json())"
         )
         assert reply["settings"]["snr_db"] == 7
+        await asyncio.sleep(1.5)
+        assert await browser.evaluate(snr) == "7"
     finally:
         await browser.close()

@@ -129,6 +129,7 @@ def test_m3e_text_sentence_is_decoded_with_its_estimate(tmp_path: Path) -> None:
             "seq": 0,
             "index": 0,
             "time_s": 1.5,
+            "captured": 0.0,
             "text": fb.decoded_text,
             "xi_hat": round(fb.xi, 3),
             "exact": True,
