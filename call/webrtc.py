@@ -43,6 +43,7 @@ class FeedPipe:
         self._records: collections.deque[tuple[str, bytes, float]] = collections.deque()
         self._cond = threading.Condition()
         self._stream: IO[bytes] | None = None
+        self._fresh = False  # the stream is new: it gets the feed's magic first
         self._closed = False
         self.frames_in = self.frames_dropped = 0
         threading.Thread(target=self._write, daemon=True, name="feed").start()

@@ -75,7 +75,7 @@ def _yes_no(text: str) -> bool:
 # (flag, settings field, type, help) shared by the process subcommands
 _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
     "media": [
-        ("--source", "source", str, "PATH of any media file, 'testsrc', 'webcam' or 'webcam:/dev/videoN'"),
+        ("--source", "source", str, "a media file, testsrc, webcam[:/dev/videoN], - (feed on stdin)"),
         ("--width", "width", int, "frame width"),
         ("--height", "height", int, "frame height"),
         ("--fps", "fps", float, "frame rate"),
