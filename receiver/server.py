@@ -25,6 +25,8 @@ from receiver.viewer import Viewer
 
 log = logging.getLogger("m3e.receiver")
 
+PLAY_OUT_HZ = 30.0  # how often due frames are looked for between bursts
+
 
 class ReceiverService(rpc.LinkServicer):
     """Keeps one session per session id, so a stream that reconnects carries on."""
@@ -38,6 +40,7 @@ class ReceiverService(rpc.LinkServicer):
         self.text_worker = ThreadPoolExecutor(1, thread_name_prefix="sentences")
         self.finished = asyncio.Event()
         self._started = 0  # sessions started by this process
+        self._clock: asyncio.Task[None] | None = None
 
     async def Stream(
         self, request_iterator: AsyncIterator[pb.Uplink], context: grpc.aio.ServicerContext
@@ -45,6 +48,8 @@ class ReceiverService(rpc.LinkServicer):
         """Feedback for every burst as soon as it is decoded. Sentences decode on a thread of
         their own: a video burst never waits behind a sentence's transformer decoders (the
         low-latency pictures did, by up to a second on a busy CPU)."""
+        if self._clock is None:
+            self._clock = asyncio.create_task(self._play_out())
         out: asyncio.Queue[pb.Feedback | None] = asyncio.Queue()
         reader = asyncio.create_task(self._read(request_iterator, out))
         reader.add_done_callback(lambda _: out.put_nowait(None))  # however it ended
@@ -128,6 +133,15 @@ class ReceiverService(rpc.LinkServicer):
             self.sessions.pop(session.header.session_id, None)
             log.info("session %s finished: %s", session.header.session_id, session.stats)
             self.finished.set()
+
+    async def _play_out(self) -> None:
+        """The frame clock: what is due plays between bursts too (a held low-latency picture
+        at its frame rate), on the decode worker like the bursts."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(1 / PLAY_OUT_HZ)
+            for session in list(self.sessions.values()):
+                await loop.run_in_executor(self.worker, session.tick)
 
     def _new_session(self, header: StreamHeader) -> ReceiverSession:
         """A later session (a call that switched its scheme) records beside the first one,

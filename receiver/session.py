@@ -66,6 +66,7 @@ class ReceiverSession:
         self._answered: OrderedDict[int, None] = OrderedDict()  # sentences answered (seq)
         self.playback = Playback(header, config.out, config.sound_card, on_frame, on_audio)
         self.payload_bytes = 0
+        self._closed = False
         self._last_pts = 0.0  # the latest media time of any burst (M3E holds its last keyframe until it)
         self.texts: list[dict[str, object]] = []  # keyframe semantics received, in arrival order
 
@@ -237,6 +238,11 @@ class ReceiverSession:
         return coder
 
     # --------------------------------------------------------------- play-out
+    def tick(self) -> None:
+        """Play what is due now between bursts (the low-latency picture held at the frame rate)."""
+        if not self._closed:
+            self._play(time.monotonic())
+
     def _play(self, now: float) -> None:
         for frame in self._video.ready(now):
             self.playback.frame(frame)
@@ -254,6 +260,7 @@ class ReceiverSession:
     def close(self) -> dict[str, object]:
         """Play out what is left and finish the recording (it stays playable); returns the
         session's summary (statistics, every frame's play-out, the texts)."""
+        self._closed = True
         self._update_stats()
         self.stats.fps = self.playback.mean_fps()  # the held end frames come in a burst below
         for frame in self._video.flush(self._last_pts):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import json
 import logging
@@ -75,12 +76,21 @@ class Viewer:
         self._bitrate = _Rate()
         self._runner: web.AppRunner | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: set[asyncio.Event] = set()  # one per websocket: something new to send
+
+    def _wake(self) -> None:
+        """From any thread: every websocket has something new to send."""
+        if self._loop is not None:
+            for event in list(self._waiting):
+                self._loop.call_soon_threadsafe(event.set)
 
     # ---- called from the decode worker thread
     def on_frame(self, frame: PlayedFrame) -> None:
         captured = float("nan") if frame.latency_ms is None else time.time() - frame.latency_ms / 1000
         with self._lock:
             self._rgb, self._frame_index, self._captured = frame.rgb, frame.index, captured
+        self._wake()
 
     def _newest(self) -> tuple[bytes, int, float]:
         """The newest frame as JPEG (encoded here, once per frame sent: frames played faster
@@ -94,9 +104,11 @@ class Viewer:
     def on_audio(self, samples: npt.NDArray[np.int16]) -> None:
         if self._clients:
             self._audio.append(samples.astype("<i2").tobytes())
+            self._wake()
 
     # ---- HTTP
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         app = web.Application(client_max_size=64 * 1024)
         app.add_routes(
             [
@@ -161,12 +173,18 @@ class Viewer:
         return web.json_response(self.stats())
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        """Each new frame as soon as it is played (only the newest: a client that is slower
+        than the play-out skips frames), the audio, and the statistics twice a second."""
         ws = web.WebSocketResponse(heartbeat=10, max_msg_size=4096)
         await ws.prepare(request)
         self._clients += 1
+        news = asyncio.Event()
+        self._waiting.add(news)
+        closed = asyncio.create_task(_until_closed(ws))
         sent_index, last_stats = -2, 0.0
         try:
-            while not ws.closed:
+            while not ws.closed and not closed.done():
+                news.clear()
                 jpeg, index, captured = self._newest()
                 if index != sent_index and jpeg:
                     await ws.send_bytes(b"T" + struct.pack("<dq", captured, index))
@@ -177,16 +195,14 @@ class Viewer:
                 if time.monotonic() - last_stats > 0.5:
                     await ws.send_str(json.dumps(self.stats()))
                     last_stats = time.monotonic()
-                try:
-                    msg = await ws.receive(timeout=1 / 60)
-                    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                        break
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(news.wait(), 0.5)
         except (ConnectionResetError, RuntimeError):
             pass
         finally:
+            self._waiting.discard(news)
             self._clients -= 1
+            closed.cancel()
         return ws
 
     async def _mjpeg(self, request: web.Request) -> web.StreamResponse:
@@ -238,6 +254,13 @@ class Viewer:
                 except Exception:
                     self._channel = {}
                 await asyncio.sleep(1.0)
+
+
+async def _until_closed(ws: web.WebSocketResponse) -> None:
+    """Read (and ignore) what the client sends until it closes."""
+    async for msg in ws:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            break
 
 
 class _Rate:

@@ -23,6 +23,7 @@ from m3e.restore.smoothing import PositionSmoother
 
 MAX_ANCHORS, MAX_SAMPLES = 64, 1024  # keyframes waiting with motion, motion samples per keyframe
 LATE_MS = 150.0  # low latency: a motion sample this late plays its own frame only
+HOLD_AFTER_S = 0.3  # low latency: a frame nothing moved this long after its capture holds the picture
 
 
 @dataclass
@@ -135,6 +136,7 @@ class LowLatencyPlayer:
         self._smoother = PositionSmoother(width)
         # (reference, frame, smoothed warp) of the last motion played
         self._track: tuple[int, int, Warp] | None = None
+        self._clock: float | None = None  # wall-clock capture time of frame 0, from the last burst
 
     def picture(
         self, index: int, payload: bytes | None, pts: float, capture_time: float
@@ -145,6 +147,7 @@ class LowLatencyPlayer:
         self.receiver.remember(index, "", image)
         latency = (time.time() - capture_time) * 1000 if capture_time else None
         frame = round(pts * self.fps)
+        self._tick(frame, capture_time)
         self._smoother.reset()
         self._track = (index, frame, IDENTITY)
         return self._play(frame, image, latency)
@@ -159,6 +162,7 @@ class LowLatencyPlayer:
             return []
         latency = (time.time() - capture_time) * 1000 if capture_time else None
         frame = round(pts * self.fps)
+        self._tick(frame, capture_time)
         if self._last is not None and frame <= self._last[0]:
             return []  # late: its frame has been played
         if self._track is None or self._track[0] != prediction.reference:
@@ -179,6 +183,27 @@ class LowLatencyPlayer:
         ]
         self._last = (out[-1].index, out[-1].rgb) if out else self._last
         return out + self._play(frame, warp(memory.image, m)[0], latency)
+
+    def hold(self, now: float) -> list[PlayedPicture]:
+        """The frames up to wall-clock ``now`` whose capture was ``HOLD_AFTER_S`` ago and that
+        no burst has moved: the picture held, so the video plays at its frame rate between
+        motion samples (a still camera sends none) instead of jumping when the next arrives."""
+        if self._last is None or self._clock is None:
+            return []
+        due = int((now - HOLD_AFTER_S - self._clock) * self.fps)
+        first = max(self._last[0] + 1, due - round(2 * self.fps))  # a clock jump holds 2 s at most
+        out = [PlayedPicture(i, self._last[1], None) for i in range(first, due + 1)]
+        if out:
+            self._last = (due, self._last[1])
+        return out
+
+    def due_at(self, frame: int) -> float:
+        """Wall-clock time ``frame`` was captured (by the latest burst's clock; 0 before any)."""
+        return 0.0 if self._clock is None else self._clock + frame / self.fps
+
+    def _tick(self, frame: int, capture_time: float) -> None:
+        if capture_time:
+            self._clock = capture_time - frame / self.fps
 
     def flush(self, end_s: float) -> list[PlayedPicture]:
         """The last picture held until the stream's last media time."""

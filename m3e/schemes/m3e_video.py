@@ -230,6 +230,9 @@ class M3EVideoDecoder(VideoSchemeDecoder):
         return _played(self.player.flush(end_pts) + self.player.ready())
 
 
+PACE_S = 0.1  # low latency: frames play this long after capture (motion comes 10 times a second)
+
+
 class LowLatencyDecoder(VideoSchemeDecoder):
     """Low-latency M3E: a picture plays as soon as it arrives and motion warps it forward
     (``LowLatencyPlayer``); the sentence only names the picture."""
@@ -253,12 +256,17 @@ class LowLatencyDecoder(VideoSchemeDecoder):
         self._due += _played(pictures)
 
     def ready(self, now: float) -> list[PlayedFrame]:
-        due, self._due = self._due, []
-        return due
+        """The frames whose time has come: a motion sample brings the frames since the last one
+        at once, and they play ``PACE_S`` after their capture at the frame rate, not as a burst."""
+        wall = time.time()
+        n = next((i for i, f in enumerate(self._due) if self.player.due_at(f.index) + PACE_S > wall), None)
+        due, self._due = (self._due, []) if n is None else (self._due[:n], self._due[n:])
+        return due + _played(self.player.hold(wall))
 
     def flush(self, end_pts: float) -> list[PlayedFrame]:
         held = [PlayedFrame(p.index, p.rgb, True, None) for p in self.player.flush(end_pts)]
-        return self.ready(time.monotonic()) + held
+        due, self._due = self._due, []
+        return due + held
 
 
 def decoder(header: StreamHeader, options: DecoderOptions) -> VideoSchemeDecoder:
