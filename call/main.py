@@ -43,8 +43,8 @@ def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = Tr
 
         page = CallPage(call, settings.host, page_port, hang_up)
         await page.start()
-        url = f"http://{settings.host}:{page.port}/"
-        print(f"call page: {url}  (one party: {url}?party=a)", flush=True)
+        url = page.url
+        print(f"call page: {url}  (one party: {url}&party=a)", flush=True)
         if open_browser:
             webbrowser.open(url)
         sent_at: float | None = None

@@ -16,6 +16,12 @@ A direction's scheme can be switched mid-call: its sender stops and a new one st
 new scheme (a new session at the same receiver). A party can drop out (its processes end; the
 other side's receiver keeps what it had and its sender retries) and rejoin (new processes on
 the same ports).
+
+One control token steers the call (docs/security.md): every process gets it
+(``M3E_CONTROL_TOKEN``), the page asks it of every POST, and the joining machine brings it
+(``--join`` with the page's URL, or ``M3E_CONTROL_TOKEN``). The host's relay lets ``SetRoute``
+point ``a-b`` anywhere only when party B is remote (``--remote b``): the page adds that route
+for a caller with the token, and only to the address the caller's own request came from.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from m3e.launch import free_port, start_process
+from m3e.wire import auth
 from m3e.wire.grpc_util import TlsFiles
 
 log = logging.getLogger("m3e.call")
@@ -76,6 +83,7 @@ class CallSettings:
     join: str | None = None  # the other side: HOST:PORT of the host's call page (we are party B)
     tls: TlsFiles | None = None  # for every hop
     env: dict[str, str] = field(default_factory=dict)  # M3E_* settings for every process
+    control_token: str | None = None  # None: a new one (the host); the joiner brings the host's
 
 
 class Call:
@@ -89,7 +97,8 @@ class Call:
         self.started = 0.0
         # five processes share the cores: one thread each for the math libraries (torch,
         # onnxruntime, OpenCV), else they oversubscribe the CPU and the call lags by seconds
-        self.env = {**os.environ, **settings.env, "OMP_NUM_THREADS": "1"}
+        self.token = settings.control_token or auth.new_token()
+        self.env = {**os.environ, **settings.env, "OMP_NUM_THREADS": "1", "M3E_CONTROL_TOKEN": self.token}
 
     def local(self) -> list[Party]:
         """The parties whose processes run on this machine."""
@@ -112,6 +121,8 @@ class Call:
             if receiver in self.local():
                 routes += ["--route", f"{party.direction}={s.host}:{receiver.receiver_port}"]
         relay_args = ["relay", "--port", self.relay_address.rsplit(":", 1)[1], "--target", "", *routes]
+        if s.remote:  # the remote receiver's address comes with its join (CallPage checks it)
+            relay_args += ["--allow-route", "*"]
         relay_args += ["--fading", s.fading, "--host", s.host, "--seed", str(s.seed), *_tls_flags(s.tls)]
         self._relay = start_process(relay_args, self.relay_address, echo=s.echo, env=self.env, tls=s.tls)
         for party in self.local():
@@ -142,7 +153,11 @@ class Call:
         host = page.rsplit(":", 1)[0]
         self.relay_address = f"{host}:{_ask(f'http://{page}/api/call')['relay_port']}"
         self._start_receiver(me)
-        _ask(f"http://{page}/api/join", {"receiver": f"{_reachable_address(host)}:{me.receiver_port}"})
+        _ask(
+            f"http://{page}/api/join",
+            {"receiver": f"{_reachable_address(host)}:{me.receiver_port}"},
+            self.token,
+        )
         self.started = time.time()
         self._start_sender(me)
 
@@ -217,7 +232,9 @@ class Call:
         async def call() -> dict[str, Any]:
             async with client_channel(self.relay_address, self.s.tls) as ch:
                 stub = rpc.ControlStub(ch)
-                reply = await getattr(stub, method)(request or pb.RouteRequest(**fields), timeout=5)
+                reply = await getattr(stub, method)(
+                    request or pb.RouteRequest(**fields), timeout=5, metadata=auth.grpc_metadata(self.token)
+                )
             return dataclasses.asdict(channel_stats_from_proto(reply))
 
         return asyncio.run(call())
@@ -272,15 +289,16 @@ def _tls_flags(tls: TlsFiles | None) -> list[str]:
     return [f for name, path in given.items() if path for f in (f"--tls-{name}", str(path))]
 
 
-def _ask(url: str, body: dict[str, str] | None = None) -> dict[str, Any]:
-    """GET (or POST ``body`` as JSON to) the host's call page; ConnectionError with the page's
-    own reason when it refuses."""
+def _ask(url: str, body: dict[str, str] | None = None, token: str | None = None) -> dict[str, Any]:
+    """GET (or POST ``body`` as JSON, with the control token, to) the host's call page;
+    ConnectionError with the page's own reason when it refuses."""
     import json
     import urllib.error
     import urllib.request
 
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **({auth.HEADER: token} if token else {})}
+    request = urllib.request.Request(url, data, headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as reply:
             return dict(json.loads(reply.read()))

@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 
 from call.orchestrator import DIRECTIONS, OTHER, Call
 from m3e.media.preview import SourcePreview
+from m3e.wire import auth
 
 log = logging.getLogger("m3e.call")
 PAGE = Path(__file__).parent / "static" / "call.html"
@@ -50,8 +51,25 @@ class CallPage:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
+    @property
+    def url(self) -> str:
+        return auth.with_token(f"http://{self.host}:{self.port}/", self.call.token)
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """POSTs: same origin, JSON and the token; the presence socket: same origin."""
+        if request.method == "POST":
+            if (refused := auth.refusal_response(request, self.call.token)) is not None:
+                log.warning("POST %s from %s refused: %s", request.path, request.remote, refused.text)
+                return refused
+        elif request.path == "/ws":
+            origin = request.headers.get("Origin")
+            if origin is not None and origin.partition("://")[2].lower() != request.host.lower():
+                raise web.HTTPForbidden(text="cross-origin")
+        return await handler(request)
+
     def _app(self) -> web.Application:
-        app = web.Application(client_max_size=16 * 1024)
+        app = web.Application(client_max_size=16 * 1024, middlewares=[self._guard])
         app.add_routes(
             [
                 web.get("/", self._page),
@@ -126,6 +144,11 @@ class CallPage:
         host, sep, port = receiver.rpartition(":")
         if not (host and sep and port.isdigit()):
             return web.json_response({"error": 'expected {"receiver": "HOST:PORT"}'}, status=400)
+        if host.strip("[]") != request.remote:  # a route only back to the machine that asked
+            return web.json_response(
+                {"error": f"the receiver must be on the joining machine ({request.remote}), not {host}"},
+                status=403,
+            )
         try:
             relay_port = await asyncio.get_running_loop().run_in_executor(
                 None, self.call.join_remote, receiver

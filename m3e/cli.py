@@ -130,9 +130,26 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
     "common": [
         ("--host", "host", str, "address to bind (default 127.0.0.1)"),
         ("--seed", "seed", int, "seed of every random draw"),
-        ("--tls-cert", "tls_cert", Path, "PEM certificate (server side)"),
-        ("--tls-key", "tls_key", Path, "PEM private key (server side)"),
-        ("--tls-ca", "tls_ca", Path, "PEM CA bundle (client side)"),
+        ("--tls-cert", "tls_cert", Path, "PEM certificate (a server's; a client's certificate too)"),
+        ("--tls-key", "tls_key", Path, "PEM private key of --tls-cert"),
+        (
+            "--tls-ca",
+            "tls_ca",
+            Path,
+            "PEM CA bundle: clients trust servers it signed; servers ask clients for a certificate it signed",
+        ),
+        (
+            "--control-token",
+            "control_token",
+            str,
+            "the token that steers the channel (better: M3E_CONTROL_TOKEN, which ps does not show)",
+        ),
+        (
+            "--control-token-file",
+            "control_token_file",
+            Path,
+            "file holding the control token (made, mode 0600, when missing)",
+        ),
     ],
 }
 
@@ -182,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     relay = sub.add_parser("relay", help="run the channel emulator")
     relay.add_argument("--port", type=int, default=None, help="port to listen on (default 50051; 0: any)")
     relay.add_argument("--target", default="127.0.0.1:50052", help="receiver of the default route ('': none)")
+    relay.add_argument(
+        "--allow-route",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="a receiver Control.SetRoute may point a route at (the routes given here are allowed)",
+    )
     relay.add_argument(
         "--route",
         action="append",
@@ -403,11 +427,17 @@ def _send(args: argparse.Namespace) -> int:
 def _relay(args: argparse.Namespace) -> int:
     from channel_emulator.channel import channel_settings
     from channel_emulator.server import serve
+    from m3e.wire import auth
 
     s = _settings(args)
     port = s.relay_port if args.port is None else args.port
     routes = dict(_route(r) for r in args.route)
+    for entry in args.allow_route:
+        auth.parse_allowed(entry)  # ValueError before anything starts
     settings = channel_settings(s)
+    token = auth.resolve_token(s.control_token, s.control_token_file) or auth.new_token()
+    if not (s.control_token or s.control_token_file):  # made here: whoever steers needs to see it
+        print(f"relay: control token {token} (give it as M3E_CONTROL_TOKEN to the receiver)", flush=True)
 
     async def go() -> int:
         await serve(
@@ -420,6 +450,8 @@ def _relay(args: argparse.Namespace) -> int:
             xi_threshold=s.xi_threshold,
             max_retries=s.max_retries,
             routes=routes,
+            control_token=token,
+            allow_routes=args.allow_route,
         )
         return 0
 
@@ -434,6 +466,7 @@ def _route(text: str) -> tuple[str, str]:
 
 
 def _receive(args: argparse.Namespace) -> int:
+    from m3e.wire import auth
     from receiver.config import receiver_config
     from receiver.server import serve
     from receiver.viewer import Viewer
@@ -441,7 +474,14 @@ def _receive(args: argparse.Namespace) -> int:
     s = _settings(args)
     port = s.receiver_port if args.port is None else args.port
     config = receiver_config(s, args.stats_json)
-    viewer = None if args.no_viewer else Viewer(s.host, s.viewer_port, args.control, _tls(s))
+    token = auth.resolve_token(s.control_token, s.control_token_file, create=False)
+    if args.control and not token and not args.no_viewer:
+        print(
+            "receive: no control token (M3E_CONTROL_TOKEN, --control-token or --control-token-file): "
+            "the relay will refuse the viewer's SNR control",
+            file=sys.stderr,
+        )
+    viewer = None if args.no_viewer else Viewer(s.host, s.viewer_port, args.control, _tls(s), token)
 
     async def go() -> int:
         await serve(f"{s.host}:{port}", config, viewer, _tls(s), exit_after_session=args.once)
@@ -477,11 +517,16 @@ def _call(args: argparse.Namespace) -> int:
     if args.join and args.remote:
         raise ValueError("--join and --remote are the two ends of one call: use one")
     from m3e.config import load_settings, settings_env
+    from m3e.wire import auth
 
+    join, join_token = _join_address(args.join) if args.join else (None, None)
     # the call's processes share one set of settings: defaults < TOML < env < these flags
     given = {k: getattr(args, k) for k in ("width", "height", "fps", "duration", "fading", "host")}
     given.update({k: getattr(args, k) for k in ("tls_cert", "tls_key", "tls_ca")})
     s = load_settings(given, args.config)
+    token = join_token or auth.resolve_token(s.control_token, s.control_token_file, create=False)
+    if join and not token:
+        raise ValueError("--join needs the host's control token: give the page's URL (…/?token=…)")
     tls = _tls(s) if any((s.tls_cert, s.tls_key, s.tls_ca)) else None
     defaults = default_sources() if args.a is None or args.b is None else {}
     settings = CallSettings(
@@ -499,10 +544,23 @@ def _call(args: argparse.Namespace) -> int:
         env=settings_env(s),
         out=args.out,
         remote=args.remote,
-        join=args.join,
+        join=join,
         tls=tls,
+        control_token=token,
     )
     return run_call(settings, args.port, open_browser=not args.no_browser)
+
+
+def _join_address(text: str) -> tuple[str, str | None]:
+    """``--join HOST:PORT`` or the host's printed page URL ``http://HOST:PORT/?token=T``:
+    (HOST:PORT, T or None)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(text if "://" in text else f"http://{text}")
+    if not parts.hostname or parts.port is None:
+        raise ValueError(f"--join {text!r}: expected HOST:PORT or the call page's URL")
+    token = parse_qs(parts.query).get("token", [None])[0]
+    return parts.netloc, token
 
 
 def _describe(args: argparse.Namespace) -> int:

@@ -2,10 +2,20 @@
 
 from pathlib import Path
 
+import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from call.orchestrator import Call, CallSettings
 from call.page import CallPage
+
+
+def _token(call: Call) -> dict[str, str]:
+    return {"X-M3E-Token": call.token}
+
+
+def _json_token(call: Call) -> dict[str, str]:
+    return {**_token(call), "Content-Type": "application/json"}
 
 
 class _Call(Call):
@@ -35,17 +45,27 @@ async def test_page_reports_the_call_and_forwards_controls() -> None:
         assert state["parties"]["a"]["sends_on"] == "a-b" and state["parties"]["a"]["receives_on"] == "b-a"
         assert state["parties"]["a"]["preview"] is False  # a webcam belongs to the sender
 
-        assert (await client.post("/api/scheme", json={"party": "b", "scheme": "h265"})).status == 200
-        assert (await client.post("/api/scheme", json={"party": "b", "scheme": "mpeg2"})).status == 400
-        assert (await client.post("/api/scheme", json={"party": "c", "scheme": "h265"})).status == 400
-        reply = await client.post("/api/channel", json={"direction": "a-b", "snr_db": 3})
+        assert (
+            await client.post("/api/scheme", json={"party": "b", "scheme": "h265"}, headers=_token(call))
+        ).status == 200
+        assert (
+            await client.post("/api/scheme", json={"party": "b", "scheme": "mpeg2"}, headers=_token(call))
+        ).status == 400
+        assert (
+            await client.post("/api/scheme", json={"party": "c", "scheme": "h265"}, headers=_token(call))
+        ).status == 400
+        reply = await client.post(
+            "/api/channel", json={"direction": "a-b", "snr_db": 3}, headers=_token(call)
+        )
         assert (await reply.json())["settings"]["snr_db"] == 3
-        assert (await client.post("/api/channel", json={"direction": "x-y", "snr_db": 3})).status == 400
-        assert (await client.post("/api/channel", data=b"not json")).status == 400
+        assert (
+            await client.post("/api/channel", json={"direction": "x-y", "snr_db": 3}, headers=_token(call))
+        ).status == 400
+        assert (await client.post("/api/channel", data=b"not json", headers=_json_token(call))).status == 400
         assert call.asked == [("scheme", "b", "h265"), ("channel", "a-b", "3.0")]
 
         assert (await client.get("/preview/z")).status == 404
-        await client.post("/api/hangup")
+        await client.post("/api/hangup", json={}, headers=_token(call))
         assert hung_up == [True]
     await page.stop()
 
@@ -69,17 +89,45 @@ async def test_page_lets_the_remote_party_join() -> None:
     async with TestClient(TestServer(page._app())) as client:
         state = await (await client.get("/api/call")).json()
         assert state["relay_port"] == 50051 and list(state["parties"]) == ["a"]  # B has its own page
-        assert (await client.post("/api/join", json={"receiver": "no-port"})).status == 400
-        reply = await client.post("/api/join", json={"receiver": "10.1.2.3:6000"})
+        assert (
+            await client.post("/api/join", json={"receiver": "no-port"}, headers=_token(call))
+        ).status == 400
+        # a route only back to the machine that joins (this test's client is on the loopback)
+        reply = await client.post("/api/join", json={"receiver": "10.1.2.3:6000"}, headers=_token(call))
+        assert reply.status == 403 and "joining machine" in (await reply.json())["error"]
+        reply = await client.post("/api/join", json={"receiver": "127.0.0.1:6000"}, headers=_token(call))
         assert reply.status == 200 and (await reply.json())["relay_port"] == 50051
-        assert call.asked == [("join", "10.1.2.3:6000")]
+        assert call.asked == [("join", "127.0.0.1:6000")]
     await page.stop()
 
 
 async def test_a_call_without_a_remote_party_refuses_a_join() -> None:
-    page = CallPage(_Call(), "127.0.0.1", 0, lambda: None)
+    call = _Call()
+    page = CallPage(call, "127.0.0.1", 0, lambda: None)
     async with TestClient(TestServer(page._app())) as client:
         assert "relay_port" not in await (await client.get("/api/call")).json()
-        reply = await client.post("/api/join", json={"receiver": "127.0.0.1:6000"})
+        reply = await client.post("/api/join", json={"receiver": "127.0.0.1:6000"}, headers=_token(call))
         assert reply.status == 409 and "--remote" in (await reply.json())["error"]
+    await page.stop()
+
+
+async def test_only_the_page_itself_with_the_token_steers_the_call() -> None:
+    """Cross-site pages, plain-text POSTs and callers without the token change nothing."""
+    call, hung_up = _Call(), []
+    page = CallPage(call, "127.0.0.1", 0, lambda: hung_up.append(True))
+    async with TestClient(TestServer(page._app())) as client:
+        body = {"direction": "a-b", "snr_db": -25}
+        for path in ("/api/channel", "/api/scheme", "/api/hangup", "/api/join"):
+            assert (await client.post(path, json=body)).status == 401  # no token
+            assert (await client.post(path, json=body, headers={"X-M3E-Token": "guess"})).status == 401
+            evil = {**_token(call), "Origin": "http://evil.example"}
+            assert (await client.post(path, json=body, headers=evil)).status == 403
+            plain = {**_token(call), "Content-Type": "text/plain"}
+            assert (await client.post(path, data='{"snr_db": -25}', headers=plain)).status == 415
+        same_origin = {**_token(call), "Origin": f"http://{client.host}:{client.port}"}
+        assert (await client.post("/api/channel", json=body, headers=same_origin)).status == 200
+        assert call.asked == [("channel", "a-b", "-25.0")] and hung_up == []
+        # the presence socket: a cross-site page cannot open it (and hang up by closing it)
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await client.ws_connect("/ws", headers={"Origin": "http://evil.example"})
     await page.stop()

@@ -150,8 +150,10 @@ def test_second_party_joins_from_another_machine_over_tls(tmp_path: Path) -> Non
     assert host.stdout is not None
     while "call page:" not in (line := host.stdout.readline()):
         assert line, f"the host exited with {host.wait()}"
+    url = line.split()[2]  # http://127.0.0.1:PORT/?token=...: the joiner brings the token
+    assert url.startswith(f"http://127.0.0.1:{page}/?token=")
     joiner = subprocess.run(
-        [sys.executable, "-m", "m3e.cli", "call", "--join", f"127.0.0.1:{page}", "--a", clips["a"],
+        [sys.executable, "-m", "m3e.cli", "call", "--join", url, "--a", clips["a"],
          "--b", clips["b"], "--out", str(tmp_path / "joiner"), *common],
         capture_output=True, text=True, timeout=240,
     )  # fmt: skip

@@ -27,7 +27,7 @@ async def test_viewer_shows_live_video_and_controls_the_channel(link: Link, tmp_
     link.start_receiver("--control", f"127.0.0.1:{relay_port}", viewer=True)
     link.start_relay("--snr", "25", "--fading", "awgn", port=relay_port)
     link.send("--duration", "8", "--width", "320", "--height", "240", background=True)
-    browser = Browser(f"http://127.0.0.1:{link.viewer_port}/", tmp_path / "profile")
+    browser = Browser(f"http://127.0.0.1:{link.viewer_port}/?token={link.token}", tmp_path / "profile")
     try:
         await browser.connect()
         counts = []
@@ -42,7 +42,8 @@ async def test_viewer_shows_live_video_and_controls_the_channel(link: Link, tmp_
         assert await browser.evaluate(CANVAS_SUM) > 10  # not a blank canvas
         assert "bler" in await browser.evaluate("document.getElementById('stats').textContent")
         reply = await browser.evaluate(
-            "fetch('/api/channel', {method: 'POST', body: JSON.stringify({snr_db: 7})}).then(r => r.json())"
+            "fetch('/api/channel', {method: 'POST', body: JSON.stringify({snr_db: 7}),"
+            " headers: {'Content-Type': 'application/json', 'X-M3E-Token': TOKEN}}).then(r => r.json())"
         )
         assert reply["settings"]["snr_db"] == 7
     finally:
