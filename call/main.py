@@ -19,11 +19,11 @@ LINGER_S = 30.0  # after our sources are sent, how long the other side's stream 
 def default_sources() -> dict[str, str]:
     """Party A: the webcam (and microphone) when there is one, else the sample clip; party B:
     the sample clip's scenes in reverse order (26 s), so the call works on any machine."""
-    from m3e.eval.testset import SAMPLE_DIR, SCENES, make_clip, sample_clip
+    from m3e.eval.testset import SAMPLE_DIR, SCENES, clip_is_valid, make_clip, sample_clip
 
     a = "webcam" if Path("/dev/video0").exists() else str(sample_clip())
     b = SAMPLE_DIR / "reversed" / "clip.mp4"
-    if not b.exists():
+    if not clip_is_valid(b, sum(s.seconds for s in SCENES)):
         make_clip(b.parent, tuple(reversed(SCENES)))
     return {"a": a, "b": str(b)}
 
