@@ -142,7 +142,9 @@ class ComparePage:
             async with client_channel(self.relay, self.tls) as ch:
                 stub = rpc.ControlStub(ch)
                 for pane, s in zip(self.panes, settings, strict=True):
-                    reply = await stub.Configure(settings_to_proto(s), timeout=3, metadata=self._metadata)
+                    reply = await stub.Configure(
+                        settings_to_proto(s), timeout=3, metadata=self._metadata, wait_for_ready=True
+                    )
                     out[pane.direction] = dataclasses.asdict(channel_stats_from_proto(reply))
         except grpc.aio.AioRpcError as exc:
             return web.json_response({"error": f"relay: {exc.details()}"}, status=502)

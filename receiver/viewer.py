@@ -228,7 +228,7 @@ class Viewer:
         try:
             async with client_channel(self.control, self.tls) as ch:
                 reply = await rpc.ControlStub(ch).Configure(
-                    settings_to_proto(settings), timeout=3, metadata=self._metadata
+                    settings_to_proto(settings), timeout=3, metadata=self._metadata, wait_for_ready=True
                 )
         except grpc.aio.AioRpcError as exc:
             return web.json_response({"error": f"relay: {exc.details()}"}, status=502)
