@@ -197,15 +197,22 @@ def _frames_in(path: Path) -> int:
     return n
 
 
-def killed_receiver_recording(play_s: float = 6.0, fps: float = 30.0) -> dict[str, Any]:
-    """Stream testsrc (320x240, H.265 + AAC) through relay and receiver; SIGKILL the receiver
-    once it has played ``play_s`` seconds of video. The counts: frames in its MP4, frames it had
-    played at the kill and one second before it."""
+def killed_receiver_recording(
+    play_s: float = 6.0,
+    fps: float = 30.0,
+    source: str = "testsrc",
+    size: tuple[int, int] = (320, 240),
+    scheme: str = "h265",
+) -> dict[str, Any]:
+    """Stream ``source`` (``scheme`` + AAC) through relay and receiver; SIGKILL the receiver once it
+    has played ``play_s`` seconds of video. The counts: frames in its MP4, frames it had played
+    at the kill and one second before it."""
     with tempfile.TemporaryDirectory(prefix="m3e-robust-kill-") as tmp:
         procs = _Processes(Path(tmp), auth.new_token())
         try:
             sender = procs.send(
-                "--source", "testsrc", "--width", "320", "--height", "240", "--fps", str(fps),
+                "--source", source, "--width", str(size[0]), "--height", str(size[1]), "--fps", str(fps),
+                "--scheme", scheme,
                 "--duration", str(play_s + 30),
             )  # fmt: skip
             history: list[tuple[float, int]] = []

@@ -160,7 +160,7 @@ class MediaSource:
                 frames = packet.decode()
             except av.error.EOFError:
                 return
-            except (av.error.InvalidDataError, av.error.UndefinedError, av.error.BugError) as exc:
+            except av.error.FFmpegError as exc:  # InvalidData, and EPERM from some decoders
                 damaged += 1
                 at = (
                     float(packet.pts * packet.time_base)
