@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import ssl
+import sys
 import time
 import webbrowser
 from pathlib import Path
@@ -23,13 +24,13 @@ def default_sources(host: str = "127.0.0.1") -> dict[str, str]:
     browsers. Otherwise party A: the webcam (and microphone) when there is one, else the sample
     clip; party B: the sample clip's scenes in reverse order (26 s), so the call works on any
     machine."""
-    from m3e.eval.testset import SAMPLE_DIR, SCENES, make_clip, sample_clip
+    from m3e.eval.testset import SAMPLE_DIR, SCENES, clip_is_valid, make_clip, sample_clip
 
     if not is_loopback(host):
         return {"a": BROWSER, "b": BROWSER}
     a = "webcam" if Path("/dev/video0").exists() else str(sample_clip())
     b = SAMPLE_DIR / "reversed" / "clip.mp4"
-    if not b.exists():
+    if not clip_is_valid(b, sum(s.seconds for s in SCENES)):
         make_clip(b.parent, tuple(reversed(SCENES)))
     return {"a": a, "b": str(b)}
 
@@ -56,6 +57,13 @@ def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = Tr
     call = Call(settings)
     context, certificate = page_tls(settings)
 
+    failed: dict[str, int] = {}  # a sender that ended by itself with an error (not hung up)
+
+    def note_failures() -> None:
+        for p in call.local():
+            if p.sender is not None and p.sender.poll() not in (None, 0, 130, -15):
+                failed.setdefault(p.name, p.sender.returncode)
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         ended = asyncio.Event()
@@ -81,6 +89,7 @@ def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = Tr
         sent_at: float | None = None
         try:
             while not ended.is_set():
+                note_failures()
                 senders = [p.sender for p in call.local()]
                 if sent_at is None and all(s is not None and s.poll() is not None for s in senders):
                     sent_at = time.monotonic()
@@ -99,4 +108,9 @@ def run_call(settings: CallSettings, page_port: int = 0, open_browser: bool = Tr
         call.hang_up()
     for name in call.parties:
         print(f"party {name} received: {call.recording(name)}", flush=True)
-    return 0
+    for name, code in failed.items():
+        print(
+            f"m3e call: error: party {name}'s sender failed (exit {code}): the call was one-way",
+            file=sys.stderr,
+        )
+    return 2 if failed else 0

@@ -20,6 +20,12 @@ A direction's scheme can be switched mid-call: its sender stops and a new one st
 new scheme (a new session at the same receiver). A party can drop out (its processes end; the
 other side's receiver keeps what it had and its sender retries) and rejoin (new processes on
 the same ports).
+
+One control token steers the call (docs/security.md): every process gets it
+(``M3E_CONTROL_TOKEN``), the page asks it of every POST, and the joining machine brings it
+(``--join`` with the page's URL, or ``M3E_CONTROL_TOKEN``). The host's relay lets ``SetRoute``
+point ``a-b`` anywhere only when party B is remote (``--remote b``): the page adds that route
+for a caller with the token, and only to the address the caller's own request came from.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from typing import Any
 
 from call.webrtc import FeedPipe
 from m3e.launch import free_port, start_process
+from m3e.wire import auth
 from m3e.wire.grpc_util import TlsFiles
 
 log = logging.getLogger("m3e.call")
@@ -88,6 +95,7 @@ class CallSettings:
     tls: TlsFiles | None = None  # for every hop
     env: dict[str, str] = field(default_factory=dict)  # M3E_* settings for every process
     stamps: bool = False  # bench: log the frame stamp of every browser frame (m3e.eval.stamps)
+    control_token: str | None = None  # None: a new one (the host); the joiner brings the host's
 
 
 class Call:
@@ -104,7 +112,8 @@ class Call:
         self.started = 0.0
         # five processes share the cores: one thread each for the math libraries (torch,
         # onnxruntime, OpenCV), else they oversubscribe the CPU and the call lags by seconds
-        self.env = {**os.environ, **settings.env, "OMP_NUM_THREADS": "1"}
+        self.token = settings.control_token or auth.new_token()
+        self.env = {**os.environ, **settings.env, "OMP_NUM_THREADS": "1", "M3E_CONTROL_TOKEN": self.token}
 
     def local(self) -> list[Party]:
         """The parties whose processes run on this machine."""
@@ -127,6 +136,8 @@ class Call:
             if receiver in self.local():
                 routes += ["--route", f"{party.direction}={s.host}:{receiver.receiver_port}"]
         relay_args = ["relay", "--port", self.relay_address.rsplit(":", 1)[1], "--target", "", *routes]
+        if s.remote:  # the remote receiver's address comes with its join (CallPage checks it)
+            relay_args += ["--allow-route", "*"]
         relay_args += ["--fading", s.fading, "--host", s.host, "--seed", str(s.seed), *_tls_flags(s.tls)]
         self._relay = start_process(relay_args, self.relay_address, echo=s.echo, env=self.env, tls=s.tls)
         for party in self.local():
@@ -151,15 +162,18 @@ class Call:
 
     def _join(self, invite: str) -> None:
         """Joining side (party B, ``invite``: B's link printed by the host): learn the relay's
-        port from the host's page, start B's receiver, tell the host where it is (the host then
-        starts sending to it), then start B's sender."""
+        port and control token from the host's page, start B's receiver, tell the host where
+        it is (the host then starts sending to it), then start B's sender."""
         import urllib.parse
 
         link = urllib.parse.urlsplit(invite if "://" in invite else f"http://{invite}")
         key = urllib.parse.parse_qs(link.query).get("key", [""])[0]
         page, host = f"{link.scheme}://{link.netloc}", link.hostname or ""
         ca = str(self.s.tls.ca) if self.s.tls and self.s.tls.ca else None
-        self.relay_address = f"{host}:{_ask(f'{page}/api/call', key, ca)['relay_port']}"
+        state = _ask(f"{page}/api/call", key, ca)
+        self.relay_address = f"{host}:{state['relay_port']}"
+        self.token = str(state.get("control_token") or self.token)  # the host's relay steers with it
+        self.env["M3E_CONTROL_TOKEN"] = self.token
         self._start_receiver(me := self.parties["b"])
         where = {"receiver": f"{_reachable_address(host)}:{me.receiver_port}"}
         _ask(f"{page}/api/join", key, ca, where)
@@ -242,7 +256,9 @@ class Call:
         async def call() -> dict[str, Any]:
             async with client_channel(self.relay_address, self.s.tls) as ch:
                 stub = rpc.ControlStub(ch)
-                reply = await getattr(stub, method)(request or pb.RouteRequest(**fields), timeout=5)
+                reply = await getattr(stub, method)(
+                    request or pb.RouteRequest(**fields), timeout=5, metadata=auth.grpc_metadata(self.token)
+                )
             return dataclasses.asdict(channel_stats_from_proto(reply))
 
         return asyncio.run(call())
@@ -309,7 +325,8 @@ def _ask(url: str, key: str, ca: str | None, body: dict[str, str] | None = None)
     import urllib.request
 
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data, {"Content-Type": "application/json", "X-M3E-Key": key})
+    headers = {"Content-Type": "application/json", auth.HEADER: key}
+    request = urllib.request.Request(url, data, headers)
     context = ssl.create_default_context(cafile=ca) if url.startswith("https:") else None
     try:
         with urllib.request.urlopen(request, timeout=30, context=context) as reply:

@@ -9,8 +9,9 @@ sends and an SNR control for what it receives. Closing the last page (or the han
 ends the call.
 
 Only a holder of a link joins: every request carries the link's key (``?key=`` or the
-``X-M3E-Key`` header), a party's key reaches only that party's controls, media and WebRTC offer,
-and a POST from another origin is refused. ``call/certificate.py`` says when the page is HTTPS.
+``X-M3E-Token`` header), a party's key reaches only that party's controls, media and WebRTC
+offer, and a POST from another origin, or not JSON, is refused. ``call/certificate.py`` says
+when the page is HTTPS.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from aiohttp import WSMsgType, web
 from call.orchestrator import DIRECTIONS, OTHER, Call
 from call.webrtc import BrowserCapture
 from m3e.media.preview import SourcePreview
+from m3e.wire import auth
 
 log = logging.getLogger("m3e.call")
 PAGE = Path(__file__).parent / "static" / "call.html"
@@ -114,14 +116,22 @@ class CallPage:
     # ------------------------------------------------------------ who may
     @web.middleware
     async def _guard(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
-        """Every request needs a link's key; a POST must come from this page's own origin."""
-        given = request.query.get("key") or request.headers.get("X-M3E-Key") or ""
+        """Every request needs a link's key (``?key=`` or the ``X-M3E-Token`` header); a POST
+        also comes from this page's own origin, as JSON, with the key in the header
+        (``auth.browser_post_refusal``); the websockets come from this page's origin."""
+        given = request.query.get("key") or request.headers.get(auth.HEADER) or ""
         holder = next((k for k, v in self.keys.items() if secrets.compare_digest(v, given)), None)
         if holder is None:
             return web.json_response({"error": "this call needs its invite link"}, status=403)
-        origin = request.headers.get("Origin")
-        if request.method == "POST" and origin and origin.split("://", 1)[-1] != request.host:
-            return web.json_response({"error": "cross-origin request refused"}, status=403)
+        if request.method == "POST":
+            refused = auth.refusal_response(request, self.keys[holder])
+            if refused is not None:
+                log.warning("POST %s from %s refused: %s", request.path, request.remote, refused.text)
+                return refused
+        else:
+            origin = request.headers.get("Origin")
+            if origin is not None and origin.partition("://")[2].lower() != request.host.lower():
+                return web.json_response({"error": "cross-origin request refused"}, status=403)
         request[HOLDER] = holder
         return await handler(request)
 
@@ -151,8 +161,9 @@ class CallPage:
         }
         you = request[HOLDER]
         state: dict[str, object] = {"parties": parties, "elapsed_s": time.time() - c.started, "you": you}
-        if c.s.remote:  # what the joining machine needs to reach the relay
+        if c.s.remote and self._may(request, c.s.remote):  # what the joining machine needs
             state["relay_port"] = int(c.relay_address.rsplit(":", 1)[1])
+            state["control_token"] = c.token  # its receiver steers its channel on our relay
         return web.json_response(state)
 
     async def _scheme(self, request: web.Request) -> web.Response:
@@ -192,6 +203,11 @@ class CallPage:
         host, sep, port = receiver.rpartition(":")
         if not (host and sep and port.isdigit()):
             return web.json_response({"error": 'expected {"receiver": "HOST:PORT"}'}, status=400)
+        if host.strip("[]") != request.remote:  # a route only back to the machine that asked
+            return web.json_response(
+                {"error": f"the receiver must be on the joining machine ({request.remote}), not {host}"},
+                status=403,
+            )
         try:
             relay_port = await asyncio.get_running_loop().run_in_executor(
                 None, self.call.join_remote, receiver

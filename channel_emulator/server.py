@@ -21,6 +21,7 @@ import grpc
 from channel_emulator import genie
 from channel_emulator.genie import MAX_RETRIES, RETRANSMIT_BY, XI_THRESHOLD
 from channel_emulator.routes import Route, Routes
+from m3e.wire import auth
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import (
@@ -153,15 +154,42 @@ class LinkProxy(rpc.LinkServicer):
 
 class ControlService(rpc.ControlServicer):
     """Settings and statistics of one route's channel (``direction``; unset: the default), and
-    routes added while it runs."""
+    routes added while it runs.
 
-    def __init__(self, routes: Routes) -> None:
+    Every call carries the deployment's token (``x-m3e-token`` metadata; UNAUTHENTICATED
+    without it) and ``SetRoute`` points a route only at a receiver the operator allowed
+    (PERMISSION_DENIED otherwise). ``token`` None (in-process tests only) checks nothing;
+    ``allowed`` None allows any receiver."""
+
+    def __init__(
+        self, routes: Routes, token: str | None = None, allowed: auth.RouteAllowList | None = None
+    ) -> None:
         self.routes = routes
+        self.token = token
+        self.allowed = allowed
+
+    async def _authorize(self, context: grpc.aio.ServicerContext) -> None:
+        if self.token is None:
+            return
+        given = auth.token_of_metadata(context.invocation_metadata())
+        if not auth.token_matches(given, self.token):
+            log.warning("Control call from %s refused: %s token", context.peer(), "wrong" if given else "no")
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "Control needs the relay's control token (M3E_CONTROL_TOKEN or --control-token)",
+            )
 
     async def SetRoute(self, request: pb.RouteRequest, context: grpc.aio.ServicerContext) -> pb.ChannelStats:
+        await self._authorize(context)
         host, sep, port = request.target.rpartition(":")
         if not request.direction or not sep or not host or not port.isdigit():
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a route needs a direction and a HOST:PORT")
+        if self.allowed is not None and not self.allowed.permits(request.target):
+            log.warning("SetRoute to %s refused: not in the allow-list (%r)", request.target, self.allowed)
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{request.target} is not an allowed receiver (the relay's --allow-route)",
+            )
         route = self.routes.add(request.direction, request.target)
         log.info("route %r -> %s", request.direction, request.target)
         return channel_stats_to_proto(route.emulator.snapshot())
@@ -169,6 +197,7 @@ class ControlService(rpc.ControlServicer):
     async def Configure(
         self, request: pb.ChannelSettings, context: grpc.aio.ServicerContext
     ) -> pb.ChannelStats:
+        await self._authorize(context)
         try:
             settings = settings_from_proto(request)
             return channel_stats_to_proto(self._route(settings.direction or "").emulator.configure(settings))
@@ -177,6 +206,7 @@ class ControlService(rpc.ControlServicer):
             raise
 
     async def Stats(self, request: pb.StatsRequest, context: grpc.aio.ServicerContext) -> pb.ChannelStats:
+        await self._authorize(context)
         try:
             return channel_stats_to_proto(self._route(request.direction).emulator.snapshot())
         except ValueError as exc:
@@ -200,18 +230,25 @@ async def serve(
     xi_threshold: float = XI_THRESHOLD,
     max_retries: int = MAX_RETRIES,
     routes: dict[str, str] | None = None,
+    *,
+    control_token: str,
+    allow_routes: list[str] | None = None,
 ) -> None:
     """Run the emulator until cancelled. ``target`` is the default route's receiver;
-    ``routes`` names more (direction -> receiver), each with a channel of its own."""
+    ``routes`` names more (direction -> receiver), each with a channel of its own.
+    ``Control`` answers only calls with ``control_token``, and ``SetRoute`` points routes only
+    at ``allow_routes`` (HOST or HOST:PORT, "*": anywhere) and the receivers named here."""
     table = Routes(settings, seed, retransmit_by, xi_threshold, max_retries)
+    allowed = auth.RouteAllowList(allow_routes or ())
     for name, address in {"": target, **(routes or {})}.items():
         if address:
             table.add(name, address)
+            allowed.allow(address)
     server, port, health = create_server(
         listen,
         [
             lambda s: rpc.add_LinkServicer_to_server(LinkProxy(table, tls), s),
-            lambda s: rpc.add_ControlServicer_to_server(ControlService(table), s),
+            lambda s: rpc.add_ControlServicer_to_server(ControlService(table, control_token, allowed), s),
         ],
         tls,
     )

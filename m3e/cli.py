@@ -130,9 +130,26 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
     "common": [
         ("--host", "host", str, "address to bind (default 127.0.0.1)"),
         ("--seed", "seed", int, "seed of every random draw"),
-        ("--tls-cert", "tls_cert", Path, "PEM certificate (server side)"),
-        ("--tls-key", "tls_key", Path, "PEM private key (server side)"),
-        ("--tls-ca", "tls_ca", Path, "PEM CA bundle (client side)"),
+        ("--tls-cert", "tls_cert", Path, "PEM certificate (a server's; a client's certificate too)"),
+        ("--tls-key", "tls_key", Path, "PEM private key of --tls-cert"),
+        (
+            "--tls-ca",
+            "tls_ca",
+            Path,
+            "PEM CA bundle: clients trust servers it signed; servers ask clients for a certificate it signed",
+        ),
+        (
+            "--control-token",
+            "control_token",
+            str,
+            "the token that steers the channel (better: M3E_CONTROL_TOKEN, which ps does not show)",
+        ),
+        (
+            "--control-token-file",
+            "control_token_file",
+            Path,
+            "file holding the control token (made, mode 0600, when missing)",
+        ),
     ],
 }
 
@@ -182,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     relay = sub.add_parser("relay", help="run the channel emulator")
     relay.add_argument("--port", type=int, default=None, help="port to listen on (default 50051; 0: any)")
     relay.add_argument("--target", default="127.0.0.1:50052", help="receiver of the default route ('': none)")
+    relay.add_argument(
+        "--allow-route",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="a receiver Control.SetRoute may point a route at (the routes given here are allowed)",
+    )
     relay.add_argument(
         "--route",
         action="append",
@@ -415,11 +439,18 @@ def _send(args: argparse.Namespace) -> int:
 def _relay(args: argparse.Namespace) -> int:
     from channel_emulator.channel import channel_settings
     from channel_emulator.server import serve
+    from m3e.wire import auth
 
     s = _settings(args)
     port = s.relay_port if args.port is None else args.port
     routes = dict(_route(r) for r in args.route)
+    for entry in args.allow_route:
+        auth.parse_allowed(entry)  # ValueError before anything starts
     settings = channel_settings(s)
+    _check_ports(s.host, port=port)
+    token = auth.resolve_token(s.control_token, s.control_token_file) or auth.new_token()
+    if not (s.control_token or s.control_token_file):  # made here: whoever steers needs to see it
+        print(f"relay: control token {token} (give it as M3E_CONTROL_TOKEN to the receiver)", flush=True)
 
     async def go() -> int:
         await serve(
@@ -432,6 +463,8 @@ def _relay(args: argparse.Namespace) -> int:
             xi_threshold=s.xi_threshold,
             max_retries=s.max_retries,
             routes=routes,
+            control_token=token,
+            allow_routes=args.allow_route,
         )
         return 0
 
@@ -446,6 +479,7 @@ def _route(text: str) -> tuple[str, str]:
 
 
 def _receive(args: argparse.Namespace) -> int:
+    from m3e.wire import auth
     from receiver.config import receiver_config
     from receiver.server import serve
     from receiver.viewer import Viewer
@@ -453,7 +487,15 @@ def _receive(args: argparse.Namespace) -> int:
     s = _settings(args)
     port = s.receiver_port if args.port is None else args.port
     config = receiver_config(s, args.stats_json)
-    viewer = None if args.no_viewer else Viewer(s.host, s.viewer_port, args.control, _tls(s))
+    token = auth.resolve_token(s.control_token, s.control_token_file, create=False)
+    if args.control and not token and not args.no_viewer:
+        print(
+            "receive: no control token (M3E_CONTROL_TOKEN, --control-token or --control-token-file): "
+            "the relay will refuse the viewer's SNR control",
+            file=sys.stderr,
+        )
+    _check_ports(s.host, port=port, viewer_port=None if args.no_viewer else s.viewer_port)
+    viewer = None if args.no_viewer else Viewer(s.host, s.viewer_port, args.control, _tls(s), token)
 
     async def go() -> int:
         await serve(f"{s.host}:{port}", config, viewer, _tls(s), exit_after_session=args.once)
@@ -489,12 +531,25 @@ def _call(args: argparse.Namespace) -> int:
     if args.join and args.remote:
         raise ValueError("--join and --remote are the two ends of one call: use one")
     from m3e.config import load_settings, settings_env
+    from m3e.wire import auth
 
+    join = _join_link(args.join) if args.join else None
     # the call's processes share one set of settings: defaults < TOML < env < these flags
     given = {k: getattr(args, k) for k in ("width", "height", "fps", "duration", "fading", "host")}
     given.update({k: getattr(args, k) for k in ("tls_cert", "tls_key", "tls_ca")})
     s = load_settings(given, args.config)
+    # a joiner gets the host's control token from the host's page (call.orchestrator._join)
+    token = auth.resolve_token(s.control_token, s.control_token_file, create=False)
     tls = _tls(s) if any((s.tls_cert, s.tls_key, s.tls_ca)) else None
+    away = args.remote or ("a" if join else None)  # a party whose processes run elsewhere
+    given_sources = {"a": args.a, "b": args.b}
+    for party, spec in given_sources.items():  # before anything starts: a missing webcam is an error
+        if spec is not None and party != away and _is_media_spec(spec):
+            try:
+                _check_source(spec, s)
+            except Exception as exc:
+                raise ValueError(f"party {party}'s source: {exc}") from None
+    _check_ports(s.host, call_page_port=args.port)
     defaults = default_sources(s.host) if args.a is None or args.b is None else {}
     settings = CallSettings(
         sources={"a": args.a or defaults["a"], "b": args.b or defaults["b"]},
@@ -511,15 +566,66 @@ def _call(args: argparse.Namespace) -> int:
         env=settings_env(s),
         out=args.out,
         remote=args.remote,
-        join=args.join,
+        join=join,
         tls=tls,
         stamps=args.stamps,
+        control_token=token,
     )
     return run_call(settings, args.port, open_browser=not args.no_browser)
 
 
+def _check_source(spec: str, settings: Any = None, fps: float | None = None) -> None:
+    """SourceError (one line, exit 2) unless ``spec`` opens and has pictures: checked before
+    anything starts or loads."""
+    from m3e.media.sources import MediaSource, SourceConfig, SourceError
+
+    config = (
+        SourceConfig()
+        if settings is None
+        else SourceConfig(
+            settings.width, settings.height, settings.fps, settings.sample_rate, settings.channels
+        )
+    )
+    if fps is not None:
+        config = dataclasses.replace(config, fps=fps)
+    source = MediaSource(spec, config)
+    try:
+        if not source.has_video:
+            raise SourceError(f"{spec} has no video stream (audio only?): there is nothing to show")
+    finally:
+        source.close()
+
+
+def _is_media_spec(spec: str) -> bool:
+    """A webcam or a file (what ``_check_source`` can open here), not another kind of source."""
+    return spec == "webcam" or spec.startswith("webcam:") or spec == "testsrc" or Path(spec).suffix != ""
+
+
+def _check_ports(host: str, **ports: int | None) -> None:
+    """ValueError naming the first port (of those given, 0: any) that something else listens on."""
+    from m3e.launch import port_in_use
+
+    for what, port in ports.items():
+        if port and port_in_use(host, port):
+            raise ValueError(f"{what.replace('_', ' ')} {port} on {host} is in use (choose another)")
+
+
+def _join_link(text: str) -> str:
+    """``--join``: the link the host printed for party b (``http(s)://HOST:PORT/?party=b&key=K``)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(text if "://" in text else f"http://{text}")
+    if not parts.hostname or parts.port is None or not parse_qs(parts.query).get("key"):
+        raise ValueError(
+            f"--join {text!r}: expected the link the host printed for party b (…/?party=b&key=…)"
+        )
+    return text
+
+
 def _describe(args: argparse.Namespace) -> int:
     from m3e.semantics.extractor import describe_file
+
+    _check_source(args.path, fps=args.fps)  # before any model loads
 
     items = describe_file(args.path, fps=args.fps)
     if args.json:
@@ -547,6 +653,9 @@ def _demo(args: argparse.Namespace) -> int:
         schemes.get(Modality.VIDEO, versus)  # ValueError naming the choices
     if args.source is None:  # the embedded default input
         settings.source = str(sample_clip())
+    # every input checked before any process starts (a bad one used to surface ~10 s later)
+    _check_source(settings.source, settings)
+    _check_ports(settings.host, viewer_port=settings.viewer_port)
     return run_demo(
         settings,
         open_browser=not args.no_browser,
@@ -556,13 +665,32 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+# gRPC answers that mean the request itself was wrong: exit 2, as for any bad input
+_CALLER_FAULTS = (
+    "INVALID_ARGUMENT",
+    "FAILED_PRECONDITION",
+    "NOT_FOUND",
+    "OUT_OF_RANGE",
+    "UNAUTHENTICATED",
+    "PERMISSION_DENIED",
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if args.command not in ("eval", "train"):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        # `m3e eval --help`, `m3e eval --quick fig4`: the harness's (or trainer's) own options
+        args.options = [*unknown, *args.options]
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
+    import grpc
+
     from m3e.media.sources import SourceError
 
     try:
@@ -570,6 +698,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, SourceError, ConnectionError) as exc:
         print(f"m3e {args.command}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
+    except grpc.RpcError as exc:  # the far end refused: one line, not a traceback
+        code = exc.code() if hasattr(exc, "code") else None
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        name = code.name if code is not None else "error"
+        print(f"m3e {args.command}: error: {name}: {str(details).splitlines()[0]}", file=sys.stderr)
+        return 2 if name in _CALLER_FAULTS else 1
 
 
 if __name__ == "__main__":

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_ca: Path | None = None
+    # who may steer the channel (docs/security.md): the deployment's control token, or a file
+    # that holds it (made when missing)
+    control_token: str | None = None
+    control_token_file: Path | None = None
     # output
     out: Path = Path("received.mp4")
     playout_delay_ms: float = Field(300.0, ge=0)

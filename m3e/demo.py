@@ -27,6 +27,7 @@ from pathlib import Path
 from m3e import schemes
 from m3e.config import Settings, settings_env
 from m3e.launch import free_port, start_process
+from m3e.wire import auth
 from m3e.wire.grpc_util import TlsFiles
 
 DEMO_SECONDS = 10.0
@@ -41,7 +42,9 @@ def run_demo(
     versus: str | None = None,
 ) -> int:
     """One pipeline for ``settings.scheme``, or with ``versus`` (a video scheme) M3E and
-    ``versus`` side by side."""
+    ``versus`` side by side. Every process gets one control token (``M3E_CONTROL_TOKEN``);
+    the page's URL carries it."""
+    settings.control_token = auth.resolve_token(settings.control_token, settings.control_token_file)
     try:
         if versus is not None:
             return _side_by_side(settings, versus, open_browser, low_latency)
@@ -70,7 +73,7 @@ def _alone(settings: Settings, open_browser: bool, semantics: bool, low_latency:
     try:
         procs.append(start_process(receive_args, receiver, env=env))
         procs.append(start_process(relay_args, relay, env=env))
-        url = f"http://{host}:{viewer_port}/"
+        url = auth.with_token(f"http://{host}:{viewer_port}/", s.control_token)
         print(f"viewer: {url}", flush=True)
         if open_browser:
             webbrowser.open(url)
@@ -119,7 +122,7 @@ def _side_by_side(s: Settings, versus: str, open_browser: bool, low_latency: boo
     ports = {p.direction: free_port(host) for p in panes}
     preview = SourcePreview(s.source, s.width, s.height, PREVIEW_FPS, delay_s=s.playout_delay_ms / 1000)
     tls = TlsFiles(s.tls_cert, s.tls_key, s.tls_ca) if any((s.tls_cert, s.tls_key, s.tls_ca)) else None
-    page = ComparePage(host, s.viewer_port, panes, relay, preview, s.snr_db, tls)
+    page = ComparePage(host, s.viewer_port, panes, relay, preview, s.snr_db, tls, s.control_token)
     procs: list[subprocess.Popen[str]] = []
     receivers: dict[str, subprocess.Popen[str]] = {}
     try:

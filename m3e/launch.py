@@ -38,6 +38,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether a server listens on ``host:port`` already (bind as a server would, with
+    SO_REUSEADDR, so a port only in TIME_WAIT counts as free)."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host.strip("[]"), port))
+        except OSError:
+            return True
+    return False
+
+
 def probe_address(address: str | int) -> str:
     """``HOST:PORT`` to ask for a server told to listen on ``address`` (a bare port: this
     machine's loopback; a wildcard host: the loopback too)."""

@@ -4,7 +4,8 @@ The demo streams one source twice through one channel emulator, each scheme on a
 own (same channel settings, independent fading) to a receiver of its own; this page shows
 the source (decoded here, ``/source``), and reads each receiver's viewer websocket straight
 from the browser (video, statistics with the measured kbit/s, M3E's texts). Its one SNR
-control sets every route's channel (``/api/channel``), so both streams meet the same SNR.
+control sets every route's channel (``/api/channel``), so both streams meet the same SNR; it
+takes only same-origin JSON POSTs with the control token (the page reads it from its URL).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import grpc
 from aiohttp import web
 
 from m3e.media.preview import SourcePreview
+from m3e.wire import auth
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import channel_stats_from_proto, settings_to_proto
 from m3e.wire.grpc_util import TlsFiles, client_channel
@@ -55,9 +57,12 @@ class ComparePage:
         preview: SourcePreview,
         snr_db: float,
         tls: TlsFiles | None = None,
+        token: str | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.panes, self.relay, self.preview, self.tls = panes, relay, preview, tls
+        self.token = token or auth.new_token()
+        self._metadata = auth.grpc_metadata(token)
         self.snr_db = snr_db
         self.started = time.time()
         self._runner: web.AppRunner | None = None
@@ -71,7 +76,7 @@ class ComparePage:
         self._thread = threading.Thread(target=loop.run_forever, name="compare page", daemon=True)
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.start(), loop).result(timeout=30)
-        return f"http://{self.host}:{self.port}/"
+        return auth.with_token(f"http://{self.host}:{self.port}/", self.token)
 
     def stop_thread(self) -> None:
         self.preview.close()
@@ -124,6 +129,8 @@ class ComparePage:
 
     async def _channel(self, request: web.Request) -> web.Response:
         """``{"snr_db": x}``: every pane's route to x dB; the answer is each route's statistics."""
+        if (refused := auth.refusal_response(request, self.token)) is not None:
+            return refused
         try:
             body = await request.json()
             snr = float(body["snr_db"])
@@ -135,7 +142,9 @@ class ComparePage:
             async with client_channel(self.relay, self.tls) as ch:
                 stub = rpc.ControlStub(ch)
                 for pane, s in zip(self.panes, settings, strict=True):
-                    reply = await stub.Configure(settings_to_proto(s), timeout=3)
+                    reply = await stub.Configure(
+                        settings_to_proto(s), timeout=3, metadata=self._metadata, wait_for_ready=True
+                    )
                     out[pane.direction] = dataclasses.asdict(channel_stats_from_proto(reply))
         except grpc.aio.AioRpcError as exc:
             return web.json_response({"error": f"relay: {exc.details()}"}, status=502)

@@ -5,7 +5,8 @@ A WebSocket carries binary messages tagged by their first byte (``V`` + JPEG fra
 wall clock (NaN when unknown), and the stream's frame number of the frame that follows) and
 JSON text messages with the statistics; ``/mjpeg`` is the fallback for clients without
 WebSocket. The SNR control goes to the emulator's ``Control`` service when the receiver knows
-its address.
+its address; it takes only same-origin JSON POSTs that carry the control token (the page
+reads it from its URL, ``?token=``; docs/security.md).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy.typing as npt
 from aiohttp import WSMsgType, web
 
 from m3e.media.sinks import JpegEncoder
+from m3e.wire import auth
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import channel_stats_from_proto, settings_to_proto
@@ -58,10 +60,16 @@ class Viewer:
         port: int = 8080,
         control: str | None = None,
         tls: TlsFiles | None = None,
+        token: str | None = None,
     ) -> None:
+        """``token``: the deployment's control token, asked of the page's POSTs and shown to
+        the relay's ``Control``; without one the page gets a token of its own and the relay
+        will refuse the SNR control."""
         self.host, self.port = host, port
         self.control = control
         self.tls = tls
+        self.token = token or auth.new_token()
+        self._metadata = auth.grpc_metadata(token)
         self.service: SessionSource | None = None
         self._lock = threading.Lock()
         self._jpeg = b""
@@ -122,10 +130,19 @@ class Viewer:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # one line for the user, not a traceback
+            await self._runner.cleanup()
+            raise ValueError(f"cannot serve the viewer on {self.host}:{self.port}: {exc.strerror}") from None
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._poller = asyncio.create_task(self._poll_channel())
-        print(f"viewer: http://{self.host}:{self.port}/", flush=True)
+        print(f"viewer: {self.url}", flush=True)
+
+    @property
+    def url(self) -> str:
+        """The page's address with its token (what a browser needs to steer the channel)."""
+        return auth.with_token(f"http://{self.host}:{self.port}/", self.token)
 
     async def stop(self) -> None:
         if self._poller:
@@ -224,6 +241,9 @@ class Viewer:
         return resp
 
     async def _set_channel(self, request: web.Request) -> web.Response:
+        if (refused := auth.refusal_response(request, self.token)) is not None:
+            log.warning("POST /api/channel from %s refused: %s", request.remote, refused.text)
+            return refused
         if not self.control:
             return web.json_response({"error": "this receiver was started without --control"}, status=409)
         try:
@@ -233,7 +253,9 @@ class Viewer:
             return web.json_response({"error": 'expected JSON {"snr_db": number}'}, status=400)
         try:
             async with client_channel(self.control, self.tls) as ch:
-                reply = await rpc.ControlStub(ch).Configure(settings_to_proto(settings), timeout=3)
+                reply = await rpc.ControlStub(ch).Configure(
+                    settings_to_proto(settings), timeout=3, metadata=self._metadata, wait_for_ready=True
+                )
         except grpc.aio.AioRpcError as exc:
             return web.json_response({"error": f"relay: {exc.details()}"}, status=502)
         self._channel = dataclasses.asdict(channel_stats_from_proto(reply))
@@ -248,7 +270,11 @@ class Viewer:
                 try:
                     self._channel = dataclasses.asdict(
                         channel_stats_from_proto(
-                            await stub.Stats(pb.StatsRequest(direction=self._direction()), timeout=2)
+                            await stub.Stats(
+                                pb.StatsRequest(direction=self._direction()),
+                                timeout=2,
+                                metadata=self._metadata,
+                            )
                         )
                     )
                 except Exception:

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from m3e.loading import announce
 from m3e.semantics.vocabulary import imagenet_noun
 
 Image = npt.NDArray[np.uint8]
@@ -95,6 +96,7 @@ def embed(texts: list[str]) -> npt.NDArray[np.float32]:
 
 
 @functools.cache
+@announce("the knowledge base (exemplar pictures)")
 def exemplar_library() -> tuple[Memory, ...]:
     """Offline pictures the test clips do not use (scikit-image's and frames of Big Buck
     Bunny; never the real clips of the evaluation), each described once by our recogniser in

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from m3e.codecs.text_difference import MAX_BYTES, TextDifference, detokenize, sentence_check
+from m3e.loading import announce
 from m3e.phy.link import TransportCoder
 from m3e.phy.modulation import Constellation
 
@@ -382,6 +383,7 @@ class SentenceReceiver:
 
 
 @functools.cache
+@announce("the semantic text codec")
 def load_codec(path: Path = WEIGHTS) -> SemanticTextCodec:
     from m3e.semantics.similarity import sentence_encoder
 

@@ -58,7 +58,7 @@ def channel(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="m3e train semantic-text", description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--minutes", type=float, default=0, help="stop (and save) after this long; 0: no limit")
     ap.add_argument("--batch", type=int, default=64)

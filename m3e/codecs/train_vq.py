@@ -117,7 +117,7 @@ def evaluate(model: VQImageCodec, frames: list[npt.NDArray[np.uint8]]) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="m3e train vq", description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=25.0, help="training time budget (this run)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=4e-4)

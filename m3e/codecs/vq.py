@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from m3e.loading import announce
+
 WEIGHTS = Path(__file__).parent / "weights" / "vq.pt"
 DOWNSAMPLE = 8
 
@@ -193,6 +195,7 @@ def to_image(x: torch.Tensor) -> npt.NDArray[np.uint8]:
 
 
 @functools.cache
+@announce("the VQ image codec")
 def load_vq(path: Path = WEIGHTS) -> VQImageCodec:
     blob = torch.load(path, map_location="cpu", weights_only=True)
     config = blob["config"]

@@ -48,7 +48,7 @@ def fit(samples: dict[str, np.ndarray], recall: float) -> TextDetector:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="m3e train text-detector", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sentences", type=int, default=400)
     ap.add_argument("--recall", type=float, default=0.95)
     args = ap.parse_args(argv)

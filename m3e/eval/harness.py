@@ -261,7 +261,7 @@ def find_clips(folder: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="m3e eval", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="m3e eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("figure", choices=[*FIGURES, "all"])
     ap.add_argument("--quick", action="store_true", help="2 made + 2 real clips, 3 SNRs, 16 sentences")
     ap.add_argument("--snr", type=float, nargs="+", help="SNR points in dB (default: the profile's)")

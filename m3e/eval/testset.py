@@ -12,7 +12,9 @@ again (so a scene the receiver has seen comes back, as in a call).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
@@ -92,10 +94,27 @@ def make_eval_set(
     return clips
 
 
+SHIPPED_SPEECH = Path(__file__).parent / "data" / "speech"  # the clips' sentences, spoken already
+
+
+def _shipped_speech(text: str) -> Path:
+    return SHIPPED_SPEECH / f"{hashlib.sha1(text.encode()).hexdigest()[:12]}.ogg"
+
+
 def speech_audio(text: str, rate: int = SAMPLE_RATE) -> npt.NDArray[np.float32]:
-    """Synthesised speech (espeak-ng, en-us, 140 words/min) as float32 mono at ``rate``."""
+    """Synthesised speech (espeak-ng, en-us, 140 words/min) as float32 mono at ``rate``.
+    Without espeak-ng, the sentences of the project's own clips come from recordings of it
+    shipped with the package (Opus), so the sample clip can be made on any machine."""
+    import shutil
+
     from m3e.codecs.audio_semantic import speak
 
+    shipped = _shipped_speech(text)
+    if shutil.which("espeak-ng") is None and shipped.is_file():
+        with av.open(str(shipped)) as c:
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            parts = [f.to_ndarray().reshape(-1) for fr in c.decode(audio=0) for f in resampler.resample(fr)]
+        return np.concatenate(parts).astype(np.float32)
     return speak(text, 140, rate=rate)
 
 
@@ -119,11 +138,30 @@ def make_clip(
     fps: int = 30,
     seed: int = 0,
 ) -> Path:
-    """Write ``clip.mp4`` (H.264 + AAC) and ``labels.json`` into ``out_dir``; returns the clip."""
+    """Write ``clip.mp4`` (H.264 + AAC) and ``labels.json`` into ``out_dir``; returns the clip.
+
+    Both are written to temporary files and renamed into place once complete: a run that
+    fails half-way (or is killed) leaves no half-written clip behind."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
     clip = out_dir / "clip.mp4"
-    container = av.open(str(clip), "w")
+    partial = out_dir / f".clip.{os.getpid()}.mp4.partial"
+    try:
+        labels = _write_clip(partial, scenes, size, fps, seed)
+        text = out_dir / f".labels.{os.getpid()}.json.partial"
+        text.write_text(json.dumps(labels, indent=2))
+        os.replace(text, out_dir / "labels.json")
+        os.replace(partial, clip)  # last: a clip.mp4 that exists is complete
+    finally:
+        partial.unlink(missing_ok=True)
+    return clip
+
+
+def _write_clip(
+    path: Path, scenes: tuple[Scene, ...], size: tuple[int, int], fps: int, seed: int
+) -> dict[str, object]:
+    """The clip into ``path``; returns its labels."""
+    rng = np.random.default_rng(seed)
+    container = av.open(str(path), "w", format="mp4")
     video = container.add_stream("libx264", rate=fps)
     video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
     video.options = {"crf": "18", "preset": "veryfast"}
@@ -160,22 +198,39 @@ def make_clip(
             container.mux(packet)
     container.close()
     cuts = [s["start"] for s in labels[1:]]
-    (out_dir / "labels.json").write_text(
-        json.dumps({"scenes": labels, "cuts": cuts, "duration": t}, indent=2)
-    )
-    return clip
+    return {"scenes": labels, "cuts": cuts, "duration": t}
+
+
+def clip_is_valid(clip: Path, duration: float | None = None) -> bool:
+    """Whether ``clip`` opens with a video and an audio stream and (given ``duration``) is
+    about that long: a stub or a truncated file is not used."""
+    try:
+        with av.open(str(clip)) as c:
+            if not (c.streams.video and c.streams.audio):
+                return False
+            length = c.duration / 1e6 if c.duration else 0.0
+            next(c.decode(video=0))
+    except (av.error.FFmpegError, OSError, StopIteration):
+        return False
+    return duration is None or length >= duration - 0.5
 
 
 def sample_clip() -> Path | str:
     """The sample clip (``SCENES``, the demo's default input), made once per machine in
-    ``SAMPLE_DIR``; "testsrc" when it cannot be made here."""
+    ``SAMPLE_DIR`` and checked before each use (one that is broken is made again);
+    "testsrc" when it cannot be made here."""
     clip = SAMPLE_DIR / "clip.mp4"
-    if not clip.exists():
-        try:
-            make_clip(SAMPLE_DIR)
-        except (RuntimeError, OSError) as exc:
-            print(f"demo: no sample clip ({exc}); streaming testsrc instead", flush=True)
-            return "testsrc"
+    if clip_is_valid(clip, sum(s.seconds for s in SCENES)):
+        return clip
+    if clip.exists():
+        print(f"demo: {clip} is incomplete; making the sample clip again", flush=True)
+    else:
+        print("demo: making the sample clip (once per machine, about 20 s)", flush=True)
+    try:
+        make_clip(SAMPLE_DIR, SCENES)
+    except (RuntimeError, OSError, av.error.FFmpegError) as exc:
+        print(f"demo: no sample clip ({exc}); streaming testsrc instead", flush=True)
+        return "testsrc"
     return clip
 
 

@@ -1,8 +1,10 @@
 """Sinks for what the receiver regenerates: an MP4 recorder, the sound card, and JPEG
 pictures (the viewer's and the call page's).
 
-The recorder writes fragmented MP4 (a fragment per keyframe), so the file written so far
-stays playable when the process is stopped abruptly. It encodes on a thread of its own: the
+The recorder writes fragmented MP4 flushed by time (a fragment at every keyframe and at least
+every ``FRAGMENT_S``; the muxer never holds video back waiting for late audio longer than
+that), so a process stopped abruptly, even by SIGKILL, leaves a playable file with all but
+about the last second of what it recorded. It encodes on a thread of its own: the
 receiver's decoding never waits for the recording (x264 at 720×480 is the receiver's largest
 cost), and ``close`` writes out everything queued.
 """
@@ -21,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 log = logging.getLogger(__name__)
+FRAGMENT_S = 0.5  # the most a SIGKILL may cost of a recording, beyond what is still queued
 
 
 class Mp4Recorder:
@@ -41,7 +44,14 @@ class Mp4Recorder:
             str(self.path),
             "w",
             format="mp4",
-            options={"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"},
+            options={
+                "movflags": "frag_keyframe+empty_moov+default_base_moof",
+                "frag_duration": str(int(FRAGMENT_S * 1e6)),  # µs: a fragment at least this often
+                "flush_packets": "1",
+                # by default the muxer holds packets up to 10 s until every stream has one (the
+                # audio is late or absent at times): held video would die with the process
+                "max_interleave_delta": str(int(FRAGMENT_S * 1e6)),
+            },
         )
         rate = fractions.Fraction(fps).limit_denominator(1001)
         self._video = self._out.add_stream("libx264", rate=rate)

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import av
 import numpy as np
@@ -153,9 +154,9 @@ class MediaSource:
             return
         streams: list[Iterator[MediaItem]] = []
         if self._video is not None:
-            streams.append(self._video_items(self._video.decode(video=0)))
+            streams.append(self._video_items(self._frames(self._video, "video")))
         if self._audio is not None:
-            streams.append(self._audio_items(self._audio.decode(audio=0)))
+            streams.append(self._audio_items(self._frames(self._audio, "audio")))
         if self._microphone is not None:
             streams.append(iter(self._microphone))
         limit = self.config.duration
@@ -166,6 +167,37 @@ class MediaSource:
                 yield item
         except av.error.FFmpegError as exc:
             raise SourceError(f"cannot read {self.spec}: {exc}".splitlines()[0]) from None
+
+    def _frames(self, container: av.container.InputContainer, kind: str) -> Iterator[Any]:
+        """The decoded frames of ``container``'s first ``kind`` stream. A damaged packet is
+        skipped with one log line (the decoder picks up again at the next one it can read):
+        a corrupt stretch in the middle of a file costs those frames, not the stream."""
+        stream = container.streams.video[0] if kind == "video" else container.streams.audio[0]
+        damaged = 0
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.EOFError:
+                return
+            except av.error.FFmpegError as exc:  # InvalidData, and EPERM from some decoders
+                damaged += 1
+                at = (
+                    float(packet.pts * packet.time_base)
+                    if packet.pts is not None and packet.time_base
+                    else None
+                )
+                (log.warning if damaged == 1 else log.debug)(
+                    "%s: skipped a damaged %s packet%s (%s)%s",
+                    self.spec,
+                    kind,
+                    f" at {at:.2f} s" if at is not None else "",
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    "; later ones are logged at debug level" if damaged == 1 else "",
+                )
+                continue
+            yield from frames
+        if damaged > 1:
+            log.warning("%s: skipped %d damaged %s packets in all", self.spec, damaged, kind)
 
     def _video_items(self, frames: Iterator[av.VideoFrame]) -> Iterator[VideoItem]:
         """Resample to the configured size and frame rate (dropping or repeating frames)."""

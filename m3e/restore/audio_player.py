@@ -10,12 +10,16 @@ in sync with the video's presentation times. Segments are faded at their edges
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from m3e.codecs import audio_semantic
 from m3e.codecs.audio_semantic import RATE, Audio, regenerate_segment
+
+log = logging.getLogger(__name__)
 
 MAX_WAITING = 3  # segments held back by an unsettled earlier one before it is played as it is
 _UNSET = b"\x00unset"
@@ -36,6 +40,7 @@ class SegmentPlayer:
         self._segments: dict[int, _Segment] = {}
         self._next = 0  # the next keyframe index to play
         self._cursor = 0.0  # seconds of track written
+        self._mute_speech = False  # no speech synthesiser here: events and T′ only
 
     def text(self, index: int, text: str, pts: float) -> None:
         segment = self._segments.setdefault(index, _Segment())
@@ -69,10 +74,11 @@ class SegmentPlayer:
 
     def _place(self, segment: _Segment) -> Audio:
         difference = None if segment.difference == _UNSET else segment.difference
+        text = segment.text or ""
         try:
-            audio = regenerate_segment(segment.text or "", difference)
+            audio = self._regenerate(text, difference)
         except ValueError:  # a damaged T′: the sentence alone
-            audio = regenerate_segment(segment.text or "", None)
+            audio = self._regenerate(text, None)
         gap = round((segment.pts - self._cursor) * RATE)
         if gap > 0:
             audio = np.concatenate([np.zeros(gap, np.float32), audio])
@@ -80,6 +86,17 @@ class SegmentPlayer:
             audio = audio[-gap:]
         self._cursor += audio.shape[0] / RATE
         return audio
+
+    def _regenerate(self, text: str, difference: bytes | None) -> Audio:
+        """The segment's audio; on a machine without a speech synthesiser (espeak-ng) its sound
+        events and T′ without the speech, said once in the log, never a failed stream."""
+        if not self._mute_speech:
+            try:
+                return regenerate_segment(text, difference)
+            except RuntimeError as exc:
+                log.warning("%s: M3E's audio goes on without the regenerated speech", exc)
+                self._mute_speech = True
+        return audio_semantic.regenerate("", difference, audio_semantic.sound_events(text))
 
 
 def to_int16(audio: Audio) -> npt.NDArray[np.int16]:

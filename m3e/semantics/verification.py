@@ -20,6 +20,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from m3e.loading import announce
 from m3e.semantics.vocabulary import LABEL_INDEX, VOCABULARY, label_of
 
 WEIGHTS = Path(__file__).parent / "weights" / "verifier.pt"
@@ -74,6 +75,7 @@ def label_set(p: npt.NDArray[np.float32], relative: float = 0.35) -> list[str]:
 
 
 @functools.cache
+@announce("the keyframe verifier")
 def load_verifier(path: Path = WEIGHTS) -> Verifier:
     model = Verifier()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

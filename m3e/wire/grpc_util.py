@@ -15,7 +15,10 @@ from m3e.wire.convert import GRPC_OPTIONS
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """PEM files; a server needs cert + key, a client needs the CA (or trusts the system's)."""
+    """PEM files; a server needs cert + key, a client needs the CA (or trusts the system's).
+
+    A server given the CA too asks every client for a certificate that CA signed (mutual
+    TLS: nobody without one reaches Link or Control); a client with cert + key presents them."""
 
     cert: Path | None = None
     key: Path | None = None
@@ -37,10 +40,18 @@ class TlsFiles:
         cert, key = self._read(self.cert), self._read(self.key)
         if cert is None or key is None:
             raise ValueError("a TLS server needs both --tls-cert and --tls-key")
-        return grpc.ssl_server_credentials([(key, cert)])
+        ca = self._read(self.ca)
+        return grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=ca, require_client_auth=ca is not None
+        )
 
     def channel_credentials(self) -> grpc.ChannelCredentials:
-        return grpc.ssl_channel_credentials(root_certificates=self._read(self.ca))
+        cert, key = self._read(self.cert), self._read(self.key)
+        if (cert is None) != (key is None):
+            raise ValueError("a TLS client certificate needs both --tls-cert and --tls-key")
+        return grpc.ssl_channel_credentials(
+            root_certificates=self._read(self.ca), private_key=key, certificate_chain=cert
+        )
 
 
 def create_server(

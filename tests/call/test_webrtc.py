@@ -50,7 +50,7 @@ async def test_a_browser_peer_reaches_the_sender_feed_with_its_frames_and_sound(
         async with TestClient(TestServer(page._app())) as client:
             await browser.setLocalDescription(await browser.createOffer())
             offer = {"party": "a", "sdp": browser.localDescription.sdp, "type": "offer"}
-            key = {"X-M3E-Key": page.keys["a"]}
+            key = {"X-M3E-Token": page.keys["a"]}
             assert (await client.post("/api/offer", json=offer)).status == 403  # no invite, no camera
             assert (await client.post("/api/offer", json={**offer, "party": "b"}, headers=key)).status == 400
             reply = await client.post("/api/offer", json=offer, headers=key)

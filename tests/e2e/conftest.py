@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from skimage.metrics import structural_similarity
 
 from m3e.launch import free_port, start_process
 from m3e.media.sources import MediaSource, SourceConfig, VideoItem
+from m3e.wire.auth import new_token
 from m3e.wire.grpc_util import TlsFiles
 
 
@@ -36,19 +38,24 @@ class Link:
     receiver_port: int = 0
     relay_port: int = 0
     viewer_port: int = 0
+    token: str = field(default_factory=new_token)  # the control token relay and receiver share
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "M3E_CONTROL_TOKEN": self.token}
 
     def start_receiver(self, *extra: str, viewer: bool = False) -> None:
         self.receiver_port = port = free_port()
         args = ["receive", "--port", str(port), "--once", "--out", str(self.tmp / "received.mp4"), *extra]
         self.viewer_port = free_port() if viewer else 0
         args += ["--viewer-port", str(self.viewer_port)] if viewer else ["--no-viewer"]
-        proc = start_process(args, port, echo=False, tls=tls_of(extra))
+        proc = start_process(args, port, echo=False, tls=tls_of(extra), env=self.env)
         self.procs.append(proc)
 
     def start_relay(self, *extra: str, port: int = 0) -> subprocess.Popen[str]:
         self.relay_port = port = port or free_port()
         args = ["relay", "--port", str(port), "--target", f"127.0.0.1:{self.receiver_port}", *extra]
-        proc = start_process(args, port, echo=False, tls=tls_of(extra))
+        proc = start_process(args, port, echo=False, tls=tls_of(extra), env=self.env)
         self.procs.append(proc)
         return proc
 

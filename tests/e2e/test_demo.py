@@ -22,11 +22,14 @@ from m3e.launch import free_port
 from tests.e2e.conftest import recorded_frames
 
 pytestmark = pytest.mark.slow
+# what the pages send with a POST: JSON, and the control token they read from their URL
+HEADERS = "{'Content-Type': 'application/json', 'X-M3E-Token': TOKEN}"
 
 
-def _get(url: str, body: dict[str, Any] | None = None) -> Any:
+def _get(url: str, body: dict[str, Any] | None = None, token: str = "") -> Any:
     data = None if body is None else json.dumps(body).encode()
-    with urllib.request.urlopen(urllib.request.Request(url, data), timeout=5) as reply:
+    headers = {"Content-Type": "application/json", "X-M3E-Token": token}
+    with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=5) as reply:
         return json.loads(reply.read())
 
 
@@ -69,8 +72,9 @@ async def test_demo_streams_m3e_and_h265_side_by_side(tmp_path: Path) -> None:
     demo = _Demo("--duration", "8", "--viewer-port", str(port), "--out", str(tmp_path / "received.mp4"))
     browser = None
     try:
-        url = demo.wait_for("side by side", 120).split()[-1]
-        assert url == f"http://127.0.0.1:{port}/"
+        page_url = demo.wait_for("side by side", 120).split()[-1]
+        url, _, token = page_url.partition("?token=")  # the page reads its control token from its URL
+        assert url == f"http://127.0.0.1:{port}/" and len(token) >= 32
         state = _get(url + "api/demo")
         assert [(p["scheme"], p["direction"]) for p in state["panes"]] == [("h265", "h265"), ("m3e", "m3e")]
         assert state["preview"] and state["snr_db"] == 20
@@ -78,7 +82,7 @@ async def test_demo_streams_m3e_and_h265_side_by_side(tmp_path: Path) -> None:
             assert b"side by side" in page.read()
         viewers = {p["direction"]: f"http://127.0.0.1:{p['viewer_port']}/api/stats" for p in state["panes"]}
         if chromium_binary() is not None:
-            browser = Browser(url, tmp_path / "profile")
+            browser = Browser(page_url, tmp_path / "profile")
             await browser.connect()
         # both pipelines deliver frames (M3E first loads its models)
         deadline = time.monotonic() + 240
@@ -94,7 +98,7 @@ async def test_demo_streams_m3e_and_h265_side_by_side(tmp_path: Path) -> None:
         assert len(seen) == 2 and min(seen.values()) >= 30, seen
         assert {s["video_scheme"] for s in stats.values()} == {"h265", "m3e"}
         # the one SNR control sets both routes
-        reply = _get(url + "api/channel", {"snr_db": 15})
+        reply = _get(url + "api/channel", {"snr_db": 15}, token)
         assert {d: r["settings"]["snr_db"] for d, r in reply["routes"].items()} == {"h265": 15, "m3e": 15}
         if browser is not None:
             await asyncio.sleep(1.5)  # statistics every 0.5 s, the source at 15 fps
@@ -105,10 +109,8 @@ async def test_demo_streams_m3e_and_h265_side_by_side(tmp_path: Path) -> None:
                 )
                 assert "now" in await browser.evaluate(f"document.getElementById('kbps-{key}').textContent")
             assert await browser.evaluate("document.getElementById('source').naturalWidth") == 720
-            body = "JSON.stringify({snr_db: 12})"
-            reply = await browser.evaluate(
-                f"fetch('/api/channel', {{method: 'POST', body: {body}}}).then(r => r.json())"
-            )
+            post = f"{{method: 'POST', body: JSON.stringify({{snr_db: 12}}), headers: {HEADERS}}}"
+            reply = await browser.evaluate(f"fetch('/api/channel', {post}).then(r => r.json())")
             assert reply["snr_db"] == 12 and set(reply["routes"]) == {"h265", "m3e"}
         assert demo.proc.wait(timeout=240) == 0, "\n".join(demo.lines[-30:])
     finally:

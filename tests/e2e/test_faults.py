@@ -119,9 +119,13 @@ def test_tls_on_every_hop(link: Link) -> None:
     ]
     link.start_receiver(*tls)
     link.start_relay("--snr", "25", "--fading", "awgn", *tls)
-    sender = link.send(
-        "--duration", "2", "--width", "320", "--height", "240", "--tls-ca", str(tmp / "cert.pem")
-    )
+    # --tls-ca on a server asks every client for a certificate: a client without one is refused
+    anonymous = link.send(
+        "--duration", "1", "--width", "320", "--height", "240", "--reconnect-timeout", "2",
+        "--tls-ca", str(tmp / "cert.pem"),
+    )  # fmt: skip
+    assert anonymous.returncode == 2
+    sender = link.send("--duration", "2", "--width", "320", "--height", "240", *tls)
     assert sender.returncode == 0
     assert link.procs[0].wait(timeout=30) == 0
     assert len(recorded_frames(tmp / "received.mp4")) >= 55

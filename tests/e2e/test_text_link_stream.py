@@ -12,6 +12,7 @@ from m3e.phy.estimation import PilotLayout
 from m3e.semantics.similarity import xi
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
+from m3e.wire.auth import grpc_metadata
 from m3e.wire.convert import burst_to_proto, header_to_proto, settings_to_proto
 from m3e.wire.grpc_util import client_channel
 from m3e.wire.messages import Burst, ChannelSettings, Modality, StreamHeader
@@ -42,7 +43,7 @@ def _bursts() -> list[Burst]:
     ]
 
 
-async def _talk(relay: str) -> tuple[list[pb.Feedback], pb.ChannelStats]:
+async def _talk(relay: str, token: str) -> tuple[list[pb.Feedback], pb.ChannelStats]:
     """A sender of two sentences: the first crosses a -30 dB channel and is asked for again,
     after which the test improves the channel; a malformed burst sits between them. Returns
     the feedback and the emulator's statistics at the end."""
@@ -66,7 +67,9 @@ async def _talk(relay: str) -> tuple[list[pb.Feedback], pb.ChannelStats]:
         async for fb in rpc.LinkStub(channel).Stream(uplink()):
             answers.append(fb)
             if fb.seq == 0 and fb.kind == pb.Feedback.NACK:
-                await rpc.ControlStub(channel).Configure(settings_to_proto(ChannelSettings(snr_db=12.0)))
+                await rpc.ControlStub(channel).Configure(
+                    settings_to_proto(ChannelSettings(snr_db=12.0)), metadata=grpc_metadata(token)
+                )
                 first.attempt += 1
                 outgoing.put_nowait(pb.Uplink(burst=burst_to_proto(first)))
             elif fb.seq == 0:
@@ -76,7 +79,7 @@ async def _talk(relay: str) -> tuple[list[pb.Feedback], pb.ChannelStats]:
                 outgoing.put_nowait(None)
         judged = sum(a.kind != pb.Feedback.REJECTED for a in answers)
         for _ in range(100):  # in receiver mode the emulator scores the answers on the side
-            stats = await rpc.ControlStub(channel).Stats(pb.StatsRequest())
+            stats = await rpc.ControlStub(channel).Stats(pb.StatsRequest(), metadata=grpc_metadata(token))
             if stats.texts_judged >= judged:
                 break
             await asyncio.sleep(0.1)
@@ -86,7 +89,7 @@ async def _talk(relay: str) -> tuple[list[pb.Feedback], pb.ChannelStats]:
 def test_nack_crosses_the_emulator_and_the_retransmission_raises_xi(link: Link) -> None:
     link.start_receiver("--stats-json", str(link.tmp / "rx.json"), "--max-retries", "3")
     link.start_relay("--snr", "-30", "--fading", "awgn")  # the first copy drowns in noise
-    answers, stats = asyncio.run(_talk(f"127.0.0.1:{link.relay_port}"))
+    answers, stats = asyncio.run(_talk(f"127.0.0.1:{link.relay_port}", link.token))
     first = [a for a in answers if a.seq == 0]
     assert first[0].kind == pb.Feedback.NACK and first[0].has_xi and first[0].xi < 0.6
     assert first[-1].kind == pb.Feedback.ACK and first[-1].decoded_text == SENTENCES[0]
@@ -107,7 +110,7 @@ def test_nack_crosses_the_emulator_and_the_retransmission_raises_xi(link: Link) 
 def test_genie_mode_decides_by_the_true_xi(link: Link) -> None:
     link.start_receiver("--max-retries", "3")
     link.start_relay("--snr", "-30", "--fading", "awgn", "--retransmit-by", "genie")
-    answers, stats = asyncio.run(_talk(f"127.0.0.1:{link.relay_port}"))
+    answers, stats = asyncio.run(_talk(f"127.0.0.1:{link.relay_port}", link.token))
     first = [a for a in answers if a.seq == 0]
     assert all(a.from_emulator and a.has_true_xi for a in first)
     assert first[0].kind == pb.Feedback.NACK and first[0].true_xi < 0.6

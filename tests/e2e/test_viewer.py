@@ -27,7 +27,7 @@ async def test_viewer_shows_live_video_and_controls_the_channel(link: Link, tmp_
     link.start_receiver("--control", f"127.0.0.1:{relay_port}", viewer=True)
     link.start_relay("--snr", "25", "--fading", "awgn", port=relay_port)
     link.send("--duration", "8", "--width", "320", "--height", "240", background=True)
-    browser = Browser(f"http://127.0.0.1:{link.viewer_port}/", tmp_path / "profile")
+    browser = Browser(f"http://127.0.0.1:{link.viewer_port}/?token={link.token}", tmp_path / "profile")
     try:
         await browser.connect()
         counts = []
@@ -44,7 +44,8 @@ async def test_viewer_shows_live_video_and_controls_the_channel(link: Link, tmp_
         snr = "document.getElementById('snr').value"
         assert await browser.evaluate(snr) == "25"  # the control shows the channel's setting
         reply = await browser.evaluate(
-            "fetch('/api/channel', {method: 'POST', body: JSON.stringify({snr_db: 7})}).then(r => r.json())"
+            "fetch('/api/channel', {method: 'POST', body: JSON.stringify({snr_db: 7}),"
+            " headers: {'Content-Type': 'application/json', 'X-M3E-Token': TOKEN}}).then(r => r.json())"
         )
         assert reply["settings"]["snr_db"] == 7
         await asyncio.sleep(1.5)

@@ -1,6 +1,7 @@
 import itertools
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -133,3 +134,55 @@ def test_absent_microphone_is_a_one_line_error() -> None:
     with pytest.raises(SourceError, match="no microphone") as info:
         MediaSource("mic", SourceConfig())
     assert "\n" not in str(info.value)
+
+
+def test_a_killed_recording_holds_all_but_the_last_second(tmp_path: Path) -> None:
+    """SIGKILL mid-stream (video and audio in real time): the file holds every frame handed
+    to the recorder until a second before the kill (a SIGKILLed receiver once kept 60 of ~200)."""
+    path = tmp_path / "killed.mp4"
+    code = (
+        "import sys, time, numpy as np\n"
+        "from m3e.media.sinks import Mp4Recorder\n"
+        f"r = Mp4Recorder({str(path)!r}, 160, 120, 30, sample_rate=48000)\n"
+        "t0 = time.monotonic()\n"
+        "for i in range(100000):\n"
+        "    r.write_video(np.full((120, 160, 3), i % 250, np.uint8))\n"
+        "    if i % 60 == 59: r.write_audio(np.zeros((96000, 1), np.int16))\n"  # audio 2 s late
+        "    while r.pending: time.sleep(0.002)\n"
+        "    print(r.frames, flush=True)\n"
+        "    time.sleep(max(0.0, t0 + (i + 1) / 30 - time.monotonic()))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    written = 0
+    while written < 90:  # three seconds in
+        written = int(proc.stdout.readline())
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait()
+    with av.open(str(path)) as c:
+        kept = sum(1 for _ in c.decode(video=0))
+    assert kept >= written, (kept, written)
+
+
+@pytest.mark.parametrize(("seconds", "at"), [(4.0, 0.5), (6.0, 0.5), (6.0, 0.7)])
+def test_a_damaged_stretch_mid_file_is_skipped_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, seconds: float, at: float
+) -> None:
+    """3 kB of garbage in the middle of a clip once ended the stream (exit 2): now the
+    damaged packets are skipped with a log line and the rest of the file plays."""
+    path = tmp_path / "damaged.mp4"
+    _write_clip(path, seconds=seconds)
+    data = bytearray(path.read_bytes())
+    middle = int(len(data) * at)
+    data[middle : middle + 3000] = np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    src = MediaSource(str(path), SourceConfig(320, 240, 25))
+    items = list(src)
+    src.close()
+    video = [it for it in items if isinstance(it, VideoItem)]
+    audio = [it for it in items if isinstance(it, AudioItem)]
+    assert len(video) >= 25 * seconds - 5 and video[-1].pts >= seconds - 0.1  # on to the end
+    assert audio[-1].pts >= seconds - 0.5
+    skipped = [r for r in caplog.records if "skipped a damaged" in r.getMessage()]
+    assert 1 <= len(skipped) <= 2 and all("\n" not in r.getMessage() for r in skipped)  # a line per stream

@@ -3,6 +3,7 @@ processes: state, bad requests, and the SNR control fanned out to every route.""
 
 from types import SimpleNamespace
 
+import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from channel_emulator.routes import Routes
@@ -26,9 +27,11 @@ async def test_page_state_and_bad_requests() -> None:
         assert [p["direction"] for p in state["panes"]] == ["h265", "m3e"]
         assert state["snr_db"] == 20 and state["preview"] is False
         assert (await client.get("/source")).status == 404  # a webcam is the senders'
-        assert (await client.post("/api/channel", data=b"not json")).status == 400
-        assert (await client.post("/api/channel", json={"snr": 3})).status == 400
-        reply = await client.post("/api/channel", json={"snr_db": 3})  # no relay at port 1
+        json_token = {"Content-Type": "application/json", "X-M3E-Token": page.token}
+        assert (await client.post("/api/channel", data=b"not json", headers=json_token)).status == 400
+        assert (await client.post("/api/channel", json={"snr": 3}, headers=json_token)).status == 400
+        assert (await client.post("/api/channel", json={"snr_db": 3})).status == 401  # no token
+        reply = await client.post("/api/channel", json={"snr_db": 3}, headers=json_token)  # no relay at 1
         assert reply.status == 502 and "relay" in (await reply.json())["error"]
 
 
@@ -36,14 +39,17 @@ async def test_one_snr_sets_every_route() -> None:
     routes = Routes(ChannelSettings(snr_db=20.0))
     for p in PANES:
         routes.add(p.direction, "127.0.0.1:1")
+    service = ControlService(routes, "tok")
     server, port, _ = create_server(
-        "127.0.0.1:0", [lambda s: rpc.add_ControlServicer_to_server(ControlService(routes), s)], None
+        "127.0.0.1:0", [lambda s: rpc.add_ControlServicer_to_server(service, s)], None
     )
     await server.start()
     try:
-        page = ComparePage("127.0.0.1", 0, PANES, f"127.0.0.1:{port}", WEBCAM, 20.0)
+        page = ComparePage("127.0.0.1", 0, PANES, f"127.0.0.1:{port}", WEBCAM, 20.0, token="tok")
+        assert page.token == "tok"
         async with TestClient(TestServer(page.app())) as client:
-            reply = await (await client.post("/api/channel", json={"snr_db": 4})).json()
+            post = await client.post("/api/channel", json={"snr_db": 4}, headers={"X-M3E-Token": "tok"})
+            reply = await post.json()
             assert {d: r["settings"]["snr_db"] for d, r in reply["routes"].items()} == {"h265": 4, "m3e": 4}
             assert (await (await client.get("/api/demo")).json())["snr_db"] == 4
         assert all(r.emulator.settings.snr_db == 4 for r in routes.values())
@@ -62,3 +68,45 @@ def test_viewer_reports_the_rate_per_second_of_video() -> None:
     assert out["bitrate_kbps_mean"] == 8.0  # 16 kbit over 2 s of video
     stats.frames = 10
     assert viewer.stats()["bitrate_kbps_mean"] is None  # under a second: no mean yet
+
+
+async def test_viewer_steers_only_for_its_own_page_with_the_token() -> None:
+    """A cross-site ``text/plain`` POST once set the relay to -25 dB: now the viewer asks for
+    same-origin JSON with the token, and hands the token on to the relay's Control."""
+    routes = Routes(ChannelSettings(snr_db=20.0))
+    routes.add("", "127.0.0.1:1")
+    service = ControlService(routes, "tok")
+    server, port, _ = create_server("127.0.0.1:0", [lambda s: rpc.add_ControlServicer_to_server(service, s)])
+    await server.start()
+    viewer = Viewer("127.0.0.1", 0, f"127.0.0.1:{port}", token="tok")
+    try:
+        await viewer.start()
+        assert viewer.url.endswith("/?token=tok")
+        base = f"http://127.0.0.1:{viewer.port}"
+        async with aiohttp.ClientSession() as http:
+            hostile = [
+                ({"Content-Type": "text/plain", "Origin": "http://evil.example"}, '{"snr_db": -25}'),
+                ({"Content-Type": "text/plain", "X-M3E-Token": "tok"}, '{"snr_db": -25}'),
+                (
+                    {
+                        "Content-Type": "application/json",
+                        "Origin": "http://evil.example",
+                        "X-M3E-Token": "tok",
+                    },
+                    None,
+                ),
+                ({"Content-Type": "application/json"}, None),
+                ({"Content-Type": "application/json", "X-M3E-Token": "guess"}, None),
+            ]
+            for headers, text in hostile:
+                body = text if text is not None else '{"snr_db": -25}'
+                async with http.post(f"{base}/api/channel", data=body, headers=headers) as reply:
+                    assert reply.status in (401, 403, 415), headers
+            assert routes[""].emulator.settings.snr_db == 20.0
+            ok = {"Content-Type": "application/json", "X-M3E-Token": "tok", "Origin": base}
+            async with http.post(f"{base}/api/channel", json={"snr_db": 5}, headers=ok) as reply:
+                assert reply.status == 200, await reply.text()
+            assert routes[""].emulator.settings.snr_db == 5.0
+    finally:
+        await viewer.stop()
+        await server.stop(None)

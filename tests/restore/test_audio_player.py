@@ -1,4 +1,7 @@
+import logging
+
 import numpy as np
+import pytest
 
 from m3e.codecs.audio_semantic import RATE, encode_difference
 from m3e.restore.audio_player import SegmentPlayer, to_int16
@@ -35,3 +38,26 @@ def test_an_unsettled_segment_does_not_hold_the_track_for_ever() -> None:
     assert len(out) == 4  # keyframe 0 never came: passed over once more than three wait
     assert sum(x.shape[0] for x in out) == 5 * RATE  # 1 s of silence, then 1 s per keyframe
     assert len(player.flush()) == 1
+
+
+def test_without_a_speech_synthesiser_the_track_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A machine without espeak-ng (a fresh one running make demo): the sound events and T′
+    still play, the speech is missing, one log line says so."""
+    from m3e.codecs import audio_semantic
+
+    def no_espeak(text: str, *args: object, **kwargs: object) -> np.ndarray:
+        if not text.strip():  # as audio_semantic.speak: nothing to say needs no synthesiser
+            return np.zeros(0, np.float32)
+        raise RuntimeError("speech synthesis needs espeak-ng (Debian package espeak-ng)")
+
+    monkeypatch.setattr(audio_semantic, "speak", no_espeak)
+    player = SegmentPlayer()
+    for i in range(3):
+        player.text(i, 'a person is speaking and a phone is ringing: "hello there"', float(i))
+        player.difference(i, encode_difference(_loud(1.0)), float(i))
+    with caplog.at_level(logging.WARNING):
+        out = player.ready() + player.flush()
+    assert sum(x.shape[0] for x in out) == 3 * RATE and max(float(np.abs(x).max()) for x in out) > 0.01
+    assert len([r for r in caplog.records if "espeak-ng" in r.getMessage()]) == 1

@@ -1,0 +1,21 @@
+"""A model loads once per process, announced by one line instead of bare progress bars."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_one_line_per_model_and_no_progress_bars() -> None:
+    code = (
+        "from m3e.semantics.similarity import sentence_encoder\n"
+        "from m3e.semantics.verification import load_verifier\n"
+        "assert sentence_encoder() is sentence_encoder()\n"
+        "assert load_verifier() is load_verifier()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert lines == ["m3e: loading the MiniLM sentence encoder", "m3e: loading the keyframe verifier"], lines
+    assert "Loading weights" not in r.stderr + r.stdout
