@@ -330,18 +330,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     health.add_argument("address", help="HOST:PORT of a relay or receiver (a bare PORT: this machine)")
     health.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the answer")
+    health.add_argument(
+        "--wait", type=float, default=0.0, help="keep asking this many seconds until SERVING (a start order)"
+    )
     health.add_argument("--tls-ca", type=Path, default=None, help="PEM CA bundle, for a TLS server")
     health.set_defaults(func=_health)
     return parser
 
 
 def _health(args: argparse.Namespace) -> int:
+    import time
+
     from m3e.launch import is_serving
     from m3e.wire.grpc_util import TlsFiles
 
     address = int(args.address) if args.address.isdigit() else args.address
     tls = TlsFiles(ca=args.tls_ca) if args.tls_ca else None
-    serving = is_serving(address, tls, timeout=args.timeout)
+    deadline = time.monotonic() + args.wait
+    while not (serving := is_serving(address, tls, timeout=args.timeout)) and time.monotonic() < deadline:
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
     print("SERVING" if serving else "NOT SERVING", flush=True)
     return 0 if serving else 1
 

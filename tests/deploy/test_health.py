@@ -1,6 +1,7 @@
 """``m3e health HOST:PORT``, the containers' health check: exit 0 when the gRPC health
 service there answers SERVING, 1 when it answers anything else or nobody listens."""
 
+import threading
 from collections.abc import Iterator
 from concurrent import futures
 
@@ -36,3 +37,16 @@ def test_serving_exits_0_else_1(server: tuple[int, health.HealthServicer]) -> No
 
 def test_nobody_listening_exits_1() -> None:
     assert main(["health", f"127.0.0.1:{free_port()}", "--timeout", "0.3"]) == 1
+
+
+def test_wait_keeps_asking_until_the_server_serves(server: tuple[int, health.HealthServicer]) -> None:
+    port, servicer = server
+    servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    timer = threading.Timer(0.5, servicer.set, ("", health_pb2.HealthCheckResponse.SERVING))
+    timer.start()
+    try:
+        assert main(["health", f"127.0.0.1:{port}", "--wait", "10"]) == 0
+    finally:
+        timer.cancel()
+    servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    assert main(["health", f"127.0.0.1:{port}", "--wait", "0.5", "--timeout", "0.2"]) == 1
