@@ -6,6 +6,7 @@
   m3e demo      all three locally on the embedded default input
   m3e phy       send one text message through the physical layer alone
   m3e text      send a sentence through the semantic text link and print what arrives
+  m3e health    exit 0 when a relay or receiver answers its gRPC health check SERVING
 
 The process packages are imported only by the subcommand that runs them, so the core
 library never depends on a process. Every option is also read from ``--config FILE.toml``
@@ -71,6 +72,8 @@ def _yes_no(text: str) -> bool:
         raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
     return text.lower() in ("yes", "true", "1")
 
+
+SAMPLE_SOURCE = "sample"  # m3e send --source sample: the sample clip that m3e demo streams
 
 # (flag, settings field, type, help) shared by the process subcommands
 _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
@@ -176,7 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    send = sub.add_parser("send", help="stream a source through the link")
+    send = sub.add_parser(
+        "send",
+        help="stream a source through the link",
+        description="Stream a source through the link. --source sample: the sample clip that m3e demo "
+        "streams (made once per machine).",
+    )
     send.add_argument("--target", default="127.0.0.1:50051", help="relay (or receiver) address")
     send.add_argument(
         "--as-fast-as-possible", action="store_true", help="do not pace the source in real time"
@@ -338,7 +346,35 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--seed", type=int, default=0)
     text.add_argument("--json", action="store_true", help="one JSON object per sentence")
     text.set_defaults(func=_text)
+
+    health = sub.add_parser(
+        "health",
+        help="exit 0 when the relay or receiver at HOST:PORT answers its gRPC health check SERVING, "
+        "else 1 (container health checks)",
+    )
+    health.add_argument("address", help="HOST:PORT of a relay or receiver (a bare PORT: this machine)")
+    health.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the answer")
+    health.add_argument(
+        "--wait", type=float, default=0.0, help="keep asking this many seconds until SERVING (a start order)"
+    )
+    health.add_argument("--tls-ca", type=Path, default=None, help="PEM CA bundle, for a TLS server")
+    health.set_defaults(func=_health)
     return parser
+
+
+def _health(args: argparse.Namespace) -> int:
+    import time
+
+    from m3e.launch import is_serving
+    from m3e.wire.grpc_util import TlsFiles
+
+    address = int(args.address) if args.address.isdigit() else args.address
+    tls = TlsFiles(ca=args.tls_ca) if args.tls_ca else None
+    deadline = time.monotonic() + args.wait
+    while not (serving := is_serving(address, tls, timeout=args.timeout)) and time.monotonic() < deadline:
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+    print("SERVING" if serving else "NOT SERVING", flush=True)
+    return 0 if serving else 1
 
 
 def _text(args: argparse.Namespace) -> int:
@@ -419,6 +455,10 @@ def _send(args: argparse.Namespace) -> int:
 
     realtime = not args.as_fast_as_possible
     s = _settings(args)
+    if s.source == SAMPLE_SOURCE:  # the demo's embedded default input (containers use it)
+        from m3e.eval.testset import sample_clip
+
+        s.source = str(sample_clip())
     config = sender_config(s, args.target, args.semantics, args.low_latency, realtime, args.direction)
     sender = Sender(config)
 
