@@ -23,7 +23,7 @@ from m3e.restore.smoothing import PositionSmoother
 
 MAX_ANCHORS, MAX_SAMPLES = 64, 1024  # keyframes waiting with motion, motion samples per keyframe
 LATE_MS = 150.0  # low latency: a motion sample this late plays its own frame only
-HOLD_AFTER_S = 0.3  # low latency: a frame nothing moved this long after its capture holds the picture
+HOLD_AFTER_S = 0.2  # low latency: a frame nothing moved this long after its capture holds the picture
 
 
 @dataclass

@@ -261,7 +261,13 @@ class LowLatencyDecoder(VideoSchemeDecoder):
         wall = time.time()
         n = next((i for i, f in enumerate(self._due) if self.player.due_at(f.index) + PACE_S > wall), None)
         due, self._due = (self._due, []) if n is None else (self._due[:n], self._due[n:])
-        return due + _played(self.player.hold(wall))
+        # a frame moved or held stands for its own capture time: the latency is the video's delay
+        return [
+            f
+            if f.latency_ms is not None
+            else PlayedFrame(f.index, f.rgb, f.frozen, (wall - self.player.due_at(f.index)) * 1000)
+            for f in due + _played(self.player.hold(wall))
+        ]
 
     def flush(self, end_pts: float) -> list[PlayedFrame]:
         held = [PlayedFrame(p.index, p.rgb, True, None) for p in self.player.flush(end_pts)]
