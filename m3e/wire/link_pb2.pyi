@@ -190,7 +190,7 @@ class ChannelSettings(_message.Message):
     def __init__(self, snr_db: _Optional[float] = ..., fading: _Optional[str] = ..., coherence: _Optional[int] = ..., k_factor: _Optional[float] = ..., symbol_rate: _Optional[float] = ..., delay_ms: _Optional[float] = ..., erasure_prob: _Optional[float] = ..., feedback_loss: _Optional[float] = ..., direction: _Optional[str] = ...) -> None: ...
 
 class ChannelStats(_message.Message):
-    __slots__ = ("settings", "bursts", "symbols", "symbols_per_s", "erased_blocks", "rejected", "feedback_forwarded", "feedback_dropped", "streams", "texts_judged", "true_xi_mean", "true_damaged", "receiver_nacks", "decisions_agreed", "genie_nacks", "retransmit_by")
+    __slots__ = ("settings", "bursts", "symbols", "symbols_per_s", "erased_blocks", "rejected", "feedback_forwarded", "feedback_dropped", "streams", "texts_judged", "true_xi_mean", "true_damaged", "receiver_nacks", "decisions_agreed", "genie_nacks", "retransmit_by", "dropped")
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     BURSTS_FIELD_NUMBER: _ClassVar[int]
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +207,7 @@ class ChannelStats(_message.Message):
     DECISIONS_AGREED_FIELD_NUMBER: _ClassVar[int]
     GENIE_NACKS_FIELD_NUMBER: _ClassVar[int]
     RETRANSMIT_BY_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
     settings: ChannelSettings
     bursts: int
     symbols: int
@@ -223,7 +224,8 @@ class ChannelStats(_message.Message):
     decisions_agreed: int
     genie_nacks: int
     retransmit_by: str
-    def __init__(self, settings: _Optional[_Union[ChannelSettings, _Mapping]] = ..., bursts: _Optional[int] = ..., symbols: _Optional[int] = ..., symbols_per_s: _Optional[float] = ..., erased_blocks: _Optional[int] = ..., rejected: _Optional[int] = ..., feedback_forwarded: _Optional[int] = ..., feedback_dropped: _Optional[int] = ..., streams: _Optional[int] = ..., texts_judged: _Optional[int] = ..., true_xi_mean: _Optional[float] = ..., true_damaged: _Optional[int] = ..., receiver_nacks: _Optional[int] = ..., decisions_agreed: _Optional[int] = ..., genie_nacks: _Optional[int] = ..., retransmit_by: _Optional[str] = ...) -> None: ...
+    dropped: int
+    def __init__(self, settings: _Optional[_Union[ChannelSettings, _Mapping]] = ..., bursts: _Optional[int] = ..., symbols: _Optional[int] = ..., symbols_per_s: _Optional[float] = ..., erased_blocks: _Optional[int] = ..., rejected: _Optional[int] = ..., feedback_forwarded: _Optional[int] = ..., feedback_dropped: _Optional[int] = ..., streams: _Optional[int] = ..., texts_judged: _Optional[int] = ..., true_xi_mean: _Optional[float] = ..., true_damaged: _Optional[int] = ..., receiver_nacks: _Optional[int] = ..., decisions_agreed: _Optional[int] = ..., genie_nacks: _Optional[int] = ..., retransmit_by: _Optional[str] = ..., dropped: _Optional[int] = ...) -> None: ...
 
 class StatsRequest(_message.Message):
     __slots__ = ("direction",)

@@ -138,3 +138,4 @@ class ChannelStats:
     decisions_agreed: int = 0
     genie_nacks: int = 0
     retransmit_by: str = "receiver"
+    dropped: int = 0  # bursts dropped for backlog

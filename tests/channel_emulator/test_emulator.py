@@ -18,7 +18,9 @@ from m3e.wire.messages import Burst, ChannelSettings, Feedback, FeedbackKind, Mo
 
 def _header(direction: str = "") -> pb.Uplink:
     return pb.Uplink(
-        header=pb.StreamHeader(session_id="s", width=320, height=240, fps=30, direction=direction)
+        header=pb.StreamHeader(
+            session_id="s", width=320, height=240, fps=30, video_scheme="h265", direction=direction
+        )
     )
 
 
