@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 MAX_STREAM_BYTES = 32 * 1024 * 1024  # one stream's bursts on their way to the receiver
 MAX_TOTAL_BYTES = 128 * 1024 * 1024  # every stream's together
-MAX_AGE_S = 1.0  # a burst that landed this long ago and is still not taken is dropped
+MAX_AGE_S = 2.0  # a burst that landed this long ago and is still not taken is dropped
 
 
 class ByteBudget:

@@ -35,6 +35,8 @@ log = logging.getLogger("m3e.receiver")
 MAX_PENDING = 256  # payloads kept for soft combining while waiting for a retransmission
 MAX_PENDING_SYMBOLS = 4_000_000  # and their symbols together: the soft bits held stay ≈ 100 MB
 MAX_ANSWERED = 64  # sentences answered, remembered so that a later copy is not counted again
+MAX_SETTLED = 1024  # payloads decoded or given up, remembered: a copy sent again (its answer was
+# lost on the way back, and the sender's feedback timer fired) gets the same answer, undecoded
 
 
 @dataclass
@@ -69,6 +71,7 @@ class ReceiverSession:
         self._audio = schemes.audio_decoder(header, options) if header.audio_scheme else None
         self._text = schemes.text_decoder(header, options) if header.text_scheme else None
         self._answered: OrderedDict[int, None] = OrderedDict()  # sentences answered (seq)
+        self._settled: OrderedDict[int, FeedbackKind] = OrderedDict()  # payloads done with (seq)
         self.playback = Playback(
             header, config.out, config.sound_card, on_frame, on_audio, on_start=self._starts
         )
@@ -88,6 +91,9 @@ class ReceiverSession:
         except ValueError as exc:
             return self._reject(burst, exc)
         self.stats.bursts += 1
+        settled = self._settled.get(burst.seq)
+        if settled is not None:  # its answer was lost: the same answer again
+            return Feedback(burst.session_id, burst.seq, settled, stats=self.stats)
         self._transmissions += 1
         self._last_pts = max(self._last_pts, burst.pts)
         pending = self._pending.get(burst.seq)
@@ -129,6 +135,10 @@ class ReceiverSession:
             else:
                 self.stats.nacks += 1
                 kind = FeedbackKind.NACK
+        if kind != FeedbackKind.NACK:
+            self._settled[burst.seq] = kind
+            while len(self._settled) > MAX_SETTLED:
+                self._settled.popitem(last=False)
         self._play(now)
         self._update_stats()
         return Feedback(burst.session_id, burst.seq, kind, stats=self.stats, decoded_text=decoded_text)

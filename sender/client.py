@@ -44,6 +44,42 @@ class _Unacked:
     burst: Burst
     payload: bytes
     coding: Coding
+    sent_at: float = 0.0  # monotonic time of its latest transmission (0: not sent yet)
+    first_sent: float = 0.0
+    by_timer: bool = False  # the latest transmission was the timer's (no RTT sample from it)
+    queued: bool = False  # a retransmission waits in the queue
+
+
+# The HARQ timer (docs/robustness.md): a transmission unanswered for RTO is sent again with the
+# next redundancy version; RTO follows the feedback delay as TCP's does (RFC 6298).
+RTO_MIN_S, RTO_MAX_S, RTO_INITIAL_S = 0.08, 2.0, 0.5
+ANALOG_TIMEOUT_S = 5.0  # a sentence's decoding takes long (transformers): its own, longer timer
+FEEDBACK_DEADLINE_S = 3.0  # a payload still unanswered this long after its first transmission is given up
+TIMER_TICK_S = 0.02
+
+
+class FeedbackTimer:
+    """Smoothed feedback delay and its variation; ``rto`` is how long to wait for an answer."""
+
+    def __init__(self, fixed_s: float = 0.0) -> None:
+        self.fixed_s = fixed_s
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+
+    def sample(self, rtt: float) -> None:
+        if self.srtt is None:
+            self.srtt, self.rttvar = rtt, rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+
+    @property
+    def rto(self) -> float:
+        if self.fixed_s > 0:
+            return self.fixed_s
+        if self.srtt is None:
+            return RTO_INITIAL_S
+        return min(RTO_MAX_S, max(RTO_MIN_S, self.srtt + 4 * self.rttvar))
 
 
 class Sender:
@@ -63,6 +99,8 @@ class Sender:
         self._wake = asyncio.Event()  # something new to send (a burst or a retransmission)
         self._source_done = False  # the producer has put its last burst in the queue
         self._end_pts = 0.0  # media time of the last frame produced
+        self.timer = FeedbackTimer(config.feedback_timeout_ms / 1000)
+        self._video_unconfirmed: collections.OrderedDict[int, None] = collections.OrderedDict()
 
     def _encoders(self) -> tuple[StreamHeader, list[SchemeEncoder]]:
         """The stream header and the encoders of its schemes: text first, so that a keyframe's
@@ -175,8 +213,11 @@ class Sender:
                         grpc.StatusCode.CANCELLED,
                         grpc.StatusCode.INTERNAL,
                         grpc.StatusCode.UNKNOWN,
-                    ):
-                        raise
+                    ):  # the relay or the receiver refused this stream: a reconnect will not help
+                        raise ConnectionError(
+                            f"{self.config.target} refused the stream: {exc.code().name}: "
+                            f"{(exc.details() or '')[:200]}"
+                        ) from None
                     if self.stats.acks + self.stats.nacks + self.stats.given_up > answered:
                         backoff, down_since = 0.2, time.monotonic()  # the link worked for a while
                     if time.monotonic() - down_since > self.config.reconnect_timeout_s:
@@ -202,14 +243,25 @@ class Sender:
             while True:
                 # retransmissions first: a frame behind a missing one is held at the receiver
                 if not retransmit.empty():
-                    yield self._send(retransmit.get_nowait())
+                    again = retransmit.get_nowait()
+                    entry = self._unacked.get(again.seq)
+                    if entry is not None:
+                        entry.queued = False
+                        entry.sent_at = time.monotonic()
+                    yield self._send(again)
                 elif not queue.empty():
                     item = queue.get_nowait()
                     if item is None:
                         self._source_done = True
                         continue
                     burst, payload, coding = item
-                    self._unacked[burst.seq] = _Unacked(burst, payload, coding)
+                    now = time.monotonic()
+                    self._unacked[burst.seq] = _Unacked(burst, payload, coding, now, now)
+                    if burst.modality == Modality.VIDEO:
+                        self.stats.video_frames += 1
+                        self._video_unconfirmed[burst.seq] = None
+                        while len(self._video_unconfirmed) > 4096:
+                            self._video_unconfirmed.popitem(last=False)
                     while len(self._unacked) > 512:
                         self._unacked.popitem(last=False)
                     yield self._send(burst)
@@ -226,8 +278,54 @@ class Sender:
 
         async with client_channel(self.config.target, self.config.tls) as channel:
             call = rpc.LinkStub(channel).Stream(outgoing())
-            async for msg in call:
-                self._on_feedback(feedback_from_proto(msg), retransmit)
+            timer = asyncio.create_task(self._harq_timer(retransmit))
+            try:
+                async for msg in call:
+                    self._on_feedback(feedback_from_proto(msg), retransmit)
+            finally:
+                timer.cancel()
+
+    async def _harq_timer(self, retransmit: asyncio.Queue[Burst]) -> None:
+        """Feedback can be lost (``--feedback-loss``): a transmission unanswered for the timer's
+        RTO goes again with the next redundancy version, as a NACK would have asked, until
+        the retry limit or ``FEEDBACK_DEADLINE_S``; then the payload is given up here."""
+        while True:
+            await asyncio.sleep(TIMER_TICK_S)
+            now, rto = time.monotonic(), self.timer.rto
+            for seq, entry in list(self._unacked.items()):
+                if entry.queued or entry.sent_at == 0.0:
+                    continue
+                wait = max(rto, ANALOG_TIMEOUT_S) if entry.coding == "analog" else rto
+                if now - entry.sent_at < wait:
+                    continue
+                deadline = max(FEEDBACK_DEADLINE_S, wait * (self.config.max_retries + 1))
+                if entry.burst.attempt >= self.config.max_retries or now - entry.first_sent > deadline:
+                    self.stats.unanswered += 1
+                    self._unacked.pop(seq, None)
+                    self._on_ack.pop(seq, None)
+                    continue
+                self.stats.timeouts += 1
+                self._again(entry, retransmit, by_timer=True)
+
+    def _again(self, entry: _Unacked, retransmit: asyncio.Queue[Burst], by_timer: bool = False) -> None:
+        """Queue the next transmission of ``entry`` (HARQ IR's next redundancy version)."""
+        again = self.bursts.again(entry.burst, entry.payload, entry.coding)
+        entry.burst = again
+        entry.by_timer, entry.queued = by_timer, True
+        self.stats.retransmissions += 1
+        retransmit.put_nowait(again)
+        self._wake.set()
+
+    def shortfall(self) -> str | None:
+        """One line when less than ``config.min_delivered`` of the video frames were
+        delivered (the sender then exits non-zero), else None."""
+        st = self.stats
+        if st.video_frames == 0 or st.delivered_fraction >= self.config.min_delivered:
+            return None
+        return (
+            f"only {st.delivered_fraction:.0%} of the video frames were delivered "
+            f"({st.video_delivered} of {st.video_frames}; --min-delivered {self.config.min_delivered:.0%})"
+        )
 
     def _send(self, burst: Burst) -> pb.Uplink:
         self.stats.bursts += 1
@@ -238,8 +336,12 @@ class Sender:
         if fb.stats is not None:
             self.stats.last_receiver = {k: float(v) for k, v in vars(fb.stats).items()}
         entry = self._unacked.get(fb.seq)
+        if entry is not None and not entry.by_timer and not entry.queued:
+            self.timer.sample(time.monotonic() - entry.sent_at)  # Karn: never a timer's copy
         if fb.kind == FeedbackKind.ACK:
             self.stats.acks += 1
+            if self._video_unconfirmed.pop(fb.seq, 0) is None:  # a late ACK counts too
+                self.stats.video_delivered += 1
             self._unacked.pop(fb.seq, None)
             on_ack = self._on_ack.pop(fb.seq, None)
             if on_ack is not None:
@@ -247,11 +349,8 @@ class Sender:
         elif fb.kind == FeedbackKind.NACK and entry is not None:
             self.stats.nacks += 1
             self.stats.genie_nacks += fb.from_emulator
-            again = self.bursts.again(entry.burst, entry.payload, entry.coding)
-            entry.burst = again
-            self.stats.retransmissions += 1
-            retransmit.put_nowait(again)
-            self._wake.set()
+            if not entry.queued:  # the timer has not sent it again already
+                self._again(entry, retransmit)
         elif fb.kind == FeedbackKind.GIVE_UP:
             self.stats.given_up += 1
             self._unacked.pop(fb.seq, None)

@@ -2,6 +2,7 @@
 each kind of feedback (the streaming itself is tested end to end in tests/e2e)."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -69,3 +70,91 @@ def test_feedback_ack_nack_give_up() -> None:
     sender._on_feedback(Feedback("s", lost.seq, FeedbackKind.GIVE_UP), retransmit)
     sender._on_feedback(Feedback("s", lost.seq, FeedbackKind.ACK), retransmit)  # late: ignored
     assert acked == [1] and sender.stats.given_up == 1 and retransmit.empty()
+
+
+async def test_lost_feedback_is_resent_by_the_timer_then_given_up() -> None:
+    """A lost NACK meant no resend (498 of 600 frames froze at feedback loss 0.5): a
+    transmission unanswered for the timer's RTO goes again with the next redundancy version,
+    up to the retry limit, then it is given up here."""
+    config = SenderConfig(
+        source="testsrc", media=MEDIA, video_scheme="h265", feedback_timeout_ms=50, max_retries=2
+    )
+    sender = Sender(config)
+    retransmit: asyncio.Queue[Burst] = asyncio.Queue()
+    acked: list[int] = []
+    burst = _sent(sender, acked)
+    sender._unacked[burst.seq].sent_at = sender._unacked[burst.seq].first_sent = time.monotonic()
+    timer = asyncio.create_task(sender._harq_timer(retransmit))
+    try:
+        again = await asyncio.wait_for(retransmit.get(), 1.0)
+        assert (again.seq, again.attempt) == (burst.seq, 1) and again.rv != burst.rv
+        assert sender.stats.timeouts == 1
+        entry = sender._unacked[burst.seq]
+        assert entry.queued  # no second copy while this one waits to go
+        entry.queued, entry.sent_at = False, time.monotonic()  # sent; its answer is lost too
+        assert (await asyncio.wait_for(retransmit.get(), 1.0)).attempt == 2
+        entry.queued, entry.sent_at = False, time.monotonic()
+        await asyncio.sleep(0.2)
+        assert burst.seq not in sender._unacked and sender.stats.unanswered == 1  # given up
+        assert retransmit.empty() and sender.stats.timeouts == 2
+    finally:
+        timer.cancel()
+
+
+def test_feedback_timer_follows_the_feedback_delay() -> None:
+    from sender.client import RTO_INITIAL_S, RTO_MAX_S, RTO_MIN_S, FeedbackTimer
+
+    timer = FeedbackTimer()
+    assert timer.rto == RTO_INITIAL_S
+    for _ in range(20):
+        timer.sample(0.03)
+    assert RTO_MIN_S <= timer.rto < 0.1
+    for _ in range(50):
+        timer.sample(5.0)
+    assert timer.rto == RTO_MAX_S
+    assert FeedbackTimer(fixed_s=0.25).rto == 0.25
+
+
+def test_the_sender_says_when_too_little_was_delivered() -> None:
+    sender = Sender(SenderConfig(source="testsrc", media=MEDIA, video_scheme="h265", min_delivered=0.5))
+    sender.stats.video_frames, sender.stats.video_delivered = 300, 53
+    line = sender.shortfall()
+    assert line is not None and "18%" in line and "53 of 300" in line and "\n" not in line
+    sender.stats.video_delivered = 150
+    assert sender.shortfall() is None
+
+
+def test_a_late_ack_after_the_timer_gave_up_still_counts_as_delivered() -> None:
+    sender = Sender(SenderConfig(source="testsrc", media=MEDIA, video_scheme="h265"))
+    retransmit: asyncio.Queue[Burst] = asyncio.Queue()
+    sender.stats.video_frames = 1
+    sender._video_unconfirmed[7] = None
+    sender._on_feedback(Feedback("s", 7, FeedbackKind.ACK), retransmit)
+    sender._on_feedback(Feedback("s", 7, FeedbackKind.ACK), retransmit)  # a duplicate answer
+    assert sender.stats.video_delivered == 1 and sender.stats.delivered_fraction == 1.0
+
+
+async def test_a_refused_stream_is_one_line_not_a_reconnect_loop() -> None:
+    """RESOURCE_EXHAUSTED / INVALID_ARGUMENT from the relay or the receiver are final."""
+    import grpc
+
+    from m3e.wire import link_pb2_grpc as rpc
+    from m3e.wire.grpc_util import create_server
+
+    class Refusing(rpc.LinkServicer):
+        async def Stream(self, request_iterator, context):  # type: ignore[no-untyped-def]
+            await anext(aiter(request_iterator))
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "this receiver has 16 live sessions")
+            yield  # pragma: no cover
+
+    server, port, _ = create_server("127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(Refusing(), s)])
+    await server.start()
+    try:
+        sender = Sender(
+            SenderConfig(target=f"127.0.0.1:{port}", source="testsrc", media=MEDIA, video_scheme="h265")
+        )
+        with pytest.raises(ConnectionError, match="RESOURCE_EXHAUSTED: this receiver has 16 live sessions"):
+            await asyncio.wait_for(sender.run(), 30)
+        assert sender.stats.reconnects == 0
+    finally:
+        await server.stop(0)
