@@ -147,7 +147,7 @@ def hostile_cases(rng: np.random.Generator) -> dict[str, list[bytes]]:
             setattr(b, k, v)
         return pb.Uplink(burst=b).SerializeToString()
 
-    header_cases = {
+    header_cases: dict[str, dict[str, Any]] = {
         "sample_rate 2^32-1": dict(audio_scheme="aac", sample_rate=2**32 - 1, audio_channels=1),
         "audio_channels 2^32-1": dict(audio_scheme="aac", sample_rate=48000, audio_channels=2**32 - 1),
         "audio_channels 0": dict(audio_scheme="opus", sample_rate=48000, audio_channels=0),
@@ -506,7 +506,7 @@ def killed_receiver(seconds: float = 10.0, kill_after_s: float = 6.0) -> dict[st
             stderr=subprocess.DEVNULL,
             env=ps.env,
         )
-        ps.procs.append(sender)  # type: ignore[arg-type]
+        ps.procs.append(sender)
         played, start = 0, None
         deadline = time.monotonic() + seconds + 60
         while time.monotonic() < deadline:
