@@ -56,6 +56,7 @@ RTO_MIN_S, RTO_MAX_S, RTO_INITIAL_S = 0.08, 2.0, 0.5
 ANALOG_TIMEOUT_S = 5.0  # a sentence's decoding takes long (transformers): its own, longer timer
 FEEDBACK_DEADLINE_S = 3.0  # a payload still unanswered this long after its first transmission is given up
 TIMER_TICK_S = 0.02
+KEYFRAME_EVERY_S = 0.5  # at most this often a lost video payload asks for a keyframe
 
 
 class FeedbackTimer:
@@ -101,6 +102,7 @@ class Sender:
         self._end_pts = 0.0  # media time of the last frame produced
         self.timer = FeedbackTimer(config.feedback_timeout_ms / 1000)
         self._video_unconfirmed: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self._last_forced = 0.0  # when a lost video payload last asked for a keyframe
 
     def _encoders(self) -> tuple[StreamHeader, list[SchemeEncoder]]:
         """The stream header and the encoders of its schemes: text first, so that a keyframe's
@@ -301,11 +303,37 @@ class Sender:
                 deadline = max(FEEDBACK_DEADLINE_S, wait * (self.config.max_retries + 1))
                 if entry.burst.attempt >= self.config.max_retries or now - entry.first_sent > deadline:
                     self.stats.unanswered += 1
+                    self._payload_lost(entry)
                     self._unacked.pop(seq, None)
                     self._on_ack.pop(seq, None)
                     continue
                 self.stats.timeouts += 1
                 self._again(entry, retransmit, by_timer=True)
+
+    def _lost_before(self, answered: _Unacked, retransmit: asyncio.Queue[Burst]) -> None:
+        """Feedback comes back in the order the bursts went (one stream, one decoding worker,
+        one delay), sentences apart: an answer to a transmission means the answers to every
+        digital transmission sent before it that are still missing were lost. Those go again
+        now, not after a timeout (TCP's fast retransmit): in time for their play-out."""
+        for entry in list(self._unacked.values()):
+            if entry is answered or entry.queued or entry.coding == "analog" or entry.sent_at == 0.0:
+                continue
+            if entry.sent_at < answered.sent_at:
+                if entry.burst.attempt >= self.config.max_retries:
+                    continue  # the timer gives it up
+                self.stats.inferred_lost += 1
+                self._again(entry, retransmit, by_timer=True)
+
+    def _payload_lost(self, entry: _Unacked) -> None:
+        """A video payload will not arrive: the receiver's decoder has lost its reference, the
+        next frame is coded on its own (as RTP's picture loss indication asks), at most one a
+        ``KEYFRAME_EVERY_S``."""
+        now = time.monotonic()
+        if entry.burst.modality != Modality.VIDEO or now - self._last_forced < KEYFRAME_EVERY_S:
+            return
+        self._last_forced = now
+        for encoder in self.encoders:
+            encoder.restart()
 
     def _again(self, entry: _Unacked, retransmit: asyncio.Queue[Burst], by_timer: bool = False) -> None:
         """Queue the next transmission of ``entry`` (HARQ IR's next redundancy version)."""
@@ -338,6 +366,9 @@ class Sender:
         entry = self._unacked.get(fb.seq)
         if entry is not None and not entry.by_timer and not entry.queued:
             self.timer.sample(time.monotonic() - entry.sent_at)  # Karn: never a timer's copy
+        answered = fb.kind in (FeedbackKind.ACK, FeedbackKind.NACK)
+        if entry is not None and entry.coding != "analog" and answered:
+            self._lost_before(entry, retransmit)  # the receiver's answers (the relay's come early)
         if fb.kind == FeedbackKind.ACK:
             self.stats.acks += 1
             if self._video_unconfirmed.pop(fb.seq, 0) is None:  # a late ACK counts too
@@ -353,6 +384,8 @@ class Sender:
                 self._again(entry, retransmit)
         elif fb.kind == FeedbackKind.GIVE_UP:
             self.stats.given_up += 1
+            if entry is not None:
+                self._payload_lost(entry)
             self._unacked.pop(fb.seq, None)
             self._on_ack.pop(fb.seq, None)
         elif fb.kind == FeedbackKind.REJECTED:

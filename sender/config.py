@@ -53,6 +53,7 @@ class SenderStats:
     genie_nacks: int = 0  # NACKs the emulator's genie asked for (--retransmit-by genie)
     timeouts: int = 0  # transmissions sent again because no feedback came in time
     unanswered: int = 0  # payloads given up with no feedback after the last transmission
+    inferred_lost: int = 0  # sent again because a later transmission's answer came first
     video_frames: int = 0  # video payloads sent (first transmissions)
     video_delivered: int = 0  # of those, acknowledged by the receiver
     last_receiver: dict[str, float] = field(default_factory=dict)

@@ -158,3 +158,25 @@ async def test_a_refused_stream_is_one_line_not_a_reconnect_loop() -> None:
         assert sender.stats.reconnects == 0
     finally:
         await server.stop(0)
+
+
+def test_an_answer_to_a_later_transmission_means_earlier_answers_were_lost() -> None:
+    """Answers come back in order: the answer to burst 2 while burst 1's is missing sends burst 1
+    again at once (in time for its play-out), and a lost video payload asks for a keyframe."""
+    sender = Sender(SenderConfig(source="testsrc", media=MEDIA, video_scheme="h265"))
+    retransmit: asyncio.Queue[Burst] = asyncio.Queue()
+    acked: list[int] = []
+    first, second = _sent(sender, acked), _sent(sender, acked)
+    sender._unacked[first.seq].sent_at = 1.0
+    sender._unacked[second.seq].sent_at = 2.0
+    sender._on_feedback(Feedback("s", second.seq, FeedbackKind.ACK), retransmit)
+    again = retransmit.get_nowait()
+    assert (again.seq, again.attempt) == (first.seq, 1) and sender.stats.inferred_lost == 1
+    # the relay's own answers (a burst it dropped) come before the receiver's: no inference
+    third = _sent(sender, acked)
+    sender._unacked[third.seq].sent_at = 3.0
+    sender._unacked[first.seq].queued, sender._unacked[first.seq].sent_at = False, 2.5
+    sender._on_feedback(Feedback("s", third.seq, FeedbackKind.GIVE_UP, status_code=8), retransmit)
+    assert retransmit.empty()
+    video = sender.encoders[0]
+    assert video._force_keyframe.is_set()  # type: ignore[attr-defined]
