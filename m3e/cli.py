@@ -405,7 +405,7 @@ def _send(args: argparse.Namespace) -> int:
             f"sent: {stats.bursts} bursts ({stats.retransmissions} retransmissions), "
             f"{stats.symbols} symbols, {stats.acks} ACK, {stats.nacks} NACK, "
             f"{stats.given_up} given up, {stats.reconnects} reconnects; "
-            f"delivered {stats.video_delivered} of {stats.video_frames} video frames"
+            f"{stats.frames_delivered} of {stats.source_frames} frames delivered"
         )
         if (shortfall := sender.shortfall()) is not None:
             print(f"m3e send: error: {shortfall}", file=sys.stderr)

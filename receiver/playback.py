@@ -42,6 +42,7 @@ class Playback:
         self.on_frame = on_frame
         self.on_audio = on_audio
         self.frames = 0
+        self.frozen = 0
         self._latencies: deque[float] = deque(maxlen=300)
         self._play_times: deque[float] = deque(maxlen=90)
         # the whole session, for the summary: (wall time played, latency ms or None, frozen)
@@ -65,6 +66,7 @@ class Playback:
         if self.recorder:
             self.recorder.write_video(frame.rgb, frame.index)
         self.frames += 1
+        self.frozen += frame.frozen
         if frame.latency_ms is not None:
             self._latencies.append(frame.latency_ms)
         self._play_times.append(time.monotonic())
@@ -87,6 +89,7 @@ class Playback:
 
     def update(self, stats: ReceiverStats) -> None:
         stats.frames = self.frames
+        stats.frames_frozen = self.frozen
         if len(self._play_times) > 1:
             span = self._play_times[-1] - self._play_times[0]
             stats.fps = (len(self._play_times) - 1) / max(1e-6, span)

@@ -181,6 +181,7 @@ class Sender:
                         encoder.audio(item, captured)
                     continue
                 self._end_pts = item.pts
+                self.stats.source_frames += 1
                 seen = None
                 if worker is not None and examined(item.index, self.config.media.fps):
                     rgb = np.asarray(item.frame.to_ndarray(format="rgb24"), np.uint8)
@@ -348,11 +349,11 @@ class Sender:
         """One line when less than ``config.min_delivered`` of the video frames were
         delivered (the sender then exits non-zero), else None."""
         st = self.stats
-        if st.video_frames == 0 or st.delivered_fraction >= self.config.min_delivered:
+        if st.source_frames == 0 or st.delivered_fraction >= self.config.min_delivered:
             return None
         return (
-            f"only {st.delivered_fraction:.0%} of the video frames were delivered "
-            f"({st.video_delivered} of {st.video_frames}; --min-delivered {self.config.min_delivered:.0%})"
+            f"only {st.delivered_fraction:.0%} of the frames were delivered ({st.frames_delivered} of "
+            f"{st.source_frames} played with their picture; --min-delivered {self.config.min_delivered:.0%})"
         )
 
     def _send(self, burst: Burst) -> pb.Uplink:

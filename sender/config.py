@@ -56,12 +56,21 @@ class SenderStats:
     inferred_lost: int = 0  # sent again because a later transmission's answer came first
     video_frames: int = 0  # video payloads sent (first transmissions)
     video_delivered: int = 0  # of those, acknowledged by the receiver
+    source_frames: int = 0  # frames the source produced
     last_receiver: dict[str, float] = field(default_factory=dict)
 
     @property
+    def frames_delivered(self) -> int:
+        """Frames the receiver played with their own picture, as its latest feedback said (an
+        acknowledged frame that came after its play-out time froze all the same)."""
+        r = self.last_receiver
+        return max(0, int(r.get("frames", 0)) - int(r.get("frames_frozen", 0)))
+
+    @property
     def delivered_fraction(self) -> float:
-        """Video payloads the receiver acknowledged, of those sent (1.0 when none were sent)."""
-        return self.video_delivered / self.video_frames if self.video_frames else 1.0
+        """Frames played with their own picture, of the frames the source produced (1.0 when
+        it produced none)."""
+        return min(1.0, self.frames_delivered / self.source_frames) if self.source_frames else 1.0
 
 
 def sender_config(

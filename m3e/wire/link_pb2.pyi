@@ -104,7 +104,7 @@ class Uplink(_message.Message):
     def __init__(self, header: _Optional[_Union[StreamHeader, _Mapping]] = ..., burst: _Optional[_Union[Burst, _Mapping]] = ..., end: _Optional[_Union[StreamEnd, _Mapping]] = ...) -> None: ...
 
 class ReceiverStats(_message.Message):
-    __slots__ = ("bursts", "payloads_ok", "payloads_lost", "nacks", "rejected", "frames", "fps", "latency_ms_p50", "latency_ms_p95", "bler")
+    __slots__ = ("bursts", "payloads_ok", "payloads_lost", "nacks", "rejected", "frames", "fps", "latency_ms_p50", "latency_ms_p95", "bler", "frames_frozen")
     BURSTS_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_OK_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_LOST_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +115,7 @@ class ReceiverStats(_message.Message):
     LATENCY_MS_P50_FIELD_NUMBER: _ClassVar[int]
     LATENCY_MS_P95_FIELD_NUMBER: _ClassVar[int]
     BLER_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FROZEN_FIELD_NUMBER: _ClassVar[int]
     bursts: int
     payloads_ok: int
     payloads_lost: int
@@ -125,7 +126,8 @@ class ReceiverStats(_message.Message):
     latency_ms_p50: float
     latency_ms_p95: float
     bler: float
-    def __init__(self, bursts: _Optional[int] = ..., payloads_ok: _Optional[int] = ..., payloads_lost: _Optional[int] = ..., nacks: _Optional[int] = ..., rejected: _Optional[int] = ..., frames: _Optional[int] = ..., fps: _Optional[float] = ..., latency_ms_p50: _Optional[float] = ..., latency_ms_p95: _Optional[float] = ..., bler: _Optional[float] = ...) -> None: ...
+    frames_frozen: int
+    def __init__(self, bursts: _Optional[int] = ..., payloads_ok: _Optional[int] = ..., payloads_lost: _Optional[int] = ..., nacks: _Optional[int] = ..., rejected: _Optional[int] = ..., frames: _Optional[int] = ..., fps: _Optional[float] = ..., latency_ms_p50: _Optional[float] = ..., latency_ms_p95: _Optional[float] = ..., bler: _Optional[float] = ..., frames_frozen: _Optional[int] = ...) -> None: ...
 
 class Feedback(_message.Message):
     __slots__ = ("session_id", "seq", "kind", "has_xi", "xi", "reason", "status_code", "stats", "decoded_text", "from_emulator", "has_true_xi", "true_xi")
