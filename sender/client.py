@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import grpc
@@ -46,6 +46,9 @@ class _Unacked:
     coding: Coding
     sent_at: float = 0.0  # monotonic time of its latest transmission (0: not sent yet)
     first_sent: float = 0.0
+    # send times of its transmissions not answered yet, oldest first: an answer is taken to be
+    # the oldest one's (a feedback does not say which transmission it answers)
+    outstanding: collections.deque[float] = field(default_factory=collections.deque)
     by_timer: bool = False  # the latest transmission was the timer's (no RTT sample from it)
     queued: bool = False  # a retransmission waits in the queue
 
@@ -251,6 +254,7 @@ class Sender:
                     if entry is not None:
                         entry.queued = False
                         entry.sent_at = time.monotonic()
+                        entry.outstanding.append(entry.sent_at)
                     yield self._send(again)
                 elif not queue.empty():
                     item = queue.get_nowait()
@@ -259,7 +263,9 @@ class Sender:
                         continue
                     burst, payload, coding = item
                     now = time.monotonic()
-                    self._unacked[burst.seq] = _Unacked(burst, payload, coding, now, now)
+                    self._unacked[burst.seq] = _Unacked(
+                        burst, payload, coding, now, now, collections.deque([now])
+                    )
                     if burst.modality == Modality.VIDEO:
                         self.stats.video_frames += 1
                         self._video_unconfirmed[burst.seq] = None
@@ -311,7 +317,7 @@ class Sender:
                 self.stats.timeouts += 1
                 self._again(entry, retransmit, by_timer=True)
 
-    def _lost_before(self, answered: _Unacked, retransmit: asyncio.Queue[Burst]) -> None:
+    def _lost_before(self, answered: _Unacked, sent: float, retransmit: asyncio.Queue[Burst]) -> None:
         """Feedback comes back in the order the bursts went (one stream, one decoding worker,
         one delay), sentences apart: an answer to a transmission means the answers to every
         digital transmission sent before it that are still missing were lost. Those go again
@@ -319,7 +325,8 @@ class Sender:
         for entry in list(self._unacked.values()):
             if entry is answered or entry.queued or entry.coding == "analog" or entry.sent_at == 0.0:
                 continue
-            if entry.sent_at < answered.sent_at:
+            if entry.outstanding and entry.outstanding[-1] < sent:
+                entry.outstanding.clear()  # every answer it waits for was lost
                 if entry.burst.attempt >= self.config.max_retries:
                     continue  # the timer gives it up
                 self.stats.inferred_lost += 1
@@ -365,11 +372,13 @@ class Sender:
         if fb.stats is not None:
             self.stats.last_receiver = {k: float(v) for k, v in vars(fb.stats).items()}
         entry = self._unacked.get(fb.seq)
-        if entry is not None and not entry.by_timer and not entry.queued:
-            self.timer.sample(time.monotonic() - entry.sent_at)  # Karn: never a timer's copy
-        answered = fb.kind in (FeedbackKind.ACK, FeedbackKind.NACK)
-        if entry is not None and entry.coding != "analog" and answered:
-            self._lost_before(entry, retransmit)  # the receiver's answers (the relay's come early)
+        answered = fb.kind in (FeedbackKind.ACK, FeedbackKind.NACK)  # the receiver's answers
+        if entry is not None and entry.outstanding and answered:
+            sent = entry.outstanding.popleft()
+            if not entry.by_timer:  # Karn: no delay sample from a copy the timer sent
+                self.timer.sample(time.monotonic() - sent)
+            if entry.coding != "analog":  # the relay's answers come early: not those
+                self._lost_before(entry, sent, retransmit)
         if fb.kind == FeedbackKind.ACK:
             self.stats.acks += 1
             if self._video_unconfirmed.pop(fb.seq, 0) is None:  # a late ACK counts too

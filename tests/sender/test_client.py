@@ -164,6 +164,13 @@ async def test_a_refused_stream_is_one_line_not_a_reconnect_loop() -> None:
         await server.stop(0)
 
 
+def _drain(q: asyncio.Queue[Burst]) -> list[Burst]:
+    out = []
+    while not q.empty():
+        out.append(q.get_nowait())
+    return out
+
+
 def test_an_answer_to_a_later_transmission_means_earlier_answers_were_lost() -> None:
     """Answers come back in order: the answer to burst 2 while burst 1's is missing sends burst 1
     again at once (in time for its play-out), and a lost video payload asks for a keyframe."""
@@ -171,16 +178,30 @@ def test_an_answer_to_a_later_transmission_means_earlier_answers_were_lost() -> 
     retransmit: asyncio.Queue[Burst] = asyncio.Queue()
     acked: list[int] = []
     first, second = _sent(sender, acked), _sent(sender, acked)
-    sender._unacked[first.seq].sent_at = 1.0
-    sender._unacked[second.seq].sent_at = 2.0
+    for entry, t in ((sender._unacked[first.seq], 1.0), (sender._unacked[second.seq], 2.0)):
+        entry.sent_at = t
+        entry.outstanding.append(t)
     sender._on_feedback(Feedback("s", second.seq, FeedbackKind.ACK), retransmit)
     again = retransmit.get_nowait()
     assert (again.seq, again.attempt) == (first.seq, 1) and sender.stats.inferred_lost == 1
-    # the relay's own answers (a burst it dropped) come before the receiver's: no inference
+    entry = sender._unacked[first.seq]
+    entry.queued, entry.sent_at = False, 3.5
+    entry.outstanding.append(3.5)
+    # the answer to a burst's first transmission (sent at 3.0) does not make the copy sent
+    # at 3.5 lost... the answer to its second (sent at 4.0) does
     third = _sent(sender, acked)
-    sender._unacked[third.seq].sent_at = 3.0
-    sender._unacked[first.seq].queued, sender._unacked[first.seq].sent_at = False, 2.5
-    sender._on_feedback(Feedback("s", third.seq, FeedbackKind.GIVE_UP, status_code=8), retransmit)
+    sender._unacked[third.seq].outstanding.extend([3.0, 4.0])
+    sender._unacked[third.seq].sent_at = 4.0
+    sender._on_feedback(Feedback("s", third.seq, FeedbackKind.NACK), retransmit)
+    assert [b.seq for b in _drain(retransmit)] == [third.seq]  # NACKed: sent again, nothing else
+    sender._on_feedback(Feedback("s", third.seq, FeedbackKind.NACK), retransmit)
+    assert first.seq in [b.seq for b in _drain(retransmit)]
+    # the relay's own answers (a burst it dropped) come before the receiver's: no inference
+    fourth = _sent(sender, acked)
+    sender._unacked[fourth.seq].outstanding.append(9.0)
+    entry.queued, entry.sent_at = False, 5.0
+    entry.outstanding.append(5.0)
+    sender._on_feedback(Feedback("s", fourth.seq, FeedbackKind.GIVE_UP, status_code=8), retransmit)
     assert retransmit.empty()
     video = sender.encoders[0]
     assert video._force_keyframe.is_set()  # type: ignore[attr-defined]
