@@ -155,8 +155,9 @@ class ReceiverSession:
 
     @property
     def has_media(self) -> bool:
-        """Whether anything was played (and so recorded)."""
-        return self.playback.started
+        """Whether a burst was accepted (decoded or not) or anything played: a session with
+        nothing of the kind (a header alone) writes no statistics and finishes no ``--once``."""
+        return self.playback.started or self.stats.bursts > 0
 
     def _reject(self, burst: Burst, exc: ValueError) -> Feedback:
         """A malformed burst: INVALID_ARGUMENT for it, and the stream goes on."""
