@@ -39,6 +39,12 @@ MAX_SETTLED = 1024  # payloads decoded or given up, remembered: a copy sent agai
 # lost on the way back, and the sender's feedback timer fired) gets the same answer, undecoded
 
 
+def _late(decoder: object) -> int:
+    """Payloads a play-out-buffered decoder dropped for coming after their time (0 for others)."""
+    buffer = getattr(decoder, "buffer", None)
+    return int(getattr(buffer, "late", 0))
+
+
 @dataclass
 class _Pending:
     rx: PayloadReceiver
@@ -119,11 +125,16 @@ class ReceiverSession:
             self._forget(burst.seq)
             self.stats.payloads_ok += 1
             self.payload_bytes += len(payload)
+            kind = FeedbackKind.ACK
             if burst.modality == Modality.TEXT:
                 decoded_text = self._on_text(burst, payload)
             elif decoder is not None:
+                late = _late(decoder)
                 decoder.payload(burst, payload, now)
-            kind = FeedbackKind.ACK
+                if burst.modality == Modality.VIDEO and _late(decoder) > late:
+                    # it came after its play-out time: the frame froze and the ones that refer
+                    # to it cannot be decoded; GIVE_UP tells the sender to send a keyframe
+                    kind = FeedbackKind.GIVE_UP
         else:
             self._failed += 1
             if burst.attempt + 1 >= self.config.max_retries + 1:

@@ -225,3 +225,16 @@ def test_nothing_is_recorded_before_media(tmp_path: Path) -> None:
     assert not session.has_media and not (tmp_path / "out.mp4").exists()
     session.close()
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_frame_decoded_after_its_play_out_time_is_given_up(tmp_path: Path) -> None:
+    """It froze, and so do the frames that refer to it: GIVE_UP (not ACK) makes the sender send
+    a keyframe (a late frame froze the picture until the next one, up to a GOP)."""
+    import time
+
+    session = _session(tmp_path, playout_delay_s=0.05)
+    p0, p1, p2 = _packets(3)
+    assert session.on_burst(_burst(1, p1, 25.0)).kind == FeedbackKind.ACK
+    time.sleep(0.1)
+    assert session.on_burst(_burst(2, p2, 25.0)).kind == FeedbackKind.ACK  # frame 0 skipped
+    assert session.on_burst(_burst(0, p0, 25.0)).kind == FeedbackKind.GIVE_UP
