@@ -52,6 +52,7 @@ from m3e.wire.messages import Burst, Modality
 
 T0 = time.monotonic()
 SMALL = ["--width", "320", "--height", "240"]
+SENDER_KEYS = ("retransmissions", "nacks", "timeouts", "inferred_lost", "unanswered", "given_up")
 
 
 def progress(text: str) -> None:
@@ -421,6 +422,8 @@ def _pipeline(ps: Procs, seconds: float, relay_args: list[str], send_args: list[
             f"127.0.0.1:{relay_port}",
             "--duration",
             str(seconds),
+            "--stats-json",
+            str(ps.tmp / "tx.json"),
             *SMALL,
             *send_args,
         ],
@@ -436,6 +439,7 @@ def _pipeline(ps: Procs, seconds: float, relay_args: list[str], send_args: list[
         receiver.terminate()
         receiver.wait(timeout=15)
     summary = json.loads(stats_json.read_text()) if stats_json.exists() else {}
+    tx = json.loads((ps.tmp / "tx.json").read_text()) if (ps.tmp / "tx.json").exists() else {}
     played = summary.get("played", [])
     frozen = sum(1 for p in played if p[2])
     errors = [ln for ln in sender.stderr.splitlines() if "error" in ln]
@@ -451,6 +455,7 @@ def _pipeline(ps: Procs, seconds: float, relay_args: list[str], send_args: list[
             k: summary.get(k) for k in ("bursts", "payloads_ok", "payloads_lost", "nacks", "rejected")
         },
         "relay": relay_stats,
+        "sender": {k: tx.get(k) for k in SENDER_KEYS},
     }
 
 

@@ -55,7 +55,7 @@ class _Unacked:
 
 # The HARQ timer (docs/robustness.md): a transmission unanswered for RTO is sent again with the
 # next redundancy version; RTO follows the feedback delay as TCP's does (RFC 6298).
-RTO_MIN_S, RTO_MAX_S, RTO_INITIAL_S = 0.08, 2.0, 0.5
+RTO_MIN_S, RTO_MAX_S, RTO_INITIAL_S = 0.3, 3.0, 1.0
 ANALOG_TIMEOUT_S = 5.0  # a sentence's decoding takes long (transformers): its own, longer timer
 FEEDBACK_DEADLINE_S = 3.0  # a payload still unanswered this long after its first transmission is given up
 TIMER_TICK_S = 0.02
@@ -309,8 +309,7 @@ class Sender:
                     continue
                 deadline = max(FEEDBACK_DEADLINE_S, wait * (self.config.max_retries + 1))
                 if entry.burst.attempt >= self.config.max_retries or now - entry.first_sent > deadline:
-                    self.stats.unanswered += 1
-                    self._payload_lost(entry)
+                    self.stats.unanswered += 1  # most likely its answers were lost: no keyframe
                     self._unacked.pop(seq, None)
                     self._on_ack.pop(seq, None)
                     continue
