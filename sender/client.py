@@ -63,12 +63,14 @@ KEYFRAME_EVERY_S = 0.5  # at most this often a lost video payload asks for a key
 
 
 class FeedbackTimer:
-    """Smoothed feedback delay and its variation; ``rto`` is how long to wait for an answer."""
+    """Smoothed feedback delay and its variation; ``rto`` is how long to wait for an answer,
+    doubled after each expiry until an answer comes (a stalled receiver is not flooded)."""
 
     def __init__(self, fixed_s: float = 0.0) -> None:
         self.fixed_s = fixed_s
         self.srtt: float | None = None
         self.rttvar = 0.0
+        self.backoff = 1
 
     def sample(self, rtt: float) -> None:
         if self.srtt is None:
@@ -76,14 +78,23 @@ class FeedbackTimer:
         else:
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
+        self.backoff = 1
+
+    def expired(self) -> None:
+        self.backoff = min(8, self.backoff * 2)
 
     @property
-    def rto(self) -> float:
+    def base(self) -> float:
+        """The RTO before any backoff."""
         if self.fixed_s > 0:
             return self.fixed_s
         if self.srtt is None:
             return RTO_INITIAL_S
         return min(RTO_MAX_S, max(RTO_MIN_S, self.srtt + 4 * self.rttvar))
+
+    @property
+    def rto(self) -> float:
+        return min(max(RTO_MAX_S, self.base), self.base * self.backoff)
 
 
 class Sender:
@@ -106,6 +117,7 @@ class Sender:
         self.timer = FeedbackTimer(config.feedback_timeout_ms / 1000)
         self._video_unconfirmed: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._last_forced = 0.0  # when a lost video payload last asked for a keyframe
+        self._quiet_until = 0.0  # no timer retransmission before this (one per RTO, until an answer)
 
     def _encoders(self) -> tuple[StreamHeader, list[SchemeEncoder]]:
         """The stream header and the encoders of its schemes: text first, so that a keyframe's
@@ -295,26 +307,33 @@ class Sender:
                 timer.cancel()
 
     async def _harq_timer(self, retransmit: asyncio.Queue[Burst]) -> None:
-        """Feedback can be lost (``--feedback-loss``): a transmission unanswered for the timer's
-        RTO goes again with the next redundancy version, as a NACK would have asked, until
-        the retry limit or ``FEEDBACK_DEADLINE_S``; then the payload is given up here."""
+        """Feedback can be lost (``--feedback-loss``): when nothing has been answered for the
+        timer's RTO, the oldest unanswered transmission goes again with the next redundancy
+        version, as a NACK would have asked (the answer to it shows which others were lost,
+        ``_lost_before``), and RTO doubles until an answer comes, as TCP's retransmission timer
+        does. A payload at the retry limit or ``FEEDBACK_DEADLINE_S`` is given up here."""
         while True:
             await asyncio.sleep(TIMER_TICK_S)
             now, rto = time.monotonic(), self.timer.rto
+            resent = now < self._quiet_until
+            deadline = max(FEEDBACK_DEADLINE_S, self.timer.base * (self.config.max_retries + 1))
             for seq, entry in list(self._unacked.items()):
                 if entry.queued or entry.sent_at == 0.0:
                     continue
                 wait = max(rto, ANALOG_TIMEOUT_S) if entry.coding == "analog" else rto
                 if now - entry.sent_at < wait:
                     continue
-                deadline = max(FEEDBACK_DEADLINE_S, wait * (self.config.max_retries + 1))
                 if entry.burst.attempt >= self.config.max_retries or now - entry.first_sent > deadline:
                     self.stats.unanswered += 1  # most likely its answers were lost: no keyframe
                     self._unacked.pop(seq, None)
                     self._on_ack.pop(seq, None)
                     continue
-                self.stats.timeouts += 1
-                self._again(entry, retransmit, by_timer=True)
+                if not resent:
+                    resent = True
+                    self.stats.timeouts += 1
+                    self._again(entry, retransmit, by_timer=True)
+                    self.timer.expired()
+                    self._quiet_until = now + self.timer.rto
 
     def _lost_before(self, answered: _Unacked, sent: float, retransmit: asyncio.Queue[Burst]) -> None:
         """Feedback comes back in the order the bursts went (one stream, one decoding worker,
@@ -372,6 +391,8 @@ class Sender:
             self.stats.last_receiver = {k: float(v) for k, v in vars(fb.stats).items()}
         entry = self._unacked.get(fb.seq)
         answered = fb.kind in (FeedbackKind.ACK, FeedbackKind.NACK)  # the receiver's answers
+        if answered:
+            self._quiet_until = 0.0
         if entry is not None and entry.outstanding and answered:
             sent = entry.outstanding.popleft()
             if not entry.by_timer:  # Karn: no delay sample from a copy the timer sent

@@ -94,7 +94,8 @@ async def test_lost_feedback_is_resent_by_the_timer_then_given_up() -> None:
         entry.queued, entry.sent_at = False, time.monotonic()  # sent; its answer is lost too
         assert (await asyncio.wait_for(retransmit.get(), 1.0)).attempt == 2
         entry.queued, entry.sent_at = False, time.monotonic()
-        await asyncio.sleep(0.2)
+        assert sender.timer.rto == pytest.approx(0.2)  # doubled after each expiry
+        await asyncio.sleep(0.5)
         assert burst.seq not in sender._unacked and sender.stats.unanswered == 1  # given up
         assert retransmit.empty() and sender.stats.timeouts == 2
     finally:
@@ -208,3 +209,21 @@ def test_an_answer_to_a_later_transmission_means_earlier_answers_were_lost() -> 
     assert retransmit.empty()
     video = sender.encoders[0]
     assert video._force_keyframe.is_set()  # type: ignore[attr-defined]
+
+
+async def test_the_timer_resends_one_transmission_per_rto_until_an_answer() -> None:
+    """A stalled receiver (every answer late) is not flooded with copies of everything in flight."""
+    config = SenderConfig(source="testsrc", media=MEDIA, video_scheme="h265", feedback_timeout_ms=50)
+    sender = Sender(config)
+    retransmit: asyncio.Queue[Burst] = asyncio.Queue()
+    acked: list[int] = []
+    now = time.monotonic()
+    for _ in range(5):
+        entry = sender._unacked[_sent(sender, acked).seq]
+        entry.sent_at = entry.first_sent = now
+    timer = asyncio.create_task(sender._harq_timer(retransmit))
+    try:
+        await asyncio.sleep(0.12)
+        assert len(_drain(retransmit)) == 1 and sender.timer.backoff == 2
+    finally:
+        timer.cancel()
