@@ -113,7 +113,7 @@ class Viewer:
     def _session(self) -> ReceiverSession | None:
         """The newest session (a call that switched its scheme started a new one)."""
         sessions = list(self.service.sessions.values()) if self.service else []
-        playing = [s for s in sessions if s.has_media]  # a header alone never takes the page
+        playing = [s for s in sessions if getattr(s, "has_media", True)]  # a header alone: not shown
         return (playing or sessions)[-1] if sessions else None
 
     def _direction(self) -> str:
