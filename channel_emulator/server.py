@@ -19,8 +19,11 @@ from collections.abc import AsyncIterator
 import grpc
 
 from channel_emulator import genie
+from channel_emulator.channel import MAX_BACKLOG_S
 from channel_emulator.genie import MAX_RETRIES, RETRANSMIT_BY, XI_THRESHOLD
+from channel_emulator.queue import MAX_AGE_S, MAX_STREAM_BYTES, MAX_TOTAL_BYTES, ByteBudget, DownlinkQueue
 from channel_emulator.routes import Route, Routes
+from m3e import memory
 from m3e.wire import auth
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
@@ -30,41 +33,82 @@ from m3e.wire.convert import (
     channel_stats_to_proto,
     feedback_from_proto,
     feedback_to_proto,
+    header_from_proto,
     settings_from_proto,
 )
-from m3e.wire.grpc_util import TlsFiles, client_channel, create_server, set_serving
+from m3e.wire.grpc_util import (
+    StreamRejected,
+    TlsFiles,
+    checked,
+    client_channel,
+    create_server,
+    quoted,
+    reject,
+    set_serving,
+)
 from m3e.wire.messages import ChannelSettings, Feedback, FeedbackKind
 
 log = logging.getLogger("m3e.relay")
 
 
+# codes a receiver ends a stream with that a reconnect will not change: passed on to the sender
+FINAL_CODES = (
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNAUTHENTICATED,
+)
+MAX_UPSTREAM = 4096  # feedback messages waiting for a sender that does not read them
+
+
 class LinkProxy(rpc.LinkServicer):
     """Link served to the sender, relayed over a Link stream to the receiver of the stream's
-    route (its header's ``direction``)."""
+    route (its header's ``direction``). The queue toward the receiver is bounded
+    (``channel_emulator.queue``): a burst dropped for backlog gets a GIVE_UP (RESOURCE_EXHAUSTED)
+    back, so the sender knows."""
 
-    def __init__(self, routes: dict[str, Route], tls: TlsFiles | None = None) -> None:
+    def __init__(
+        self,
+        routes: dict[str, Route],
+        tls: TlsFiles | None = None,
+        queue_bytes: int = MAX_STREAM_BYTES,
+        queue_age_s: float = MAX_AGE_S,
+        budget: ByteBudget | None = None,
+    ) -> None:
         self.routes = routes
         self.tls = tls
+        self.queue_bytes = queue_bytes
+        self.queue_age_s = queue_age_s
+        self.budget = budget or ByteBudget(max(MAX_TOTAL_BYTES, queue_bytes))
 
     async def Stream(
         self, request_iterator: AsyncIterator[pb.Uplink], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.Feedback]:
-        first = await anext(aiter(request_iterator), None)
-        if first is None:
-            return
-        if not first.HasField("header"):
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "a stream starts with its header")
-        route = self.routes.get(first.header.direction)
-        if route is None:
-            known = ", ".join(repr(name) for name in self.routes)
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"no route for direction {first.header.direction!r}; this emulator has {known}",
-            )
-            return
-        route.judge.stream_starts(first.header.text_scheme)
-        async for fb in self._relay(first, request_iterator, route, context):
-            yield fb
+        messages = checked(request_iterator)
+        try:
+            first = await anext(messages, None)
+            if first is None:
+                return
+            if not first.HasField("header"):
+                raise StreamRejected(grpc.StatusCode.FAILED_PRECONDITION, "a stream starts with its header")
+            try:
+                header_from_proto(first.header)
+            except ValueError as exc:
+                raise StreamRejected(grpc.StatusCode.INVALID_ARGUMENT, f"stream header: {exc}") from None
+            route = self.routes.get(first.header.direction)
+            if route is None:
+                known = ", ".join(quoted(name) for name in list(self.routes)[:8])
+                raise StreamRejected(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"no route for direction {quoted(first.header.direction)}; this emulator has {known}",
+                )
+            route.judge.stream_starts(first.header.text_scheme)
+            async for fb in self._relay(first, messages, route, context):
+                yield fb
+        except StreamRejected as exc:
+            await reject(context, request_iterator, exc.code, exc.details)
 
     async def _relay(
         self,
@@ -74,10 +118,28 @@ class LinkProxy(rpc.LinkServicer):
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[pb.Feedback]:
         loop = asyncio.get_running_loop()
-        downlink: asyncio.Queue[pb.Uplink | None] = asyncio.Queue()
-        downlink.put_nowait(header)
         upstream: asyncio.Queue[pb.Feedback | None] = asyncio.Queue()
         emulator, judge = route.emulator, route.judge
+
+        def to_sender(fb: pb.Feedback) -> None:
+            if upstream.qsize() < MAX_UPSTREAM:
+                upstream.put_nowait(fb)
+
+        def dropped(msg: pb.Uplink, reason: str) -> None:
+            emulator.stats.dropped += 1
+            fb = Feedback(
+                msg.burst.session_id,
+                msg.burst.seq,
+                FeedbackKind.GIVE_UP,
+                reason=reason,
+                status_code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0],
+            )
+            to_sender(feedback_to_proto(fb))
+
+        downlink: DownlinkQueue[pb.Uplink] = DownlinkQueue(
+            dropped, self.budget, self.queue_bytes, self.queue_age_s
+        )
+        downlink.put(loop.time(), header, droppable=False)
         emulator.stats.streams += 1
 
         async def downlink_messages() -> AsyncIterator[pb.Uplink]:
@@ -88,40 +150,59 @@ class LinkProxy(rpc.LinkServicer):
             call = rpc.LinkStub(channel).Stream(downlink_messages())
 
             async def from_sender() -> None:
+                try:
+                    await relay_uplink()
+                except BaseException:
+                    upstream.put_nowait(None)  # the stream ends with what went wrong
+                    raise
+
+            async def relay_uplink() -> None:
                 last_delivery = loop.time()
                 async for msg in request_iterator:
-                    if msg.HasField("header"):
-                        downlink.put_nowait(msg)
+                    kind = msg.WhichOneof("kind")
+                    if kind == "header":
+                        try:
+                            header_from_proto(msg.header)
+                        except ValueError as exc:
+                            raise StreamRejected(
+                                grpc.StatusCode.INVALID_ARGUMENT, f"stream header: {exc}"
+                            ) from None
+                        downlink.put(loop.time(), msg, droppable=False)
                         continue
-                    if msg.HasField("end"):  # after the last burst has landed
-                        loop.call_at(max(last_delivery, loop.time()), downlink.put_nowait, msg)
+                    if kind == "end":  # after the last burst has landed
+                        downlink.put(max(last_delivery, loop.time()), msg, droppable=False)
                         continue
                     try:
+                        if kind != "burst":
+                            raise ValueError("an uplink message carries a header, a burst or the end")
                         burst = burst_from_proto(msg.burst)
                     except ValueError as exc:
                         emulator.stats.rejected += 1
-                        upstream.put_nowait(
+                        to_sender(
                             feedback_to_proto(
                                 Feedback(
                                     msg.burst.session_id,
                                     msg.burst.seq,
                                     FeedbackKind.REJECTED,
-                                    reason=str(exc),
+                                    reason=str(exc)[:200],
                                     status_code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
                                 )
                             )
                         )
                         continue
+                    size = len(msg.burst.iq) + 128
+                    if not downlink.fits(size):
+                        dropped(msg, f"relay queue toward the receiver full ({downlink.bytes >> 20} MB)")
+                        continue
                     at = emulator.air_time(loop.time(), burst.iq.shape[0])
                     if at is None:
-                        continue  # queue overflow: the burst never makes it on air
+                        dropped(msg, f"more than {MAX_BACKLOG_S:g} s of symbols waiting for the air")
+                        continue
                     judge.remember(burst)
                     out = pb.Uplink(burst=burst_to_proto(emulator.apply(burst)))
-                    loop.call_at(at, downlink.put_nowait, out)
+                    downlink.put(at, out, size)
                     last_delivery = at
-                # end the downlink only after the last burst has landed
-                await asyncio.sleep(max(0.0, last_delivery - loop.time()) + 0.01)
-                downlink.put_nowait(None)
+                downlink.close()  # ends the downlink once the last burst has landed
 
             async def from_receiver() -> None:
                 try:
@@ -132,9 +213,10 @@ class LinkProxy(rpc.LinkServicer):
                                 fb = feedback_to_proto(await judging)
                         delay = emulator.feedback_delay()
                         if delay is not None:
-                            loop.call_later(delay, upstream.put_nowait, fb)
-                finally:
-                    upstream.put_nowait(None)
+                            loop.call_later(delay, to_sender, fb)
+                finally:  # after the feedback still on its way back
+                    delay_s = float(emulator.settings.delay_ms or 0.0) / 1000
+                    loop.call_later(delay_s, upstream.put_nowait, None)
 
             tasks = [asyncio.create_task(from_sender()), asyncio.create_task(from_receiver())]
             try:
@@ -144,12 +226,15 @@ class LinkProxy(rpc.LinkServicer):
                     if t.done() and t.exception() is not None:
                         raise t.exception()  # type: ignore[misc]
             except grpc.aio.AioRpcError as exc:
-                await context.abort(
+                if exc.code() in FINAL_CODES:  # the receiver's verdict on this stream
+                    raise StreamRejected(exc.code(), exc.details() or exc.code().name) from None
+                raise StreamRejected(
                     grpc.StatusCode.UNAVAILABLE, f"receiver at {route.target}: {exc.code().name}"
-                )
+                ) from None
             finally:
                 for t in tasks:
                     t.cancel()
+                downlink.clear()
 
 
 class ControlService(rpc.ControlServicer):
@@ -233,11 +318,15 @@ async def serve(
     *,
     control_token: str,
     allow_routes: list[str] | None = None,
+    queue_mb: float = MAX_STREAM_BYTES / 2**20,
+    queue_age_s: float = MAX_AGE_S,
 ) -> None:
     """Run the emulator until cancelled. ``target`` is the default route's receiver;
-    ``routes`` names more (direction -> receiver), each with a channel of its own.
+    ``routes`` names more (direction -> receiver), each with a channel of its own;
+    ``queue_mb`` / ``queue_age_s`` bound each stream's queue toward its receiver.
     ``Control`` answers only calls with ``control_token``, and ``SetRoute`` points routes only
     at ``allow_routes`` (HOST or HOST:PORT, "*": anywhere) and the receivers named here."""
+    memory.return_freed_memory()
     table = Routes(settings, seed, retransmit_by, xi_threshold, max_retries)
     allowed = auth.RouteAllowList(allow_routes or ())
     for name, address in {"": target, **(routes or {})}.items():
@@ -247,7 +336,9 @@ async def serve(
     server, port, health = create_server(
         listen,
         [
-            lambda s: rpc.add_LinkServicer_to_server(LinkProxy(table, tls), s),
+            lambda s: rpc.add_LinkServicer_to_server(
+                LinkProxy(table, tls, int(queue_mb * 2**20), queue_age_s), s
+            ),
             lambda s: rpc.add_ControlServicer_to_server(ControlService(table, control_token, allowed), s),
         ],
         tls,
@@ -266,7 +357,9 @@ async def serve(
             ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(route.emulator.settings).items()),
         )
     print(f"relay: listening on port {port}", flush=True)
+    trimming = asyncio.create_task(memory.trim_periodically())
     try:
         await server.wait_for_termination()
     finally:
+        trimming.cancel()
         await server.stop(1.0)

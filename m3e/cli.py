@@ -100,6 +100,13 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--gop", "gop", int, "frames between keyframes"),
         ("--reconnect-timeout", "reconnect_timeout_s", float, "seconds to keep retrying a lost link"),
         ("--text-scheme", "text_scheme", str, "keyframe texts (with --semantics): m3e-text | json"),
+        ("--min-delivered", "min_delivered", float, "fail (exit 1) below this fraction of frames delivered"),
+        (
+            "--feedback-timeout-ms",
+            "feedback_timeout_ms",
+            float,
+            "resend if unanswered this long (0: adaptive)",
+        ),
     ],
     "channel": [
         ("--snr", "snr_db", float, "Es/N0 in dB"),
@@ -111,6 +118,8 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--erasure-prob", "erasure_prob", float, "probability a fading block is erased"),
         ("--feedback-loss", "feedback_loss", float, "probability a feedback message is lost"),
         ("--retransmit-by", "retransmit_by", str, "who asks for m3e-text retransmissions: receiver | genie"),
+        ("--queue-mb", "relay_queue_mb", float, "bound of each stream's queue toward its receiver (MB)"),
+        ("--queue-age-s", "relay_queue_s", float, "drop a landed burst the receiver has not taken by then"),
     ],
     "retransmission": [
         ("--max-retries", "max_retries", int, "retransmissions before giving up a payload"),
@@ -121,6 +130,8 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--out", "out", Path, "MP4 file to record"),
         ("--viewer-port", "viewer_port", int, "viewer HTTP port (0: any free port)"),
         ("--playout-delay-ms", "playout_delay_ms", float, "how long to wait for a missing frame"),
+        ("--session-idle-s", "session_idle_s", float, "close a session no stream has carried this long"),
+        ("--max-sessions", "max_sessions", int, "live sessions at once (more are refused)"),
     ],
     "demo": [
         (
@@ -469,8 +480,12 @@ def _send(args: argparse.Namespace) -> int:
         print(
             f"sent: {stats.bursts} bursts ({stats.retransmissions} retransmissions), "
             f"{stats.symbols} symbols, {stats.acks} ACK, {stats.nacks} NACK, "
-            f"{stats.given_up} given up, {stats.reconnects} reconnects"
+            f"{stats.given_up} given up, {stats.reconnects} reconnects; "
+            f"{stats.frames_delivered} of {stats.source_frames} frames delivered"
         )
+        if (shortfall := sender.shortfall()) is not None:
+            print(f"m3e send: error: {shortfall}", file=sys.stderr)
+            return 1
         return 0
 
     return _run(go)
@@ -505,6 +520,8 @@ def _relay(args: argparse.Namespace) -> int:
             routes=routes,
             control_token=token,
             allow_routes=args.allow_route,
+            queue_mb=s.relay_queue_mb,
+            queue_age_s=s.relay_queue_s,
         )
         return 0
 

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     until_exact: bool = True  # m3e-text: also ask again while the sentence check fails
     retransmit_by: Literal["receiver", "genie"] = "receiver"
     reconnect_timeout_s: float = Field(30.0, gt=0)
+    feedback_timeout_ms: float = Field(0.0, ge=0, le=60_000)  # sender's HARQ timer; 0: adaptive
+    min_delivered: float = Field(0.5, ge=0, le=1)  # sender: fail below this fraction delivered
     # channel
     snr_db: float = 20.0
     fading: Literal["awgn", "rayleigh", "rician"] = "rayleigh"
@@ -68,6 +70,11 @@ class Settings(BaseSettings):
     # output
     out: Path = Path("received.mp4")
     playout_delay_ms: float = Field(300.0, ge=0)
+    session_idle_s: float = Field(60.0, gt=0)  # receiver: close a session idle this long
+    max_sessions: int = Field(16, ge=1, le=10_000)  # receiver: live sessions at once
+    # relay: the queue toward each receiver, in MB and in seconds a landed burst may wait
+    relay_queue_mb: float = Field(32.0, gt=0, le=4096)
+    relay_queue_s: float = Field(2.0, gt=0, le=60)
     seed: int = 0
 
     @field_validator("scheme", "audio_scheme", "text_scheme")

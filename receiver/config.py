@@ -18,6 +18,8 @@ class ReceiverConfig:
     playout_delay_s: float = 0.3
     sound_card: bool = True
     stats_path: str | None = None  # the server writes the session's summary here (JSON)
+    session_idle_s: float = 60.0  # a session no stream has carried for this long is closed
+    max_sessions: int = 16  # live sessions at once; a new one beyond them is refused
 
 
 def receiver_config(s: Settings, stats_path: str | None = None) -> ReceiverConfig:
@@ -29,4 +31,6 @@ def receiver_config(s: Settings, stats_path: str | None = None) -> ReceiverConfi
         until_exact=s.until_exact,
         playout_delay_s=s.playout_delay_ms / 1000,
         stats_path=stats_path,
+        session_idle_s=s.session_idle_s,
+        max_sessions=s.max_sessions,
     )

@@ -30,25 +30,46 @@ class Playback:
         sound_card: bool,
         on_frame: Callable[[PlayedFrame], None] | None = None,
         on_audio: Callable[[npt.NDArray[np.int16]], None] | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> None:
-        channels = max(1, header.audio_channels)
-        sample_rate = header.sample_rate if header.audio_scheme else 0
-        self.recorder = (
-            Mp4Recorder(out, header.width, header.height, header.fps, sample_rate, channels) if out else None
-        )
-        self.sound = SoundCard(header.sample_rate, channels) if header.audio_scheme and sound_card else None
+        """The recording and the sound card open at the first frame or audio (``on_start`` runs
+        just before, and may still change ``out``): a session without media writes nothing and
+        starts no thread."""
+        self.header = header
+        self.out = out
+        self._sound_card = sound_card
+        self._on_start = on_start
+        self.started = False
+        self.recorder: Mp4Recorder | None = None
+        self.sound: SoundCard | None = None
         self.on_frame = on_frame
         self.on_audio = on_audio
         self.frames = 0
+        self.frozen = 0
         self._latencies: deque[float] = deque(maxlen=300)
         self._play_times: deque[float] = deque()  # monotonic, the last FPS_WINDOW_S
         # the whole session, for the summary: (wall time played, latency ms or None, frozen)
         self.played: list[tuple[float, float | None, bool]] = []
 
+    def _start(self) -> None:
+        self.started = True
+        if self._on_start is not None:
+            self._on_start()
+        h = self.header
+        channels = max(1, h.audio_channels)
+        sample_rate = h.sample_rate if h.audio_scheme else 0
+        if self.out:
+            self.recorder = Mp4Recorder(self.out, h.width, h.height, h.fps, sample_rate, channels)
+        if h.audio_scheme and self._sound_card:
+            self.sound = SoundCard(h.sample_rate, channels)
+
     def frame(self, frame: PlayedFrame) -> None:
+        if not self.started:
+            self._start()
         if self.recorder:
             self.recorder.write_video(frame.rgb, frame.index)
         self.frames += 1
+        self.frozen += frame.frozen
         if frame.latency_ms is not None:
             self._latencies.append(frame.latency_ms)
         now = time.monotonic()
@@ -63,6 +84,8 @@ class Playback:
                 log.exception("viewer failed on frame %d", frame.index)
 
     def audio(self, samples: AudioBlock) -> None:
+        if not self.started:
+            self._start()
         if self.recorder:
             self.recorder.write_audio(samples)
         if self.sound:
@@ -72,6 +95,7 @@ class Playback:
 
     def update(self, stats: ReceiverStats) -> None:
         stats.frames = self.frames
+        stats.frames_frozen = self.frozen
         if self.played:
             since_first = time.time() - self.played[0][0]
             recent = sum(t >= time.monotonic() - FPS_WINDOW_S for t in self._play_times)

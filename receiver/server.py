@@ -6,18 +6,21 @@ import asyncio
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import av
 import grpc
 
+from m3e import memory
 from m3e.phy.estimation import PilotLayout
 from m3e.phy.link import TransportCoder
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import burst_from_proto, feedback_to_proto, header_from_proto
-from m3e.wire.grpc_util import TlsFiles, create_server, set_serving
+from m3e.wire.grpc_util import StreamRejected, TlsFiles, checked, create_server, reject, set_serving
 from m3e.wire.messages import Burst, Feedback, FeedbackKind, StatusCode, StreamHeader
 from receiver.config import ReceiverConfig
 from receiver.session import ReceiverSession
@@ -29,12 +32,16 @@ PLAY_OUT_HZ = 30.0  # how often due frames are looked for between bursts
 
 
 class ReceiverService(rpc.LinkServicer):
-    """Keeps one session per session id, so a stream that reconnects carries on."""
+    """Keeps one session per session id, so a stream that reconnects carries on. A session no
+    stream has touched for ``config.session_idle_s`` is closed (``expire_idle``); at most
+    ``config.max_sessions`` live at once, a new one beyond them is refused (RESOURCE_EXHAUSTED)."""
 
     def __init__(self, config: ReceiverConfig, viewer: Viewer | None = None) -> None:
         self.config = config
         self.viewer = viewer
         self.sessions: dict[str, ReceiverSession] = {}
+        self._streams: dict[str, int] = {}  # open streams per session id
+        self._seen: dict[str, float] = {}  # monotonic time of each session's latest message
         # one worker: bursts of a session are decoded in arrival order, off the event loop
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="decode")
         self.text_worker = ThreadPoolExecutor(1, thread_name_prefix="sentences")
@@ -51,12 +58,14 @@ class ReceiverService(rpc.LinkServicer):
         if self._clock is None:
             self._clock = asyncio.create_task(self._play_out())
         out: asyncio.Queue[pb.Feedback | None] = asyncio.Queue()
-        reader = asyncio.create_task(self._read(request_iterator, out))
+        reader = asyncio.create_task(self._read(checked(request_iterator), out))
         reader.add_done_callback(lambda _: out.put_nowait(None))  # however it ended
         try:
             while (fb := await out.get()) is not None:
                 yield fb
             await reader  # its exception, if it had one
+        except StreamRejected as exc:
+            await reject(context, request_iterator, exc.code, exc.details)
         finally:
             reader.cancel()
 
@@ -74,64 +83,132 @@ class ReceiverService(rpc.LinkServicer):
             fb = await loop.run_in_executor(self.worker, session.on_sentence, burst, decoded)
             out.put_nowait(feedback_to_proto(fb))
 
-        def reject(session_id: str, seq: int, reason: str, code: int) -> None:
+        def refuse(session_id: str, seq: int, reason: str, code: int) -> None:
             fb = Feedback(session_id, seq, FeedbackKind.REJECTED, reason=reason, status_code=code)
             out.put_nowait(feedback_to_proto(fb))
 
-        async for msg in request_iterator:
-            if msg.HasField("end"):
-                completed = True
+        try:
+            async for msg in request_iterator:
+                kind = msg.WhichOneof("kind")
                 if session is not None:
-                    session.end_at(msg.end.end_pts)
-                continue
-            if msg.HasField("header"):
+                    self._seen[session.header.session_id] = time.monotonic()
+                if kind == "end":
+                    completed = True
+                    if session is not None:
+                        session.end_at(msg.end.end_pts)
+                    continue
+                if kind == "header":
+                    try:
+                        header = header_from_proto(msg.header)
+                    except ValueError as exc:
+                        raise StreamRejected(
+                            grpc.StatusCode.INVALID_ARGUMENT, f"stream header: {exc}"
+                        ) from None
+                    if session is None or header.session_id != session.header.session_id:
+                        if session is not None:  # the stream goes on with another session
+                            self._left(session)
+                        session = None
+                        session = await self._open(header)
+                    continue
+                if session is None:
+                    refuse(
+                        msg.burst.session_id,
+                        msg.burst.seq,
+                        "no stream header yet",
+                        StatusCode.FAILED_PRECONDITION,
+                    )
+                    continue
                 try:
-                    header = header_from_proto(msg.header)
-                    session = self.sessions.get(header.session_id)
-                    if session is None:
-                        session = await loop.run_in_executor(self.worker, self._new_session, header)
-                        self.sessions[header.session_id] = session
-                        log.info(
-                            "session %s: %dx%d @ %g fps, %s + %s",
-                            header.session_id,
-                            header.width,
-                            header.height,
-                            header.fps,
-                            header.video_scheme,
-                            header.audio_scheme or "no audio",
-                        )
-                    else:
-                        log.info("session %s resumed", header.session_id)
+                    if kind != "burst":
+                        raise ValueError("an uplink message carries a header, a burst or the end")
+                    burst = burst_from_proto(msg.burst)
                 except ValueError as exc:
-                    reject(msg.header.session_id, 0, str(exc), StatusCode.INVALID_ARGUMENT)
-                continue
-            if session is None:
-                reject(
-                    msg.burst.session_id,
-                    msg.burst.seq,
-                    "no stream header yet",
-                    StatusCode.FAILED_PRECONDITION,
-                )
-                continue
-            try:
-                burst = burst_from_proto(msg.burst)
-            except ValueError as exc:
-                session.stats.rejected += 1
-                reject(msg.burst.session_id, msg.burst.seq, str(exc), StatusCode.INVALID_ARGUMENT)
-                continue
-            if session.decodes_sentences(burst):
-                task = asyncio.create_task(sentence(session, burst))
-                sentences.add(task)
-                task.add_done_callback(sentences.discard)
-                continue
-            fb = await loop.run_in_executor(self.worker, session.on_burst, burst)
-            out.put_nowait(feedback_to_proto(fb))
-        await asyncio.gather(*sentences)
-        # Only a stream the sender completed ends the session; a cut one may come back.
+                    session.stats.rejected += 1
+                    refuse(msg.burst.session_id, msg.burst.seq, str(exc)[:200], StatusCode.INVALID_ARGUMENT)
+                    continue
+                if session.decodes_sentences(burst):
+                    task = asyncio.create_task(sentence(session, burst))
+                    sentences.add(task)
+                    task.add_done_callback(sentences.discard)
+                    continue
+                fb = await loop.run_in_executor(self.worker, self._on_burst, session, burst)
+                out.put_nowait(feedback_to_proto(fb))
+            await asyncio.gather(*sentences)
+        finally:
+            if session is not None:
+                self._left(session)
+        # Only a stream the sender completed ends the session; a cut one may come back (until
+        # it has been idle for config.session_idle_s).
         if session is not None and completed:
-            await loop.run_in_executor(self.worker, self._close, session)
-            self.sessions.pop(session.header.session_id, None)
-            log.info("session %s finished: %s", session.header.session_id, session.stats)
+            await self._finish(session, "finished")
+
+    async def _open(self, header: StreamHeader) -> ReceiverSession:
+        """The session of ``header`` (resumed, or new when there is room for one)."""
+        sid = header.session_id
+        session = self.sessions.get(sid)
+        if session is None:
+            if len(self.sessions) >= self.config.max_sessions:
+                raise StreamRejected(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"this receiver has {len(self.sessions)} live sessions, its limit; try again later",
+                )
+            try:
+                session = await asyncio.get_running_loop().run_in_executor(
+                    self.worker, self._new_session, header
+                )
+            except (ValueError, OverflowError, av.error.FFmpegError) as exc:  # decoder set-up
+                raise StreamRejected(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"stream header: {str(exc)[:160]}"
+                ) from None
+            self.sessions[sid] = session
+            log.info(
+                "session %s: %dx%d @ %g fps, %s + %s",
+                sid,
+                header.width,
+                header.height,
+                header.fps,
+                header.video_scheme,
+                header.audio_scheme or "no audio",
+            )
+        else:
+            log.info("session %s resumed", sid)
+        self._streams[sid] = self._streams.get(sid, 0) + 1
+        self._seen[sid] = time.monotonic()
+        return session
+
+    def _left(self, session: ReceiverSession) -> None:
+        """A stream of ``session`` ended: its idle time starts."""
+        sid = session.header.session_id
+        if sid in self._streams:
+            self._streams[sid] -= 1
+            self._seen[sid] = time.monotonic()
+
+    def _on_burst(self, session: ReceiverSession, burst: Burst) -> Feedback:
+        """``session.on_burst``; a decoder failing on what a burst carries rejects that burst
+        (the stream goes on) instead of ending the stream UNKNOWN."""
+        try:
+            return session.on_burst(burst)
+        except (ValueError, OverflowError, av.error.FFmpegError) as exc:
+            log.warning("session %s: burst %d: %s", burst.session_id, burst.seq, exc)
+            session.stats.rejected += 1
+            return Feedback(
+                burst.session_id,
+                burst.seq,
+                FeedbackKind.REJECTED,
+                reason=str(exc)[:200],
+                status_code=StatusCode.INVALID_ARGUMENT,
+            )
+
+    async def _finish(self, session: ReceiverSession, why: str) -> None:
+        sid = session.header.session_id
+        if self.sessions.get(sid) is not session:
+            return  # closed already
+        self.sessions.pop(sid, None)
+        self._streams.pop(sid, None)
+        self._seen.pop(sid, None)
+        await asyncio.get_running_loop().run_in_executor(self.worker, self._close, session)
+        log.info("session %s %s: %s", sid, why, session.stats)
+        if session.has_media:
             self.finished.set()
 
     async def _play_out(self) -> None:
@@ -143,26 +220,52 @@ class ReceiverService(rpc.LinkServicer):
             for session in list(self.sessions.values()):
                 await loop.run_in_executor(self.worker, session.tick)
 
+    async def expire_idle(self) -> int:
+        """Close every session that no open stream carries and that has been idle for
+        ``config.session_idle_s``; returns how many."""
+        now = time.monotonic()
+        idle = [
+            s
+            for sid, s in list(self.sessions.items())
+            if self._streams.get(sid, 0) <= 0 and now - self._seen.get(sid, now) > self.config.session_idle_s
+        ]
+        for s in idle:
+            await self._finish(s, f"expired after {self.config.session_idle_s:g} s idle")
+        return len(idle)
+
+    async def expire_periodically(self) -> None:
+        """Until cancelled: ``expire_idle`` a few times per idle timeout."""
+        while True:
+            await asyncio.sleep(min(5.0, max(0.1, self.config.session_idle_s / 4)))
+            await self.expire_idle()
+
     def _new_session(self, header: StreamHeader) -> ReceiverSession:
-        """A later session (a call that switched its scheme) records beside the first one,
-        never over it: ``received.2.mp4``, ``rx.2.json``."""
         v = self.viewer
+        return ReceiverSession(
+            header,
+            self.config,
+            on_frame=v.on_frame if v else None,
+            on_audio=v.on_audio if v else None,
+            on_start=self._numbering,
+        )
+
+    def _numbering(self, session: ReceiverSession) -> None:
+        """A session's first media: a later one (a call that switched its scheme) records beside
+        the first, never over it: ``received.2.mp4``, ``rx.2.json``. Sessions without media
+        (a header and nothing else) take no number and write nothing."""
         self._started += 1
-        config = self.config
         if self._started > 1:
-            config = dataclasses.replace(
+            config = self.config
+            session.config = dataclasses.replace(
                 config,
                 out=_numbered(config.out, self._started),
                 stats_path=_numbered(config.stats_path, self._started),
             )
-        return ReceiverSession(
-            header, config, on_frame=v.on_frame if v else None, on_audio=v.on_audio if v else None
-        )
 
     def _close(self, session: ReceiverSession) -> None:
-        """Finish the session; its summary goes where the config says."""
+        """Finish the session; its summary goes where the config says (if it had media)."""
         summary = session.close()
-        if session.config.stats_path:
+        if session.config.stats_path and session.has_media:
             Path(session.config.stats_path).write_text(json.dumps(summary))
 
     def close_all(self) -> None:
@@ -183,6 +286,7 @@ async def serve(
     exit_after_session: bool = False,
 ) -> None:
     """Run the receiver until cancelled (or after one complete session)."""
+    memory.return_freed_memory()
     TransportCoder(pilots=PilotLayout()).warm_up()
     service = ReceiverService(config, viewer)
     server, port, health = create_server(listen, [lambda s: rpc.add_LinkServicer_to_server(service, s)], tls)
@@ -192,12 +296,18 @@ async def serve(
         await viewer.start()
     await set_serving(health)  # SERVING once everything is up, the viewer too
     print(f"receiver: listening on port {port}", flush=True)
+    housekeeping = [
+        asyncio.create_task(service.expire_periodically()),
+        asyncio.create_task(memory.trim_periodically()),
+    ]
     try:
         if exit_after_session:
             await service.finished.wait()
         else:
             await server.wait_for_termination()
     finally:
+        for task in housekeeping:
+            task.cancel()
         # sessions close first (recordings finished, statistics written): a cancelled server's
         # stop may raise again, and whatever is submitted here completes before the exit
         closing = asyncio.get_running_loop().run_in_executor(service.worker, service.close_all)

@@ -33,13 +33,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("m3e.receiver")
 MAX_PENDING = 256  # payloads kept for soft combining while waiting for a retransmission
+MAX_PENDING_SYMBOLS = 4_000_000  # and their symbols together: the soft bits held stay ≈ 100 MB
 MAX_ANSWERED = 64  # sentences answered, remembered so that a later copy is not counted again
+MAX_SETTLED = 1024  # payloads decoded or given up, remembered: a copy sent again (its answer was
+# lost on the way back, and the sender's feedback timer fired) gets the same answer, undecoded
+
+
+def _late(decoder: object) -> int:
+    """Payloads a play-out-buffered decoder dropped for coming after their time (0 for others)."""
+    buffer = getattr(decoder, "buffer", None)
+    return int(getattr(buffer, "late", 0))
 
 
 @dataclass
 class _Pending:
     rx: PayloadReceiver
     attempts: int = 0
+    symbols: int = 0
 
 
 class ReceiverSession:
@@ -51,7 +61,10 @@ class ReceiverSession:
         config: ReceiverConfig,
         on_frame: Callable[[PlayedFrame], None] | None = None,
         on_audio: Callable[[npt.NDArray[np.int16]], None] | None = None,
+        on_start: Callable[[ReceiverSession], None] | None = None,
     ) -> None:
+        """``on_start(session)`` runs once, when the first frame or audio is played, before the
+        recording is opened (nothing is written for a session without media)."""
         schemes.check_header(header)
         self.header = header
         self.config = config
@@ -64,7 +77,12 @@ class ReceiverSession:
         self._audio = schemes.audio_decoder(header, options) if header.audio_scheme else None
         self._text = schemes.text_decoder(header, options) if header.text_scheme else None
         self._answered: OrderedDict[int, None] = OrderedDict()  # sentences answered (seq)
-        self.playback = Playback(header, config.out, config.sound_card, on_frame, on_audio)
+        self._settled: OrderedDict[int, FeedbackKind] = OrderedDict()  # payloads done with (seq)
+        self.playback = Playback(
+            header, config.out, config.sound_card, on_frame, on_audio, on_start=self._starts
+        )
+        self._on_start = on_start
+        self._pending_symbols = 0
         self.payload_bytes = 0
         self._closed = False
         self._last_pts = 0.0  # the latest media time of any burst (M3E holds its last keyframe until it)
@@ -80,13 +98,22 @@ class ReceiverSession:
         except ValueError as exc:
             return self._reject(burst, exc)
         self.stats.bursts += 1
+        settled = self._settled.get(burst.seq)
+        if settled is not None:  # its answer was lost: the same answer again
+            return Feedback(burst.session_id, burst.seq, settled, stats=self.stats)
         self._transmissions += 1
         self._last_pts = max(self._last_pts, burst.pts)
         pending = self._pending.get(burst.seq)
         if pending is None:
-            pending = self._pending[burst.seq] = _Pending(coder.receiver(burst.payload_bytes))
-            while len(self._pending) > MAX_PENDING:  # the sender stopped resending these
-                self._pending.pop(next(iter(self._pending)))
+            pending = self._pending[burst.seq] = _Pending(
+                coder.receiver(burst.payload_bytes), symbols=burst.iq.shape[0]
+            )
+            self._pending_symbols += pending.symbols
+            # the oldest go first: the sender stopped resending them, or a flood pushes them out
+            while len(self._pending) > MAX_PENDING or (
+                self._pending_symbols > MAX_PENDING_SYMBOLS and len(self._pending) > 1
+            ):
+                self._forget(next(iter(self._pending)))
         pending.attempts += 1
         try:
             payload = pending.rx.receive(burst.iq, max(burst.noise_var, 1e-9), None, burst.rv)
@@ -96,18 +123,23 @@ class ReceiverSession:
         decoded_text = ""
         decoder = self._video if burst.modality == Modality.VIDEO else self._audio
         if payload is not None:
-            del self._pending[burst.seq]
+            self._forget(burst.seq)
             self.stats.payloads_ok += 1
             self.payload_bytes += len(payload)
+            kind = FeedbackKind.ACK
             if burst.modality == Modality.TEXT:
                 decoded_text = self._on_text(burst, payload)
             elif decoder is not None:
+                late = _late(decoder)
                 decoder.payload(burst, payload, now)
-            kind = FeedbackKind.ACK
+                if burst.modality == Modality.VIDEO and _late(decoder) > late:
+                    # it came after its play-out time: the frame froze and the ones that refer
+                    # to it cannot be decoded; GIVE_UP tells the sender to send a keyframe
+                    kind = FeedbackKind.GIVE_UP
         else:
             self._failed += 1
             if burst.attempt + 1 >= self.config.max_retries + 1:
-                del self._pending[burst.seq]
+                self._forget(burst.seq)
                 self.stats.payloads_lost += 1
                 if burst.modality != Modality.TEXT and decoder is not None:
                     decoder.lost(burst)
@@ -115,9 +147,29 @@ class ReceiverSession:
             else:
                 self.stats.nacks += 1
                 kind = FeedbackKind.NACK
+        if kind != FeedbackKind.NACK:
+            self._settled[burst.seq] = kind
+            while len(self._settled) > MAX_SETTLED:
+                self._settled.popitem(last=False)
         self._play(now)
         self._update_stats()
         return Feedback(burst.session_id, burst.seq, kind, stats=self.stats, decoded_text=decoded_text)
+
+    def _forget(self, seq: int) -> None:
+        pending = self._pending.pop(seq, None)
+        if pending is not None:
+            self._pending_symbols -= pending.symbols
+
+    def _starts(self) -> None:
+        if self._on_start is not None:
+            self._on_start(self)
+        self.playback.out = self.config.out
+
+    @property
+    def has_media(self) -> bool:
+        """Whether a burst was accepted (decoded or not) or anything played: a session with
+        nothing of the kind (a header alone) writes no statistics and finishes no ``--once``."""
+        return self.playback.started or self.stats.bursts > 0
 
     def _reject(self, burst: Burst, exc: ValueError) -> Feedback:
         """A malformed burst: INVALID_ARGUMENT for it, and the stream goes on."""
@@ -268,9 +320,14 @@ class ReceiverSession:
         for samples in self._audio.flush(self._last_pts) if self._audio is not None else []:
             self.playback.audio(samples)
         self.playback.close()
+        played = self.playback.played
+        frozen = sum(1 for p in played if p[2])
         return {
             **dataclasses.asdict(self.stats),
             "payload_bytes": self.payload_bytes,
+            "frames_frozen": frozen,
+            # frames played with their own picture: what was delivered (the rest froze)
+            "delivered_fraction": round((len(played) - frozen) / len(played), 4) if played else 0.0,
             "played": [list(p) for p in self.playback.played],
             "texts": self.texts,
         }

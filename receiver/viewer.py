@@ -153,7 +153,8 @@ class Viewer:
     def _session(self) -> ReceiverSession | None:
         """The newest session (a call that switched its scheme started a new one)."""
         sessions = list(self.service.sessions.values()) if self.service else []
-        return sessions[-1] if sessions else None
+        playing = [s for s in sessions if getattr(s, "has_media", True)]  # a header alone: not shown
+        return (playing or sessions)[-1] if sessions else None
 
     def _direction(self) -> str:
         """The emulator route feeding this receiver, which the SNR control addresses."""
@@ -162,6 +163,7 @@ class Viewer:
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"frame": self._frame_index, "channel": self._channel, "time": time.time()}
+        out["sessions"] = len(self.service.sessions) if self.service else 0  # live, with media or not
         s = self._session()
         if s is not None:
             played_s = s.stats.frames / s.header.fps if s.header.fps else 0.0

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import grpc
@@ -47,6 +47,57 @@ class _Unacked:
     burst: Burst
     payload: bytes
     coding: Coding
+    sent_at: float = 0.0  # monotonic time of its latest transmission (0: not sent yet)
+    first_sent: float = 0.0
+    # send times of its transmissions not answered yet, oldest first: an answer is taken to be
+    # the oldest one's (a feedback does not say which transmission it answers)
+    outstanding: collections.deque[float] = field(default_factory=collections.deque)
+    by_timer: bool = False  # the latest transmission was the timer's (no RTT sample from it)
+    queued: bool = False  # a retransmission waits in the queue
+
+
+# The HARQ timer (docs/robustness.md): a transmission unanswered for RTO is sent again with the
+# next redundancy version; RTO follows the feedback delay as TCP's does (RFC 6298).
+RTO_MIN_S, RTO_MAX_S, RTO_INITIAL_S = 0.3, 3.0, 1.0
+ANALOG_TIMEOUT_S = 5.0  # a sentence's decoding takes long (transformers): its own, longer timer
+FEEDBACK_DEADLINE_S = 3.0  # a payload still unanswered this long after its first transmission is given up
+TIMER_TICK_S = 0.02
+KEYFRAME_EVERY_S = 0.5  # at most this often a lost video payload asks for a keyframe
+
+
+class FeedbackTimer:
+    """Smoothed feedback delay and its variation; ``rto`` is how long to wait for an answer,
+    doubled after each expiry until an answer comes (a stalled receiver is not flooded)."""
+
+    def __init__(self, fixed_s: float = 0.0) -> None:
+        self.fixed_s = fixed_s
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+        self.backoff = 1
+
+    def sample(self, rtt: float) -> None:
+        if self.srtt is None:
+            self.srtt, self.rttvar = rtt, rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+        self.backoff = 1
+
+    def expired(self) -> None:
+        self.backoff = min(8, self.backoff * 2)
+
+    @property
+    def base(self) -> float:
+        """The RTO before any backoff."""
+        if self.fixed_s > 0:
+            return self.fixed_s
+        if self.srtt is None:
+            return RTO_INITIAL_S
+        return min(RTO_MAX_S, max(RTO_MIN_S, self.srtt + 4 * self.rttvar))
+
+    @property
+    def rto(self) -> float:
+        return min(max(RTO_MAX_S, self.base), self.base * self.backoff)
 
 
 class Sender:
@@ -66,6 +117,10 @@ class Sender:
         self._wake = asyncio.Event()  # something new to send (a burst or a retransmission)
         self._source_done = False  # the producer has put its last burst in the queue
         self._end_pts = 0.0  # media time of the last frame produced
+        self.timer = FeedbackTimer(config.feedback_timeout_ms / 1000)
+        self._video_unconfirmed: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self._last_forced = 0.0  # when a lost video payload last asked for a keyframe
+        self._quiet_until = 0.0  # no timer retransmission before this (one per RTO, until an answer)
 
     def _encoders(self) -> tuple[StreamHeader, list[SchemeEncoder]]:
         """The stream header and the encoders of its schemes: text first, so that a keyframe's
@@ -147,6 +202,7 @@ class Sender:
                         encoder.audio(item, captured)
                     continue
                 self._end_pts = item.pts
+                self.stats.source_frames += 1
                 seen = None
                 if worker is not None and examined(item.index, self.config.media.fps):
                     rgb = np.asarray(item.frame.to_ndarray(format="rgb24"), np.uint8)
@@ -181,8 +237,11 @@ class Sender:
                         grpc.StatusCode.CANCELLED,
                         grpc.StatusCode.INTERNAL,
                         grpc.StatusCode.UNKNOWN,
-                    ):
-                        raise
+                    ):  # the relay or the receiver refused this stream: a reconnect will not help
+                        raise ConnectionError(
+                            f"{self.config.target} refused the stream: {exc.code().name}: "
+                            f"{(exc.details() or '')[:200]}"
+                        ) from None
                     if self.stats.acks + self.stats.nacks + self.stats.given_up > answered:
                         backoff, down_since = 0.2, time.monotonic()  # the link worked for a while
                     if time.monotonic() - down_since > self.config.reconnect_timeout_s:
@@ -208,14 +267,28 @@ class Sender:
             while True:
                 # retransmissions first: a frame behind a missing one is held at the receiver
                 if not retransmit.empty():
-                    yield self._send(retransmit.get_nowait())
+                    again = retransmit.get_nowait()
+                    entry = self._unacked.get(again.seq)
+                    if entry is not None:
+                        entry.queued = False
+                        entry.sent_at = time.monotonic()
+                        entry.outstanding.append(entry.sent_at)
+                    yield self._send(again)
                 elif not queue.empty():
                     item = queue.get_nowait()
                     if item is None:
                         self._source_done = True
                         continue
                     burst, payload, coding = item
-                    self._unacked[burst.seq] = _Unacked(burst, payload, coding)
+                    now = time.monotonic()
+                    self._unacked[burst.seq] = _Unacked(
+                        burst, payload, coding, now, now, collections.deque([now])
+                    )
+                    if burst.modality == Modality.VIDEO:
+                        self.stats.video_frames += 1
+                        self._video_unconfirmed[burst.seq] = None
+                        while len(self._video_unconfirmed) > 4096:
+                            self._video_unconfirmed.popitem(last=False)
                     while len(self._unacked) > 512:
                         self._unacked.popitem(last=False)
                     yield self._send(burst)
@@ -232,8 +305,87 @@ class Sender:
 
         async with client_channel(self.config.target, self.config.tls) as channel:
             call = rpc.LinkStub(channel).Stream(outgoing())
-            async for msg in call:
-                self._on_feedback(feedback_from_proto(msg), retransmit)
+            timer = asyncio.create_task(self._harq_timer(retransmit))
+            try:
+                async for msg in call:
+                    self._on_feedback(feedback_from_proto(msg), retransmit)
+            finally:
+                timer.cancel()
+
+    async def _harq_timer(self, retransmit: asyncio.Queue[Burst]) -> None:
+        """Feedback can be lost (``--feedback-loss``): when nothing has been answered for the
+        timer's RTO, the oldest unanswered transmission goes again with the next redundancy
+        version, as a NACK would have asked (the answer to it shows which others were lost,
+        ``_lost_before``), and RTO doubles until an answer comes, as TCP's retransmission timer
+        does. A payload at the retry limit or ``FEEDBACK_DEADLINE_S`` is given up here."""
+        while True:
+            await asyncio.sleep(TIMER_TICK_S)
+            now, rto = time.monotonic(), self.timer.rto
+            resent = now < self._quiet_until
+            deadline = max(FEEDBACK_DEADLINE_S, self.timer.base * (self.config.max_retries + 1))
+            for seq, entry in list(self._unacked.items()):
+                if entry.queued or entry.sent_at == 0.0:
+                    continue
+                wait = max(rto, ANALOG_TIMEOUT_S) if entry.coding == "analog" else rto
+                if now - entry.sent_at < wait:
+                    continue
+                if entry.burst.attempt >= self.config.max_retries or now - entry.first_sent > deadline:
+                    self.stats.unanswered += 1  # most likely its answers were lost: no keyframe
+                    self._unacked.pop(seq, None)
+                    self._on_ack.pop(seq, None)
+                    continue
+                if not resent:
+                    resent = True
+                    self.stats.timeouts += 1
+                    self._again(entry, retransmit, by_timer=True)
+                    self.timer.expired()
+                    self._quiet_until = now + self.timer.rto
+
+    def _lost_before(self, answered: _Unacked, sent: float, retransmit: asyncio.Queue[Burst]) -> None:
+        """Feedback comes back in the order the bursts went (one stream, one decoding worker,
+        one delay), sentences apart: an answer to a transmission means the answers to every
+        digital transmission sent before it that are still missing were lost. Those go again
+        now, not after a timeout (TCP's fast retransmit): in time for their play-out."""
+        for entry in list(self._unacked.values()):
+            if entry is answered or entry.queued or entry.coding == "analog" or entry.sent_at == 0.0:
+                continue
+            if entry.outstanding and entry.outstanding[-1] < sent:
+                entry.outstanding.clear()  # every answer it waits for was lost
+                if entry.burst.attempt >= self.config.max_retries:
+                    continue  # the timer gives it up
+                self.stats.inferred_lost += 1
+                self._again(entry, retransmit, by_timer=True)
+
+    def _payload_lost(self, entry: _Unacked) -> None:
+        """A video payload will not arrive: the receiver's decoder has lost its reference, the
+        next frame is coded on its own (as RTP's picture loss indication asks), at most one a
+        ``KEYFRAME_EVERY_S``."""
+        now = time.monotonic()
+        if entry.burst.modality != Modality.VIDEO or now - self._last_forced < KEYFRAME_EVERY_S:
+            return
+        self._last_forced = now
+        for encoder in self.encoders:
+            encoder.restart()
+
+    def _again(self, entry: _Unacked, retransmit: asyncio.Queue[Burst], by_timer: bool = False) -> None:
+        """Queue the next transmission of ``entry`` (HARQ IR's next redundancy version)."""
+        again = self.bursts.again(entry.burst, entry.payload, entry.coding)
+        entry.burst = again
+        entry.by_timer, entry.queued = by_timer, True
+        self.stats.retransmissions += 1
+        retransmit.put_nowait(again)
+        self._wake.set()
+
+    def shortfall(self) -> str | None:
+        """One line when less than ``config.min_delivered`` of the video frames were
+        delivered (the sender then exits non-zero), else None."""
+        st = self.stats
+        if st.source_frames == 0 or st.delivered_fraction >= self.config.min_delivered:
+            return None
+        return (
+            f"only {st.delivered_fraction:.0%} of the frames were delivered ({st.frames_delivered} of "
+            f"{st.source_frames} played with their picture; --min-delivered {self.config.min_delivered:.0%})"
+        )
 
     def _send(self, burst: Burst) -> pb.Uplink:
         self.stats.bursts += 1
@@ -244,8 +396,19 @@ class Sender:
         if fb.stats is not None:
             self.stats.last_receiver = {k: float(v) for k, v in vars(fb.stats).items()}
         entry = self._unacked.get(fb.seq)
+        answered = fb.kind in (FeedbackKind.ACK, FeedbackKind.NACK)  # the receiver's answers
+        if answered:
+            self._quiet_until = 0.0
+        if entry is not None and entry.outstanding and answered:
+            sent = entry.outstanding.popleft()
+            if not entry.by_timer:  # Karn: no delay sample from a copy the timer sent
+                self.timer.sample(time.monotonic() - sent)
+            if entry.coding != "analog":  # the relay's answers come early: not those
+                self._lost_before(entry, sent, retransmit)
         if fb.kind == FeedbackKind.ACK:
             self.stats.acks += 1
+            if self._video_unconfirmed.pop(fb.seq, 0) is None:  # a late ACK counts too
+                self.stats.video_delivered += 1
             self._unacked.pop(fb.seq, None)
             on_ack = self._on_ack.pop(fb.seq, None)
             if on_ack is not None:
@@ -253,13 +416,12 @@ class Sender:
         elif fb.kind == FeedbackKind.NACK and entry is not None:
             self.stats.nacks += 1
             self.stats.genie_nacks += fb.from_emulator
-            again = self.bursts.again(entry.burst, entry.payload, entry.coding)
-            entry.burst = again
-            self.stats.retransmissions += 1
-            retransmit.put_nowait(again)
-            self._wake.set()
+            if not entry.queued:  # the timer has not sent it again already
+                self._again(entry, retransmit)
         elif fb.kind == FeedbackKind.GIVE_UP:
             self.stats.given_up += 1
+            if entry is not None:
+                self._payload_lost(entry)
             self._unacked.pop(fb.seq, None)
             self._on_ack.pop(fb.seq, None)
         elif fb.kind == FeedbackKind.REJECTED:

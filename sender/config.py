@@ -33,6 +33,11 @@ class SenderConfig:
     low_latency: bool = False  # M3E: pictures at once and motion per frame, sentences later
     text_scheme: str = "m3e-text"  # with semantics: "m3e-text" (learned symbols) or "json"
     direction: str = ""  # the emulator's route for this stream (a call: "a-b" or "b-a")
+    max_retries: int = 3  # transmissions after the first, also when their feedback never came
+    # HARQ timer: a transmission not answered within this is sent again (next redundancy
+    # version); 0 = adaptive, from the measured feedback delay (docs/robustness.md)
+    feedback_timeout_ms: float = 0.0
+    min_delivered: float = 0.5  # below this fraction of video frames delivered the sender fails
 
 
 @dataclass
@@ -47,7 +52,26 @@ class SenderStats:
     reconnects: int = 0
     genie_nacks: int = 0  # NACKs the emulator's genie asked for (--retransmit-by genie)
     stale_frames: int = 0  # live frames skipped because they were LIVE_LAG_S old (load)
+    timeouts: int = 0  # transmissions sent again because no feedback came in time
+    unanswered: int = 0  # payloads given up with no feedback after the last transmission
+    inferred_lost: int = 0  # sent again because a later transmission's answer came first
+    video_frames: int = 0  # video payloads sent (first transmissions)
+    video_delivered: int = 0  # of those, acknowledged by the receiver
+    source_frames: int = 0  # frames the source produced
     last_receiver: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def frames_delivered(self) -> int:
+        """Frames the receiver played with their own picture, as its latest feedback said (an
+        acknowledged frame that came after its play-out time froze all the same)."""
+        r = self.last_receiver
+        return max(0, int(r.get("frames", 0)) - int(r.get("frames_frozen", 0)))
+
+    @property
+    def delivered_fraction(self) -> float:
+        """Frames played with their own picture, of the frames the source produced (1.0 when
+        it produced none)."""
+        return min(1.0, self.frames_delivered / self.source_frames) if self.source_frames else 1.0
 
 
 def sender_config(
@@ -81,4 +105,7 @@ def sender_config(
         low_latency=low_latency,
         text_scheme=s.text_scheme,
         direction=direction,
+        max_retries=s.max_retries,
+        feedback_timeout_ms=s.feedback_timeout_ms,
+        min_delivered=s.min_delivered,
     )

@@ -7,6 +7,7 @@ with a one-line reason; servicers turn that into INVALID_ARGUMENT.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -40,12 +41,48 @@ def header_to_proto(h: StreamHeader) -> pb.StreamHeader:
     return pb.StreamHeader(**_scalars(h))
 
 
+MAX_ID_CHARS = 64  # session ids and directions (the sender makes 8 hex digits)
+MAX_AUDIO_CONFIG_BYTES = 1024  # decoder extradata: AAC's is 2–5 bytes, FLAC's 34, Opus's 19
+SAMPLE_RATES = (8000, 192000)  # what the audio decoders and the recorder take
+MAX_AUDIO_CHANNELS = 2
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def header_from_proto(m: pb.StreamHeader) -> StreamHeader:
+    """Every field checked before anything is set up for it (decoders, recorder): a value out
+    of range raises ValueError naming the field, its value cut short."""
     h = StreamHeader(**{f.name: getattr(m, f.name) for f in dataclasses.fields(StreamHeader)})
-    if not (16 <= h.width <= 7680 and 16 <= h.height <= 4320):
-        raise ValueError(f"unsupported resolution {h.width}x{h.height}")
-    if not 0 < h.fps <= 240:
+    if not h.session_id or len(h.session_id) > MAX_ID_CHARS or not h.session_id.isprintable():
+        raise ValueError(f"session_id {_short(h.session_id)}: 1…{MAX_ID_CHARS} printable characters")
+    if len(h.direction) > MAX_ID_CHARS or not h.direction.isprintable():
+        raise ValueError(f"direction {_short(h.direction)}: at most {MAX_ID_CHARS} printable characters")
+    if not (16 <= h.width <= 7680 and 16 <= h.height <= 4320) or h.width % 2 or h.height % 2:
+        raise ValueError(f"unsupported resolution {h.width}x{h.height} (even, 16…7680 x 16…4320)")
+    if not (math.isfinite(h.fps) and 0 < h.fps <= 240):
         raise ValueError(f"unsupported frame rate {h.fps}")
+    if len(h.audio_config) > MAX_AUDIO_CONFIG_BYTES:
+        raise ValueError(f"audio_config of {len(h.audio_config)} bytes exceeds {MAX_AUDIO_CONFIG_BYTES}")
+    if h.audio_scheme:
+        if not SAMPLE_RATES[0] <= h.sample_rate <= SAMPLE_RATES[1]:
+            raise ValueError(f"sample_rate {h.sample_rate} outside {SAMPLE_RATES[0]}…{SAMPLE_RATES[1]} Hz")
+        if not 1 <= h.audio_channels <= MAX_AUDIO_CHANNELS:
+            raise ValueError(f"audio_channels {h.audio_channels} outside 1…{MAX_AUDIO_CHANNELS}")
+    elif h.sample_rate or h.audio_channels or h.audio_config:
+        raise ValueError("sample_rate, audio_channels and audio_config need an audio_scheme")
+    from m3e import schemes  # the registry of names (no codec loads here)
+
+    for modality, name in (
+        (Modality.VIDEO, h.video_scheme),
+        (Modality.AUDIO, h.audio_scheme),
+        (Modality.TEXT, h.text_scheme),
+    ):
+        if (name or modality == Modality.VIDEO) and (modality, name) not in schemes.SCHEMES:
+            raise ValueError(f"unknown {modality.name.lower()} scheme {_short(name)}")
+    schemes.check_header(h)
     return h
 
 

@@ -3,11 +3,15 @@ message sizes and optional TLS, and matching client channels."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from m3e.wire.convert import GRPC_OPTIONS
@@ -82,3 +86,59 @@ def client_channel(address: str, tls: TlsFiles | None = None) -> grpc.aio.Channe
     if tls is not None and tls.enabled:
         return grpc.aio.secure_channel(address, tls.channel_credentials(), options=GRPC_OPTIONS)
     return grpc.aio.insecure_channel(address, options=GRPC_OPTIONS)
+
+
+MAX_DETAIL_CHARS = 200  # a status message never repeats more of what a client sent
+DRAIN_S = 1.0  # how long a rejected stream's remaining messages are read before the status
+
+
+def quoted(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: what a rejection may quote of the input
+    (a 16 KB direction string repeated in the status overflowed the metadata limit)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+class StreamRejected(Exception):
+    """The stream cannot go on: it ends with ``code`` and a short ``details``."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details[:MAX_DETAIL_CHARS]
+
+
+async def checked(request_iterator: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """The messages of a stream; one that does not parse ends it with INVALID_ARGUMENT (it
+    ended UNKNOWN with the parser's exception)."""
+    iterator = aiter(request_iterator)
+    while True:
+        try:
+            msg = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except DecodeError:
+            raise StreamRejected(grpc.StatusCode.INVALID_ARGUMENT, "malformed message") from None
+        yield msg
+
+
+async def reject(
+    context: grpc.aio.ServicerContext,
+    request_iterator: AsyncIterator[Any],
+    code: grpc.StatusCode,
+    details: str,
+    drain_s: float = DRAIN_S,
+) -> NoReturn:
+    """End a stream with ``code``. What the client still sends is read (and dropped) for up to
+    ``drain_s`` first: a status sent while its messages are in flight reached the client as
+    INTERNAL ("Internal error from Core"), which a sender takes as worth reconnecting for."""
+
+    async def drain() -> None:
+        with contextlib.suppress(Exception):
+            async for _ in request_iterator:
+                pass
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(drain(), drain_s)
+    await context.abort(code, details[:MAX_DETAIL_CHARS])
+    raise AssertionError("unreachable")  # abort raises

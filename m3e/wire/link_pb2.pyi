@@ -104,7 +104,7 @@ class Uplink(_message.Message):
     def __init__(self, header: _Optional[_Union[StreamHeader, _Mapping]] = ..., burst: _Optional[_Union[Burst, _Mapping]] = ..., end: _Optional[_Union[StreamEnd, _Mapping]] = ...) -> None: ...
 
 class ReceiverStats(_message.Message):
-    __slots__ = ("bursts", "payloads_ok", "payloads_lost", "nacks", "rejected", "frames", "fps", "latency_ms_p50", "latency_ms_p95", "bler")
+    __slots__ = ("bursts", "payloads_ok", "payloads_lost", "nacks", "rejected", "frames", "fps", "latency_ms_p50", "latency_ms_p95", "bler", "frames_frozen")
     BURSTS_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_OK_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_LOST_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +115,7 @@ class ReceiverStats(_message.Message):
     LATENCY_MS_P50_FIELD_NUMBER: _ClassVar[int]
     LATENCY_MS_P95_FIELD_NUMBER: _ClassVar[int]
     BLER_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FROZEN_FIELD_NUMBER: _ClassVar[int]
     bursts: int
     payloads_ok: int
     payloads_lost: int
@@ -125,7 +126,8 @@ class ReceiverStats(_message.Message):
     latency_ms_p50: float
     latency_ms_p95: float
     bler: float
-    def __init__(self, bursts: _Optional[int] = ..., payloads_ok: _Optional[int] = ..., payloads_lost: _Optional[int] = ..., nacks: _Optional[int] = ..., rejected: _Optional[int] = ..., frames: _Optional[int] = ..., fps: _Optional[float] = ..., latency_ms_p50: _Optional[float] = ..., latency_ms_p95: _Optional[float] = ..., bler: _Optional[float] = ...) -> None: ...
+    frames_frozen: int
+    def __init__(self, bursts: _Optional[int] = ..., payloads_ok: _Optional[int] = ..., payloads_lost: _Optional[int] = ..., nacks: _Optional[int] = ..., rejected: _Optional[int] = ..., frames: _Optional[int] = ..., fps: _Optional[float] = ..., latency_ms_p50: _Optional[float] = ..., latency_ms_p95: _Optional[float] = ..., bler: _Optional[float] = ..., frames_frozen: _Optional[int] = ...) -> None: ...
 
 class Feedback(_message.Message):
     __slots__ = ("session_id", "seq", "kind", "has_xi", "xi", "reason", "status_code", "stats", "decoded_text", "from_emulator", "has_true_xi", "true_xi")
@@ -190,7 +192,7 @@ class ChannelSettings(_message.Message):
     def __init__(self, snr_db: _Optional[float] = ..., fading: _Optional[str] = ..., coherence: _Optional[int] = ..., k_factor: _Optional[float] = ..., symbol_rate: _Optional[float] = ..., delay_ms: _Optional[float] = ..., erasure_prob: _Optional[float] = ..., feedback_loss: _Optional[float] = ..., direction: _Optional[str] = ...) -> None: ...
 
 class ChannelStats(_message.Message):
-    __slots__ = ("settings", "bursts", "symbols", "symbols_per_s", "erased_blocks", "rejected", "feedback_forwarded", "feedback_dropped", "streams", "texts_judged", "true_xi_mean", "true_damaged", "receiver_nacks", "decisions_agreed", "genie_nacks", "retransmit_by")
+    __slots__ = ("settings", "bursts", "symbols", "symbols_per_s", "erased_blocks", "rejected", "feedback_forwarded", "feedback_dropped", "streams", "texts_judged", "true_xi_mean", "true_damaged", "receiver_nacks", "decisions_agreed", "genie_nacks", "retransmit_by", "dropped")
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     BURSTS_FIELD_NUMBER: _ClassVar[int]
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +209,7 @@ class ChannelStats(_message.Message):
     DECISIONS_AGREED_FIELD_NUMBER: _ClassVar[int]
     GENIE_NACKS_FIELD_NUMBER: _ClassVar[int]
     RETRANSMIT_BY_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
     settings: ChannelSettings
     bursts: int
     symbols: int
@@ -223,7 +226,8 @@ class ChannelStats(_message.Message):
     decisions_agreed: int
     genie_nacks: int
     retransmit_by: str
-    def __init__(self, settings: _Optional[_Union[ChannelSettings, _Mapping]] = ..., bursts: _Optional[int] = ..., symbols: _Optional[int] = ..., symbols_per_s: _Optional[float] = ..., erased_blocks: _Optional[int] = ..., rejected: _Optional[int] = ..., feedback_forwarded: _Optional[int] = ..., feedback_dropped: _Optional[int] = ..., streams: _Optional[int] = ..., texts_judged: _Optional[int] = ..., true_xi_mean: _Optional[float] = ..., true_damaged: _Optional[int] = ..., receiver_nacks: _Optional[int] = ..., decisions_agreed: _Optional[int] = ..., genie_nacks: _Optional[int] = ..., retransmit_by: _Optional[str] = ...) -> None: ...
+    dropped: int
+    def __init__(self, settings: _Optional[_Union[ChannelSettings, _Mapping]] = ..., bursts: _Optional[int] = ..., symbols: _Optional[int] = ..., symbols_per_s: _Optional[float] = ..., erased_blocks: _Optional[int] = ..., rejected: _Optional[int] = ..., feedback_forwarded: _Optional[int] = ..., feedback_dropped: _Optional[int] = ..., streams: _Optional[int] = ..., texts_judged: _Optional[int] = ..., true_xi_mean: _Optional[float] = ..., true_damaged: _Optional[int] = ..., receiver_nacks: _Optional[int] = ..., decisions_agreed: _Optional[int] = ..., genie_nacks: _Optional[int] = ..., retransmit_by: _Optional[str] = ..., dropped: _Optional[int] = ...) -> None: ...
 
 class StatsRequest(_message.Message):
     __slots__ = ("direction",)

@@ -89,6 +89,7 @@ class ReceiverStats:
     latency_ms_p50: float = 0.0
     latency_ms_p95: float = 0.0
     bler: float = 0.0
+    frames_frozen: int = 0  # of the frames played, those without a picture of their own
 
 
 @dataclass
@@ -138,3 +139,4 @@ class ChannelStats:
     decisions_agreed: int = 0
     genie_nacks: int = 0
     retransmit_by: str = "receiver"
+    dropped: int = 0  # bursts dropped for backlog

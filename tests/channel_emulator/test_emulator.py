@@ -18,7 +18,9 @@ from m3e.wire.messages import Burst, ChannelSettings, Feedback, FeedbackKind, Mo
 
 def _header(direction: str = "") -> pb.Uplink:
     return pb.Uplink(
-        header=pb.StreamHeader(session_id="s", width=320, height=240, fps=30, direction=direction)
+        header=pb.StreamHeader(
+            session_id="s", width=320, height=240, fps=30, video_scheme="h265", direction=direction
+        )
     )
 
 
@@ -311,3 +313,120 @@ async def test_each_direction_has_its_own_receiver_and_channel() -> None:
     finally:
         for s in servers:
             await s.stop(0)
+
+
+async def test_downlink_queue_is_bounded_in_bytes_and_age() -> None:
+    from channel_emulator.queue import ByteBudget, DownlinkQueue
+
+    dropped: list[tuple[int, str]] = []
+    budget = ByteBudget(limit=250)
+    q: DownlinkQueue[int] = DownlinkQueue(lambda item, why: dropped.append((item, why)), budget, 200, 0.05)
+    now = asyncio.get_running_loop().time()
+    assert q.put(now, 1, 100) and q.put(now, 2, 100)
+    assert not q.put(now, 3, 100)  # over the stream's 200 bytes: refused
+    other: DownlinkQueue[int] = DownlinkQueue(lambda *_: None, budget, 200, 0.05)
+    assert not other.put(now, 9, 100)  # over the relay's 250 bytes
+    assert await q.get() == 1 and q.bytes == 100
+    await asyncio.sleep(0.1)
+    assert q.put(now + 0.1, 4, 100, droppable=False)  # the old one expires first: room again
+    assert dropped and dropped[0][0] == 2 and "waited" in dropped[0][1]
+    q.close()
+    assert await q.get() == 4 and await q.get() is None
+    assert q.bytes == 0 and budget.used == 0
+
+
+class _StalledReceiver(rpc.LinkServicer):
+    """A receiver that does not read for ``stall_s`` (a slow decoder, a flood)."""
+
+    def __init__(self, stall_s: float) -> None:
+        self.stall_s = stall_s
+        self.received = 0
+
+    async def Stream(self, request_iterator: AsyncIterator[pb.Uplink], context) -> AsyncIterator[pb.Feedback]:  # type: ignore[no-untyped-def]
+        await asyncio.sleep(self.stall_s)
+        async for msg in request_iterator:
+            if msg.HasField("burst"):
+                self.received += 1
+                yield feedback_to_proto(Feedback("s", msg.burst.seq, FeedbackKind.ACK))
+
+
+async def test_a_flood_toward_a_stalled_receiver_is_dropped_with_feedback() -> None:
+    """At symbol rate 0 the relay queued everything (1 GB took 1 GB); now each stream's queue
+    is bounded and the sender hears of every burst dropped."""
+    downstream = _StalledReceiver(1.5)
+    rx_server, rx_port, _ = create_server(
+        "127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(downstream, s)]
+    )
+    await rx_server.start()
+    emu = ChannelEmulator(ChannelSettings(snr_db=30.0, fading="awgn"))
+    proxy = LinkProxy(_routes(emu, f"127.0.0.1:{rx_port}"), queue_bytes=2 * 2**20, queue_age_s=0.5)
+    server, port, _ = create_server("127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(proxy, s)])
+    await server.start()
+    n = 60  # 60 bursts of 0.5 MB
+    try:
+
+        async def uplink() -> AsyncIterator[pb.Uplink]:
+            yield _header()
+            for seq in range(n):
+                yield pb.Uplink(burst=burst_to_proto(_burst(seq, 65_536)))
+
+        async with client_channel(f"127.0.0.1:{port}") as ch:
+            feedback = [m async for m in rpc.LinkStub(ch).Stream(uplink())]
+        kinds = [m.kind for m in feedback]
+        given_up = [m for m in feedback if m.kind == pb.Feedback.GIVE_UP]
+        assert len(feedback) == n  # every burst answered: delivered (ACK) or dropped (GIVE_UP)
+        assert given_up and kinds.count(pb.Feedback.ACK) == downstream.received
+        assert all(m.status_code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0] for m in given_up)
+        assert all("relay" in m.reason for m in given_up)
+        assert emu.stats.dropped == len(given_up) and proxy.budget.used == 0
+    finally:
+        await server.stop(0)
+        await rx_server.stop(0)
+
+
+async def test_streams_the_relay_cuts_off_end_with_a_proper_code() -> None:
+    """No header first, an unknown or a 16 KB direction, bytes that do not parse, bad header
+    fields: INVALID_ARGUMENT or FAILED_PRECONDITION with a short message, never INTERNAL,
+    UNKNOWN or RESOURCE_EXHAUSTED, also while the client is still sending."""
+    emu = ChannelEmulator(ChannelSettings())
+    server, port, _ = create_server(
+        "127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(LinkProxy(_routes(emu, "127.0.0.1:1")), s)]
+    )
+    await server.start()
+    big = pb.Uplink(burst=burst_to_proto(_burst(0, 100_000))).SerializeToString()
+
+    def header(**fields: object) -> bytes:
+        h = _header()
+        for k, v in fields.items():
+            setattr(h.header, k, v)
+        return h.SerializeToString()
+
+    cases = {
+        "no header": ([big] * 20, grpc.StatusCode.FAILED_PRECONDITION),
+        "unknown direction": ([header(direction="nowhere"), *[big] * 20], grpc.StatusCode.INVALID_ARGUMENT),
+        "16 KB direction": ([header(direction="d" * 16_384)], grpc.StatusCode.INVALID_ARGUMENT),
+        "garbage": ([b"\xff" * 64], grpc.StatusCode.INVALID_ARGUMENT),
+        "garbage after the header": ([header(), b"\xff" * 64], grpc.StatusCode.INVALID_ARGUMENT),
+        "channels 2^32-1": (
+            [header(audio_scheme="aac", sample_rate=48000, audio_channels=2**32 - 1), big],
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+    }
+    try:
+        async with client_channel(f"127.0.0.1:{port}") as ch:
+            raw = ch.stream_stream(
+                "/m3e.v1.Link/Stream", request_serializer=lambda b: b, response_deserializer=lambda b: b
+            )
+            for name, (messages, code) in cases.items():
+                for _ in range(3):
+
+                    async def uplink(ms: list[bytes] = messages) -> AsyncIterator[bytes]:
+                        for m in ms:
+                            yield m
+
+                    with pytest.raises(grpc.aio.AioRpcError) as err:
+                        _ = [m async for m in raw(uplink())]
+                    assert err.value.code() == code, (name, err.value.code(), err.value.details())
+                    assert len(err.value.details() or "") <= 200, name
+    finally:
+        await server.stop(0)

@@ -181,3 +181,61 @@ def test_malformed_m3e_text_bursts_are_rejected(tmp_path: Path) -> None:
     assert session.on_burst(good).kind == FeedbackKind.ACK  # the stream goes on
     with pytest.raises(ValueError, match="text scheme"):
         ReceiverSession(StreamHeader("s", W, H, 30.0, text_scheme="morse"), ReceiverConfig(out=None))
+
+
+def test_a_copy_of_a_settled_payload_gets_the_same_answer_undecoded(tmp_path: Path) -> None:
+    """The sender's feedback timer resends a payload whose ACK was lost: the receiver answers
+    it again without decoding it again, counting it once."""
+    session = _session(tmp_path, max_retries=1)
+    p0, p1 = _packets(2)
+    assert session.on_burst(_burst(0, p0, 25.0)).kind == FeedbackKind.ACK
+    assert session.on_burst(_burst(0, p0, 25.0, rv=2, attempt=1)).kind == FeedbackKind.ACK
+    assert session.stats.payloads_ok == 1
+    assert session.on_burst(_burst(1, p1, -10.0)).kind == FeedbackKind.NACK
+    assert session.on_burst(_burst(1, p1, -10.0, rv=2, attempt=1)).kind == FeedbackKind.GIVE_UP
+    assert session.on_burst(_burst(1, p1, 25.0, rv=3, attempt=2)).kind == FeedbackKind.GIVE_UP
+    assert session.stats.payloads_lost == 1 and session.stats.payloads_ok == 1
+
+
+def test_held_soft_bits_are_bounded_by_symbols(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of bursts that never decode held 256 payloads' soft bits (a 1 GB flood: the
+    receiver grew by 1.4 GB); the oldest go once their symbols pass the bound."""
+    from receiver import session as session_module
+
+    session = _session(tmp_path)
+    (payload,) = _packets(1)
+    n = _burst(0, payload, -10.0).iq.shape[0]
+    monkeypatch.setattr(session_module, "MAX_PENDING_SYMBOLS", 3 * n)
+    for seq in range(10):
+        assert session.on_burst(_burst(seq, payload, -10.0)).kind == FeedbackKind.NACK
+    assert len(session._pending) == 3 and session._pending_symbols == 3 * n
+    assert sorted(session._pending) == [7, 8, 9]
+
+
+def test_the_summary_says_what_was_delivered(tmp_path: Path) -> None:
+    session = _session(tmp_path, max_retries=0)
+    packets = _packets(4)
+    for i, p in enumerate(packets):
+        session.on_burst(_burst(i, p, 25.0 if i < 3 else -10.0))  # the last one is lost
+    summary = session.close()
+    assert summary["frames_frozen"] == 1 and summary["delivered_fraction"] == 0.75
+
+
+def test_nothing_is_recorded_before_media(tmp_path: Path) -> None:
+    session = _session(tmp_path)
+    assert not session.has_media and not (tmp_path / "out.mp4").exists()
+    session.close()
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_frame_decoded_after_its_play_out_time_is_given_up(tmp_path: Path) -> None:
+    """It froze, and so do the frames that refer to it: GIVE_UP (not ACK) makes the sender send
+    a keyframe (a late frame froze the picture until the next one, up to a GOP)."""
+    import time
+
+    session = _session(tmp_path, playout_delay_s=0.05)
+    p0, p1, p2 = _packets(3)
+    assert session.on_burst(_burst(1, p1, 25.0)).kind == FeedbackKind.ACK
+    time.sleep(0.1)
+    assert session.on_burst(_burst(2, p2, 25.0)).kind == FeedbackKind.ACK  # frame 0 skipped
+    assert session.on_burst(_burst(0, p0, 25.0)).kind == FeedbackKind.GIVE_UP

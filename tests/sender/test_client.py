@@ -2,6 +2,7 @@
 each kind of feedback (the streaming itself is tested end to end in tests/e2e)."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -69,3 +70,160 @@ def test_feedback_ack_nack_give_up() -> None:
     sender._on_feedback(Feedback("s", lost.seq, FeedbackKind.GIVE_UP), retransmit)
     sender._on_feedback(Feedback("s", lost.seq, FeedbackKind.ACK), retransmit)  # late: ignored
     assert acked == [1] and sender.stats.given_up == 1 and retransmit.empty()
+
+
+async def test_lost_feedback_is_resent_by_the_timer_then_given_up() -> None:
+    """A lost NACK meant no resend (498 of 600 frames froze at feedback loss 0.5): a
+    transmission unanswered for the timer's RTO goes again with the next redundancy version,
+    up to the retry limit, then it is given up here."""
+    config = SenderConfig(
+        source="testsrc", media=MEDIA, video_scheme="h265", feedback_timeout_ms=50, max_retries=2
+    )
+    sender = Sender(config)
+    retransmit: asyncio.Queue[Burst] = asyncio.Queue()
+    acked: list[int] = []
+    burst = _sent(sender, acked)
+    sender._unacked[burst.seq].sent_at = sender._unacked[burst.seq].first_sent = time.monotonic()
+    timer = asyncio.create_task(sender._harq_timer(retransmit))
+    try:
+        again = await asyncio.wait_for(retransmit.get(), 1.0)
+        assert (again.seq, again.attempt) == (burst.seq, 1) and again.rv != burst.rv
+        assert sender.stats.timeouts == 1
+        entry = sender._unacked[burst.seq]
+        assert entry.queued  # no second copy while this one waits to go
+        entry.queued, entry.sent_at = False, time.monotonic()  # sent; its answer is lost too
+        assert (await asyncio.wait_for(retransmit.get(), 1.0)).attempt == 2
+        entry.queued, entry.sent_at = False, time.monotonic()
+        assert sender.timer.rto == pytest.approx(0.2)  # doubled after each expiry
+        await asyncio.sleep(0.5)
+        assert burst.seq not in sender._unacked and sender.stats.unanswered == 1  # given up
+        assert retransmit.empty() and sender.stats.timeouts == 2
+    finally:
+        timer.cancel()
+
+
+def test_feedback_timer_follows_the_feedback_delay() -> None:
+    from sender.client import RTO_INITIAL_S, RTO_MAX_S, RTO_MIN_S, FeedbackTimer
+
+    timer = FeedbackTimer()
+    assert timer.rto == RTO_INITIAL_S
+    for _ in range(20):
+        timer.sample(0.03)
+    assert timer.rto == RTO_MIN_S
+    for _ in range(20):
+        timer.sample(0.4)
+    assert 0.4 < timer.rto < 1.0
+    for _ in range(50):
+        timer.sample(5.0)
+    assert timer.rto == RTO_MAX_S
+    assert FeedbackTimer(fixed_s=0.25).rto == 0.25
+
+
+def test_the_sender_says_when_too_little_was_delivered() -> None:
+    """What counts is what the receiver played with its own picture (its latest feedback): a
+    frame acknowledged after its play-out time froze all the same."""
+    sender = Sender(SenderConfig(source="testsrc", media=MEDIA, video_scheme="h265", min_delivered=0.5))
+    sender.stats.source_frames = 300
+    sender.stats.video_frames = sender.stats.video_delivered = 300  # every payload acknowledged
+    sender.stats.last_receiver = {"frames": 299.0, "frames_frozen": 246.0}
+    line = sender.shortfall()
+    assert line is not None and "18%" in line and "53 of 300" in line and "\n" not in line
+    sender.stats.last_receiver = {"frames": 290.0, "frames_frozen": 10.0}
+    assert sender.shortfall() is None and sender.stats.delivered_fraction == pytest.approx(280 / 300)
+
+
+def test_a_late_ack_after_the_timer_gave_up_still_counts_as_acknowledged() -> None:
+    sender = Sender(SenderConfig(source="testsrc", media=MEDIA, video_scheme="h265"))
+    retransmit: asyncio.Queue[Burst] = asyncio.Queue()
+    sender.stats.video_frames = 1
+    sender._video_unconfirmed[7] = None
+    sender._on_feedback(Feedback("s", 7, FeedbackKind.ACK), retransmit)
+    sender._on_feedback(Feedback("s", 7, FeedbackKind.ACK), retransmit)  # a duplicate answer
+    assert sender.stats.video_delivered == 1
+
+
+async def test_a_refused_stream_is_one_line_not_a_reconnect_loop() -> None:
+    """RESOURCE_EXHAUSTED / INVALID_ARGUMENT from the relay or the receiver are final."""
+    import grpc
+
+    from m3e.wire import link_pb2_grpc as rpc
+    from m3e.wire.grpc_util import create_server
+
+    class Refusing(rpc.LinkServicer):
+        async def Stream(self, request_iterator, context):  # type: ignore[no-untyped-def]
+            await anext(aiter(request_iterator))
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "this receiver has 16 live sessions")
+            yield  # pragma: no cover
+
+    server, port, _ = create_server("127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(Refusing(), s)])
+    await server.start()
+    try:
+        sender = Sender(
+            SenderConfig(target=f"127.0.0.1:{port}", source="testsrc", media=MEDIA, video_scheme="h265")
+        )
+        with pytest.raises(ConnectionError, match="RESOURCE_EXHAUSTED: this receiver has 16 live sessions"):
+            await asyncio.wait_for(sender.run(), 30)
+        assert sender.stats.reconnects == 0
+    finally:
+        await server.stop(0)
+
+
+def _drain(q: asyncio.Queue[Burst]) -> list[Burst]:
+    out = []
+    while not q.empty():
+        out.append(q.get_nowait())
+    return out
+
+
+def test_an_answer_to_a_later_transmission_means_earlier_answers_were_lost() -> None:
+    """Answers come back in order: the answer to burst 2 while burst 1's is missing sends burst 1
+    again at once (in time for its play-out), and a lost video payload asks for a keyframe."""
+    sender = Sender(SenderConfig(source="testsrc", media=MEDIA, video_scheme="h265"))
+    retransmit: asyncio.Queue[Burst] = asyncio.Queue()
+    acked: list[int] = []
+    first, second = _sent(sender, acked), _sent(sender, acked)
+    for entry, t in ((sender._unacked[first.seq], 1.0), (sender._unacked[second.seq], 2.0)):
+        entry.sent_at = t
+        entry.outstanding.append(t)
+    sender._on_feedback(Feedback("s", second.seq, FeedbackKind.ACK), retransmit)
+    again = retransmit.get_nowait()
+    assert (again.seq, again.attempt) == (first.seq, 1) and sender.stats.inferred_lost == 1
+    entry = sender._unacked[first.seq]
+    entry.queued, entry.sent_at = False, 3.5
+    entry.outstanding.append(3.5)
+    # the answer to a burst's first transmission (sent at 3.0) does not make the copy sent
+    # at 3.5 lost... the answer to its second (sent at 4.0) does
+    third = _sent(sender, acked)
+    sender._unacked[third.seq].outstanding.extend([3.0, 4.0])
+    sender._unacked[third.seq].sent_at = 4.0
+    sender._on_feedback(Feedback("s", third.seq, FeedbackKind.NACK), retransmit)
+    assert [b.seq for b in _drain(retransmit)] == [third.seq]  # NACKed: sent again, nothing else
+    sender._on_feedback(Feedback("s", third.seq, FeedbackKind.NACK), retransmit)
+    assert first.seq in [b.seq for b in _drain(retransmit)]
+    # the relay's own answers (a burst it dropped) come before the receiver's: no inference
+    fourth = _sent(sender, acked)
+    sender._unacked[fourth.seq].outstanding.append(9.0)
+    entry.queued, entry.sent_at = False, 5.0
+    entry.outstanding.append(5.0)
+    sender._on_feedback(Feedback("s", fourth.seq, FeedbackKind.GIVE_UP, status_code=8), retransmit)
+    assert retransmit.empty()
+    video = sender.encoders[0]
+    assert video._force_keyframe.is_set()  # type: ignore[attr-defined]
+
+
+async def test_the_timer_resends_one_transmission_per_rto_until_an_answer() -> None:
+    """A stalled receiver (every answer late) is not flooded with copies of everything in flight."""
+    config = SenderConfig(source="testsrc", media=MEDIA, video_scheme="h265", feedback_timeout_ms=50)
+    sender = Sender(config)
+    retransmit: asyncio.Queue[Burst] = asyncio.Queue()
+    acked: list[int] = []
+    now = time.monotonic()
+    for _ in range(5):
+        entry = sender._unacked[_sent(sender, acked).seq]
+        entry.sent_at = entry.first_sent = now
+    timer = asyncio.create_task(sender._harq_timer(retransmit))
+    try:
+        await asyncio.sleep(0.12)
+        assert len(_drain(retransmit)) == 1 and sender.timer.backoff == 2
+    finally:
+        timer.cancel()

@@ -118,3 +118,42 @@ def test_bad_headers_are_rejected() -> None:
         header_from_proto(pb.StreamHeader(session_id="s", width=8, height=8, fps=30))
     with pytest.raises(ValueError, match="frame rate"):
         header_from_proto(pb.StreamHeader(session_id="s", width=64, height=64, fps=0))
+
+
+def _good_header(**fields: object) -> pb.StreamHeader:
+    base: dict[str, object] = dict(
+        session_id="s", width=320, height=240, fps=30, video_scheme="h265",
+        audio_scheme="aac", sample_rate=48000, audio_channels=1, audio_config=b"\x11\x90",
+    )  # fmt: skip
+    return pb.StreamHeader(**{**base, **fields})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"sample_rate": 2**32 - 1}, "sample_rate"),
+        ({"sample_rate": 0}, "sample_rate"),
+        ({"audio_channels": 2**32 - 1}, "audio_channels"),
+        ({"audio_channels": 0}, "audio_channels"),
+        ({"audio_scheme": "", "audio_config": b""}, "need an audio_scheme"),  # rate without a scheme
+        ({"audio_config": b"x" * 100_000}, "audio_config"),
+        ({"width": 2**32 - 1}, "resolution"),
+        ({"width": 321}, "resolution"),
+        ({"fps": float("nan")}, "frame rate"),
+        ({"fps": float("inf")}, "frame rate"),
+        ({"video_scheme": "vp9"}, "unknown video scheme"),
+        ({"video_scheme": ""}, "unknown video scheme"),
+        ({"audio_scheme": "wma"}, "unknown audio scheme"),
+        ({"text_scheme": "morse"}, "unknown text scheme"),
+        ({"video_scheme": "m3e"}, "needs the m3e-text text scheme"),
+        ({"session_id": ""}, "session_id"),
+        ({"session_id": "x" * 10_000}, "session_id"),
+        ({"direction": "d" * 16_384}, "direction"),
+        ({"direction": "a\nb"}, "direction"),
+    ],
+)
+def test_every_header_field_is_checked(fields: dict[str, object], message: str) -> None:
+    assert header_from_proto(_good_header()).sample_rate == 48000
+    with pytest.raises(ValueError, match=message) as err:
+        header_from_proto(_good_header(**fields))
+    assert len(str(err.value)) < 200  # never the whole hostile value
