@@ -541,55 +541,12 @@ def killed_receiver(seconds: float = 10.0, kill_after_s: float = 6.0) -> dict[st
 
 # ----------------------------------------------------------------- who may steer the channel
 def unauthenticated_control() -> dict[str, Any]:
-    """Control RPCs without a token and viewer POSTs without a token / from a foreign Origin;
-    each accepted one counts."""
-    progress("control: unauthenticated Configure / SetRoute, cross-origin viewer POSTs")
-    attempts: dict[str, bool] = {}
-    with procs() as ps:
-        viewer = free_port()
-        receiver, rx_port = ps.receiver(viewer_port=viewer)
-        _, relay_port = ps.relay(rx_port)
-        # the receiver needs --control for its SNR slider: restart it with one
-        receiver.terminate()
-        receiver.wait(timeout=15)
-        ps.procs.remove(receiver)
-        receiver, rx_port = ps.receiver("--control", f"127.0.0.1:{relay_port}", viewer_port=viewer)
+    """Control RPCs and viewer / call-page POSTs without the token, with a wrong one, from a
+    foreign Origin or as text/plain (``bench/robust_control.py``); each accepted one counts."""
+    progress("control: unauthenticated Configure / SetRoute, cross-origin and plain-text POSTs")
+    from bench.robust_control import unauthenticated_control_attempts
 
-        async def rpcs() -> None:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{relay_port}") as ch:
-                control = rpc.ControlStub(ch)
-                for name, call in (
-                    (
-                        "Configure snr -25 dB",
-                        lambda: control.Configure(pb.ChannelSettings(snr_db=-25.0), timeout=5),
-                    ),
-                    (
-                        "SetRoute to elsewhere",
-                        lambda: control.SetRoute(
-                            pb.RouteRequest(direction="x", target="10.0.0.1:1"), timeout=5
-                        ),
-                    ),
-                    ("Stats", lambda: control.Stats(pb.StatsRequest(), timeout=5)),
-                ):
-                    try:
-                        await call()
-                        attempts[f"grpc {name}"] = True
-                    except grpc.aio.AioRpcError:
-                        attempts[f"grpc {name}"] = False
-
-        asyncio.run(rpcs())
-        url = f"http://127.0.0.1:{viewer}/api/channel"
-        for name, headers in (
-            ("no token", {"Content-Type": "application/json"}),
-            ("foreign Origin, text/plain", {"Content-Type": "text/plain", "Origin": "http://evil.example"}),
-        ):
-            req = urllib.request.Request(url, data=b'{"snr_db": -25}', headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=5) as r:
-                    attempts[f"viewer POST {name}"] = 200 <= r.status < 300
-            except (urllib.error.HTTPError, urllib.error.URLError):
-                attempts[f"viewer POST {name}"] = False
-    return {"attempts": attempts, "accepted": sum(attempts.values())}
+    return unauthenticated_control_attempts()
 
 
 # ----------------------------------------------------------------- main
