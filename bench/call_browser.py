@@ -208,9 +208,11 @@ def glass_to_glass(shown: np.ndarray, arrivals: np.ndarray, taken: np.ndarray) -
         i = int(np.argmin(np.abs(arrivals[:, 0] * 1000 - captured)))
         if abs(arrivals[i, 0] * 1000 - captured) > 20:  # frames arrive ~33 ms apart
             continue
-        same = taken[(taken[:, 0] == arrivals[i, 1]) & (taken[:, 1] <= captured)]
+        # the page took that stamp once per loop of the clip (10 s): the take nearest the
+        # arrival (the page's clock and ours differ by a few ms, so "before" is not reliable)
+        same = taken[taken[:, 0] == arrivals[i, 1], 1]
         if len(same):
-            out.append(at - same[:, 1].max())
+            out.append(at - same[np.argmin(np.abs(same - captured))])
     return np.array(out)
 
 
