@@ -9,10 +9,7 @@ import pytest
 import m3e.eval.testset
 import sender.client
 from m3e.cli import main
-
-
-class _Stats:
-    bursts = retransmissions = symbols = acks = nacks = given_up = reconnects = 0
+from sender.config import SenderStats
 
 
 def test_sample_names_the_sample_clip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -22,8 +19,11 @@ def test_sample_names_the_sample_clip(monkeypatch: pytest.MonkeyPatch, tmp_path:
         def __init__(self, config: Any) -> None:
             seen.append(config)
 
-        async def run(self) -> _Stats:
-            return _Stats()
+        async def run(self) -> SenderStats:
+            return SenderStats()
+
+        def shortfall(self) -> str | None:
+            return None
 
     monkeypatch.setattr(m3e.eval.testset, "sample_clip", lambda: tmp_path / "clip.mp4")
     monkeypatch.setattr(sender.client, "Sender", FakeSender)

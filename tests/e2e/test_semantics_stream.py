@@ -36,8 +36,19 @@ async def test_keyframe_texts_as_m3e_text_reach_the_receiver_and_the_page(link: 
     clip = make_clip(link.tmp / "clip", scenes=SCENES[:2])
     link.start_receiver("--stats-json", str(link.tmp / "rx.json"), viewer=True)
     link.start_relay("--snr", "8", "--fading", "rayleigh")
+    # 8 dB Rayleigh with 16-QAM H.265 freezes most frames on 2 cores: this test is about the
+    # texts, so the sender's delivery threshold (issue 18) is off here
     sender = link.send(
-        "--source", str(clip), "--width", "320", "--height", "240", "--semantics", background=True
+        "--source",
+        str(clip),
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--semantics",
+        "--min-delivered",
+        "0",
+        background=True,
     )
     browser = Browser(f"http://127.0.0.1:{link.viewer_port}/", link.tmp / "profile")
     try:
