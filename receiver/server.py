@@ -212,13 +212,15 @@ class ReceiverService(rpc.LinkServicer):
             self.finished.set()
 
     async def _play_out(self) -> None:
-        """The frame clock: what is due plays between bursts too (a held low-latency picture
-        at its frame rate), on the decode worker like the bursts."""
+        """The low-latency frame clock: what is due plays between bursts too (the picture held
+        at its frame rate), on the decode worker like the bursts. Other schemes play as their
+        bursts come (a frame per burst) and leave the worker to them."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(1 / PLAY_OUT_HZ)
             for session in list(self.sessions.values()):
-                await loop.run_in_executor(self.worker, session.tick)
+                if session.header.low_latency:
+                    await loop.run_in_executor(self.worker, session.tick)
 
     async def expire_idle(self) -> int:
         """Close every session that no open stream carries and that has been idle for
