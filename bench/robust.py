@@ -26,7 +26,6 @@ import asyncio
 import collections
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ import grpc
 import numpy as np
 
 from bench.stream import rss_mb
-from m3e.launch import free_port, is_serving
+from m3e.launch import free_port, is_serving, stop_processes
 from m3e.phy.estimation import PilotLayout
 from m3e.phy.link import TransportCoder
 from m3e.wire import link_pb2 as pb
@@ -94,15 +93,7 @@ class Procs:
         return self.start("relay", args, port), port
 
     def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes(self.procs)
 
 
 @contextmanager
@@ -485,58 +476,15 @@ def feedback_loss_half(seconds: float) -> dict[str, Any]:
     return out
 
 
-def killed_receiver(seconds: float = 10.0, kill_after_s: float = 6.0) -> dict[str, Any]:
-    """SIGKILL the receiver mid-stream: frames its MP4 holds over frames it had played (the
-    viewer's count, polled until the kill)."""
-    import av
-
+def killed_receiver() -> dict[str, Any]:
+    """SIGKILL the receiver mid-stream (``bench/robust_control.py``): frames its MP4 holds over
+    the frames it had played one second before the kill, at most 1."""
     progress("killed receiver: frames kept in the MP4 vs frames played")
-    with procs() as ps:
-        viewer = free_port()
-        receiver, rx_port = ps.receiver(viewer_port=viewer)
-        _, relay_port = ps.relay(rx_port, "--snr", "25", "--fading", "awgn")
-        sender = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "m3e.cli",
-                "send",
-                "--target",
-                f"127.0.0.1:{relay_port}",
-                "--duration",
-                str(seconds),
-                *SMALL,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=ps.env,
-        )
-        ps.procs.append(sender)
-        played, start = 0, None
-        deadline = time.monotonic() + seconds + 60
-        while time.monotonic() < deadline:
-            try:
-                played = int(_viewer_stats(viewer).get("receiver", {}).get("frames", 0))
-            except (OSError, ValueError):
-                pass
-            if played and start is None:
-                start = time.monotonic()
-            if start is not None and time.monotonic() - start >= kill_after_s:
-                break
-            time.sleep(0.1)
-        receiver.send_signal(signal.SIGKILL)
-        receiver.wait()
-        sender.terminate()
-        try:
-            with av.open(str(ps.tmp / "rx.mp4")) as c:
-                kept = sum(1 for _ in c.decode(video=0))
-        except (av.error.FFmpegError, OSError, ValueError):
-            kept = 0
-    return {
-        "frames_played": played,
-        "frames_in_mp4": kept,
-        "kept_fraction": round(kept / played, 3) if played else 0.0,
-    }
+    from bench.robust_control import killed_receiver_recording
+
+    r = killed_receiver_recording()
+    before = r["frames_played_1s_before_kill"]
+    return {**r, "kept_fraction": round(min(1.0, r["frames_in_recording"] / before), 3) if before else 0.0}
 
 
 # ----------------------------------------------------------------- who may steer the channel

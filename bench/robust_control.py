@@ -32,7 +32,7 @@ from typing import Any
 import av
 import grpc
 
-from m3e.launch import free_port, start_process
+from m3e.launch import free_port, start_process, stop_processes
 from m3e.wire import auth
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
@@ -72,15 +72,7 @@ class _Processes:
         return proc
 
     def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes(self.procs)
 
 
 # ---------------------------------------------------------------- who may steer the channel

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from call.webrtc import FeedPipe
-from m3e.launch import free_port, start_process
+from m3e.launch import free_port, start_process, stop_processes
 from m3e.wire import auth
 from m3e.wire.grpc_util import TlsFiles
 
@@ -347,13 +347,5 @@ def _reachable_address(host: str) -> str:
         return str(s.getsockname()[0])
 
 
-def _stop(proc: subprocess.Popen[str] | None, timeout: float = 15.0) -> None:
-    """SIGTERM (the processes finish cleanly on it), then SIGKILL after ``timeout``."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def _stop(proc: subprocess.Popen[str] | None) -> None:
+    stop_processes([proc] if proc is not None else [])

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -128,3 +130,18 @@ def _echo(proc: subprocess.Popen[str], name: str) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
         print(f"  [{name}] {line.rstrip()}", flush=True)
+
+
+def stop_processes(procs: Iterable[subprocess.Popen[Any]], timeout: float = 15.0) -> None:
+    """SIGTERM all (they finish cleanly on it) at once, then SIGKILL whichever is still running
+    after ``timeout``."""
+    procs = list(procs)
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

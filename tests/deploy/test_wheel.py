@@ -33,7 +33,7 @@ from typing import IO
 import av
 import pytest
 
-from m3e.launch import free_port, is_serving
+from m3e.launch import free_port, is_serving, stop_processes
 
 pytestmark = pytest.mark.slow
 
@@ -160,14 +160,7 @@ class Processes:
         return proc
 
     def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(self.procs, timeout=10)
         for log in self.logs:
             log.close()
 

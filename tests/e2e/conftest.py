@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from m3e.launch import free_port, start_process
+from m3e.launch import free_port, start_process, stop_processes
 from m3e.media.sources import MediaSource, SourceConfig, VideoItem
 from m3e.wire.auth import new_token
 from m3e.wire.grpc_util import TlsFiles
@@ -68,14 +68,7 @@ class Link:
         return proc
 
     def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(self.procs, timeout=10)
 
 
 @pytest.fixture
