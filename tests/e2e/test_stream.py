@@ -11,15 +11,16 @@ SEND = ["--source", "testsrc", "--duration", "3", "--scheme", "h265", "--modulat
 def test_stream_at_20db_rayleigh_is_faithful(link: Link) -> None:
     link.start_receiver()
     link.start_relay("--snr", "20", "--fading", "rayleigh")
-    # 720x480 H.265 over 16-QAM is ~1.4 Msym/s of LDPC decoding: on this 2-core machine 30-60 %
-    # of the frames arrive before their play-out time (the rest hold the previous picture), so
-    # the delivery threshold (issue 18) is off; what is recorded is checked below
-    sender = link.send(*SEND, "--min-delivered", "0")
+    # 16-QAM at 20 dB Rayleigh gives up ~3 % of the payloads after its retransmissions and each
+    # loss freezes the rest of its H.265 GOP (30-60 % of the frames delivered, SSIM 0.86-0.90):
+    # that is the cliff, tested below at 0 dB. QPSK is the faithful setting; 352x240 (CRF 23 for
+    # the pattern's fine detail) keeps the LDPC decoding within real time on 2 cores.
+    sender = link.send(*SEND, "--modulation", "qpsk", "--width", "352", "--height", "240", "--crf", "23")
     assert sender.returncode == 0, sender.stdout.read() if sender.stdout else ""
     assert link.procs[0].wait(timeout=60) == 0  # the receiver finished the session cleanly
     frames = recorded_frames(link.tmp / "received.mp4")
     assert abs(len(frames) - 90) <= 0.05 * 90
-    assert mean_ssim_against_testsrc(frames, 720, 480, 30) >= 0.9
+    assert mean_ssim_against_testsrc(frames, 352, 240, 30) >= 0.9
     assert has_audio(link.tmp / "received.mp4")
 
 
