@@ -1,10 +1,11 @@
-"""The channel core of the emulator: one route's channel state acting on bursts.
+"""The channel core of the emulator: a route's channel and each stream's through it.
 
 Every burst's symbols go through ``BlockFadingChannel`` (y = h·x + w, paper eq 6–7) and take
 ``n / symbol_rate`` seconds on air one after another plus the propagation delay; they leave
 with the noise variance attached (the receiver's SNR knowledge) and the genie reference
-stripped. Feedback travels back with its own delay and loss. Statistics per route. No
-protobuf here: the servicers (``channel_emulator.server``) convert at the edge.
+stripped. Feedback travels back with its own delay and loss. Every stream has a channel
+of its own (``StreamChannel``) with its route's settings; statistics per stream and per route.
+No protobuf here: the servicers (``channel_emulator.server``) convert at the edge.
 """
 
 from __future__ import annotations
@@ -56,16 +57,17 @@ def validate_settings(s: ChannelSettings) -> None:
 
 
 class ChannelEmulator:
-    """Channel state shared by every stream through one route of the emulator: the settings
-    given over the defaults (``channel_settings``)."""
+    """One route's channel: its settings (given over the defaults, ``channel_settings``;
+    ``configure`` changes them while streams run) and its statistics summed over every stream.
+    Each stream through the route gets a ``StreamChannel`` of its own (``open_stream``)."""
 
     def __init__(self, settings: ChannelSettings, seed: int = 0, direction: str = "") -> None:
         full = channel_settings(direction=direction)
         self.settings = full
         self.stats = ChannelStats(settings=full)
+        self.version = 0  # bumped by every configure: streams rebuild their fading from it
         self._seed = seed
-        self._rng = np.random.default_rng(seed + 1)
-        self._air_free = 0.0
+        self._streams = 0
         self._recent: collections.deque[tuple[float, int]] = collections.deque()
         self.configure(settings)
 
@@ -73,18 +75,21 @@ class ChannelEmulator:
         validate_settings(update)
         changes = {k: v for k, v in dataclasses.asdict(update).items() if v is not None and k != "direction"}
         self.settings = dataclasses.replace(self.settings, **changes)
-        s = self.settings
-        self._seed += 1
-        self.channel = BlockFadingChannel(
-            str(s.fading),
-            coherence=int(s.coherence or 1),
-            k_factor=float(s.k_factor or 0),
-            erasure_prob=float(s.erasure_prob or 0),
-            seed=self._seed,
-        )
+        self.version += 1
         if changes:
             log.info("channel: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
         return self.snapshot()
+
+    def open_stream(self) -> StreamChannel:
+        """A channel of its own for the next stream through this route: its own fading
+        realisation (seeded from the route's seed and the stream's number), air time and
+        counters."""
+        self._streams += 1
+        return StreamChannel(self, self._seed + 7919 * self._streams)
+
+    def on_air(self, n_symbols: int) -> None:
+        """A stream put ``n_symbols`` on air (for ``symbols_per_s``)."""
+        self._recent.append((time.monotonic(), n_symbols))
 
     def snapshot(self) -> ChannelStats:
         now = time.monotonic()
@@ -95,14 +100,51 @@ class ChannelEmulator:
         self.stats.settings = self.settings
         return dataclasses.replace(self.stats)
 
+
+class StreamChannel:
+    """One stream's channel through a route: y = h·x + w (paper eq 6–7) with a fading
+    realisation, an air-time budget and counters of its own, so streams sharing a route (many
+    sessions through one emulator) neither share fades nor wait for each other's symbols. The
+    route's settings apply; a ``configure`` reaches the stream at its next burst."""
+
+    def __init__(self, route: ChannelEmulator, seed: int) -> None:
+        self.route = route
+        self.stats = ChannelStats(settings=route.settings)
+        self._seed = seed
+        self._rng = np.random.default_rng(seed + 1)
+        self._air_free = 0.0
+        self._version = -1
+        self._fading: BlockFadingChannel | None = None
+
+    @property
+    def settings(self) -> ChannelSettings:
+        return self.route.settings
+
+    def _channel(self) -> BlockFadingChannel:
+        if self._fading is None or self._version != self.route.version:
+            s, self._version = self.settings, self.route.version
+            self._fading = BlockFadingChannel(
+                str(s.fading),
+                coherence=int(s.coherence or 1),
+                k_factor=float(s.k_factor or 0),
+                erasure_prob=float(s.erasure_prob or 0),
+                seed=self._seed + self._version,
+            )
+        return self._fading
+
+    def count(self, **counts: int) -> None:
+        """Add to this stream's counters and its route's."""
+        for stats in (self.stats, self.route.stats):
+            for name, n in counts.items():
+                setattr(stats, name, getattr(stats, name) + n)
+
     def apply(self, burst: Burst) -> Burst:
         """The channel acting on one burst: new symbols, noise variance, genie removed."""
-        out = self.channel(burst.iq, float(self.settings.snr_db or 0.0))
-        erased_blocks = int(np.count_nonzero(out.erased[:: self.channel.coherence]))
-        self.stats.erased_blocks += erased_blocks
-        self.stats.bursts += 1
-        self.stats.symbols += burst.iq.shape[0]
-        self._recent.append((time.monotonic(), burst.iq.shape[0]))
+        channel = self._channel()
+        out = channel(burst.iq, float(self.settings.snr_db or 0.0))
+        n = burst.iq.shape[0]
+        self.count(bursts=1, symbols=n, erased_blocks=int(np.count_nonzero(out.erased[:: channel.coherence])))
+        self.route.on_air(n)
         return dataclasses.replace(burst, iq=out.y, noise_var=out.no, genie=b"")
 
     def air_time(self, loop_now: float, n_symbols: int) -> float | None:
@@ -117,7 +159,7 @@ class ChannelEmulator:
     def feedback_delay(self) -> float | None:
         """Seconds until feedback arrives upstream, or None when it is lost."""
         if self._rng.random() < float(self.settings.feedback_loss or 0.0):
-            self.stats.feedback_dropped += 1
+            self.count(feedback_dropped=1)
             return None
-        self.stats.feedback_forwarded += 1
+        self.count(feedback_forwarded=1)
         return float(self.settings.delay_ms or 0.0) / 1000

@@ -61,6 +61,7 @@ FINAL_CODES = (
     grpc.StatusCode.UNAUTHENTICATED,
 )
 MAX_UPSTREAM = 4096  # feedback messages waiting for a sender that does not read them
+MAX_STREAMS = 16  # live streams at once (--max-sessions; bench.load measures what one core holds)
 
 
 class LinkProxy(rpc.LinkServicer):
@@ -76,8 +77,11 @@ class LinkProxy(rpc.LinkServicer):
         queue_bytes: int = MAX_STREAM_BYTES,
         queue_age_s: float = MAX_AGE_S,
         budget: ByteBudget | None = None,
+        max_streams: int = MAX_STREAMS,
     ) -> None:
         self.routes = routes
+        self.max_streams = max_streams
+        self.live = 0  # streams being relayed now
         self.tls = tls
         self.queue_bytes = queue_bytes
         self.queue_age_s = queue_age_s
@@ -104,9 +108,19 @@ class LinkProxy(rpc.LinkServicer):
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"no route for direction {quoted(first.header.direction)}; this emulator has {known}",
                 )
+            if self.live >= self.max_streams:  # refused at once: the streams it has stay real-time
+                log.warning("stream %s refused: %d live streams", first.header.session_id, self.live)
+                raise StreamRejected(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"this relay carries {self.live} live streams, its limit (--max-sessions); try again later",
+                )
             route.judge.stream_starts(first.header.text_scheme)
-            async for fb in self._relay(first, messages, route, context):
-                yield fb
+            self.live += 1
+            try:
+                async for fb in self._relay(first, messages, route, context):
+                    yield fb
+            finally:
+                self.live -= 1
         except StreamRejected as exc:
             await reject(context, request_iterator, exc.code, exc.details)
 
@@ -120,13 +134,14 @@ class LinkProxy(rpc.LinkServicer):
         loop = asyncio.get_running_loop()
         upstream: asyncio.Queue[pb.Feedback | None] = asyncio.Queue()
         emulator, judge = route.emulator, route.judge
+        radio = emulator.open_stream()  # this stream's own channel
 
         def to_sender(fb: pb.Feedback) -> None:
             if upstream.qsize() < MAX_UPSTREAM:
                 upstream.put_nowait(fb)
 
         def dropped(msg: pb.Uplink, reason: str) -> None:
-            emulator.stats.dropped += 1
+            radio.count(dropped=1)
             fb = Feedback(
                 msg.burst.session_id,
                 msg.burst.seq,
@@ -140,7 +155,7 @@ class LinkProxy(rpc.LinkServicer):
             dropped, self.budget, self.queue_bytes, self.queue_age_s
         )
         downlink.put(loop.time(), header, droppable=False)
-        emulator.stats.streams += 1
+        radio.count(streams=1)
 
         async def downlink_messages() -> AsyncIterator[pb.Uplink]:
             while (m := await downlink.get()) is not None:
@@ -177,7 +192,7 @@ class LinkProxy(rpc.LinkServicer):
                             raise ValueError("an uplink message carries a header, a burst or the end")
                         burst = burst_from_proto(msg.burst)
                     except ValueError as exc:
-                        emulator.stats.rejected += 1
+                        radio.count(rejected=1)
                         to_sender(
                             feedback_to_proto(
                                 Feedback(
@@ -194,12 +209,12 @@ class LinkProxy(rpc.LinkServicer):
                     if not downlink.fits(size):
                         dropped(msg, f"relay queue toward the receiver full ({downlink.bytes >> 20} MB)")
                         continue
-                    at = emulator.air_time(loop.time(), burst.iq.shape[0])
+                    at = radio.air_time(loop.time(), burst.iq.shape[0])
                     if at is None:
                         dropped(msg, f"more than {MAX_BACKLOG_S:g} s of symbols waiting for the air")
                         continue
                     judge.remember(burst)
-                    out = pb.Uplink(burst=burst_to_proto(emulator.apply(burst)))
+                    out = pb.Uplink(burst=burst_to_proto(radio.apply(burst)))
                     downlink.put(at, out, size)
                     last_delivery = at
                 downlink.close()  # ends the downlink once the last burst has landed
@@ -211,7 +226,7 @@ class LinkProxy(rpc.LinkServicer):
                             judging = loop.run_in_executor(None, judge.judge, feedback_from_proto(fb))
                             if judge.genie_decides:  # its decision is the feedback
                                 fb = feedback_to_proto(await judging)
-                        delay = emulator.feedback_delay()
+                        delay = radio.feedback_delay()
                         if delay is not None:
                             loop.call_later(delay, to_sender, fb)
                 finally:  # after the feedback still on its way back
@@ -235,6 +250,15 @@ class LinkProxy(rpc.LinkServicer):
                 for t in tasks:
                     t.cancel()
                 downlink.clear()
+                st = radio.stats
+                log.info(
+                    "stream %s ended: %d bursts, %d symbols, %d dropped, %d rejected",
+                    header.header.session_id,
+                    st.bursts,
+                    st.symbols,
+                    st.dropped,
+                    st.rejected,
+                )
 
 
 class ControlService(rpc.ControlServicer):
@@ -320,10 +344,12 @@ async def serve(
     allow_routes: list[str] | None = None,
     queue_mb: float = MAX_STREAM_BYTES / 2**20,
     queue_age_s: float = MAX_AGE_S,
+    max_streams: int = MAX_STREAMS,
 ) -> None:
     """Run the emulator until cancelled. ``target`` is the default route's receiver;
     ``routes`` names more (direction -> receiver), each with a channel of its own;
-    ``queue_mb`` / ``queue_age_s`` bound each stream's queue toward its receiver.
+    ``queue_mb`` / ``queue_age_s`` bound each stream's queue toward its receiver, and
+    ``max_streams`` the live streams (more are refused with RESOURCE_EXHAUSTED).
     ``Control`` answers only calls with ``control_token``, and ``SetRoute`` points routes only
     at ``allow_routes`` (HOST or HOST:PORT, "*": anywhere) and the receivers named here."""
     memory.return_freed_memory()
@@ -337,7 +363,7 @@ async def serve(
         listen,
         [
             lambda s: rpc.add_LinkServicer_to_server(
-                LinkProxy(table, tls, int(queue_mb * 2**20), queue_age_s), s
+                LinkProxy(table, tls, int(queue_mb * 2**20), queue_age_s, max_streams=max_streams), s
             ),
             lambda s: rpc.add_ControlServicer_to_server(ControlService(table, control_token, allowed), s),
         ],

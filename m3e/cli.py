@@ -131,7 +131,9 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--viewer-port", "viewer_port", int, "viewer HTTP port (0: any free port)"),
         ("--playout-delay-ms", "playout_delay_ms", float, "how long to wait for a missing frame"),
         ("--session-idle-s", "session_idle_s", float, "close a session no stream has carried this long"),
-        ("--max-sessions", "max_sessions", int, "live sessions at once (more are refused)"),
+    ],
+    "capacity": [
+        ("--max-sessions", "max_sessions", int, "live sessions at once (more are refused: RESOURCE_EXHAUSTED)"),
     ],
     "demo": [
         (
@@ -232,16 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIRECTION=HOST:PORT",
         help="another route with a channel of its own, for streams sent with --direction DIRECTION",
     )
-    _add_options(relay, "channel", "retransmission")
+    _add_options(relay, "channel", "retransmission", "capacity")
     relay.set_defaults(func=_relay)
 
     receive = sub.add_parser("receive", help="run the receiver")
     receive.add_argument("--port", type=int, default=None, help="port to listen on (default 50052; 0: any)")
     receive.add_argument("--control", default=None, help="relay address, for the viewer's SNR control")
     receive.add_argument("--no-viewer", action="store_true", help="do not serve the web viewer")
+    receive.add_argument("--no-record", action="store_true", help="record no MP4 (statistics only)")
     receive.add_argument("--once", action="store_true", help="exit when the first stream has finished")
     receive.add_argument("--stats-json", default=None, help="write the session's statistics here at the end")
-    _add_options(receive, "receiver", "retransmission")
+    _add_options(receive, "receiver", "retransmission", "capacity")
     receive.set_defaults(func=_receive)
 
     demo = sub.add_parser(
@@ -522,6 +525,7 @@ def _relay(args: argparse.Namespace) -> int:
             allow_routes=args.allow_route,
             queue_mb=s.relay_queue_mb,
             queue_age_s=s.relay_queue_s,
+            max_streams=s.max_sessions,
         )
         return 0
 
@@ -544,6 +548,8 @@ def _receive(args: argparse.Namespace) -> int:
     s = _settings(args)
     port = s.receiver_port if args.port is None else args.port
     config = receiver_config(s, args.stats_json)
+    if args.no_record:
+        config.out = None
     token = auth.resolve_token(s.control_token, s.control_token_file, create=False)
     if args.control and not token and not args.no_viewer:
         print(

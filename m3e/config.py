@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     out: Path = Path("received.mp4")
     playout_delay_ms: float = Field(300.0, ge=0)
     session_idle_s: float = Field(60.0, gt=0)  # receiver: close a session idle this long
-    max_sessions: int = Field(16, ge=1, le=10_000)  # receiver: live sessions at once
+    max_sessions: int = Field(16, ge=1, le=10_000)  # relay and receiver: live sessions at once
     # relay: the queue toward each receiver, in MB and in seconds a landed burst may wait
     relay_queue_mb: float = Field(32.0, gt=0, le=4096)
     relay_queue_s: float = Field(2.0, gt=0, le=60)

@@ -92,8 +92,11 @@ def start_process(
     echo: bool = True,
     env: dict[str, str] | None = None,
     tls: TlsFiles | None = None,
+    cpus: set[int] | None = None,
+    quiet: bool = False,
 ) -> subprocess.Popen[str]:
-    """Start ``python -m m3e.cli ARGS`` and return it once its gRPC server at ``address``
+    """Start ``python -m m3e.cli ARGS`` (on the cores ``cpus`` only, when given: every thread
+    it starts inherits them; ``quiet``: its log too is discarded) and return it once its gRPC server at ``address``
     (``HOST:PORT`` or a port on this machine; the one ARGS tell it to listen on) is serving.
     A process reports SERVING only when all it serves is up (a receiver's viewer too).
 
@@ -102,7 +105,11 @@ def start_process(
     name = args[0] if args else "m3e"
     target = probe_address(address)
     cmd = [sys.executable, "-m", "m3e.cli", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if echo else subprocess.DEVNULL, text=True, env=env)
+    if cpus:  # taskset execs the command in its place (same pid); a preexec_fn would fork a gRPC process
+        cmd = ["taskset", "--cpu-list", ",".join(map(str, sorted(cpus))), *cmd]
+    out = subprocess.PIPE if echo else subprocess.DEVNULL
+    err = subprocess.DEVNULL if quiet else None
+    proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
     if echo:
         threading.Thread(target=_echo, args=(proc, name), name=f"echo {name}", daemon=True).start()
     deadline = time.monotonic() + timeout

@@ -42,11 +42,16 @@ class ReceiverService(rpc.LinkServicer):
         self.sessions: dict[str, ReceiverSession] = {}
         self._streams: dict[str, int] = {}  # open streams per session id
         self._seen: dict[str, float] = {}  # monotonic time of each session's latest message
-        # one worker: bursts of a session are decoded in arrival order, off the event loop
+        # a worker thread per session with media (from its first burst): its bursts decode in
+        # arrival order off the event loop, and a keyframe taking a second to regenerate holds
+        # up its own session only (one worker for all: two M3E sessions missed their play-out
+        # times, bench.load). Set-up, and sessions without media, use the shared one.
+        self.workers: dict[str, ThreadPoolExecutor] = {}
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="decode")
         self.text_worker = ThreadPoolExecutor(1, thread_name_prefix="sentences")
         self.finished = asyncio.Event()
         self._started = 0  # sessions started by this process
+        self._opening = 0  # sessions whose decoders are being set up
         self._clock: asyncio.Task[None] | None = None
 
     async def Stream(
@@ -80,7 +85,7 @@ class ReceiverService(rpc.LinkServicer):
 
         async def sentence(session: ReceiverSession, burst: Burst) -> None:
             decoded = await loop.run_in_executor(self.text_worker, session.decode_sentence, burst)
-            fb = await loop.run_in_executor(self.worker, session.on_sentence, burst, decoded)
+            fb = await loop.run_in_executor(self._worker(session), session.on_sentence, burst, decoded)
             out.put_nowait(feedback_to_proto(fb))
 
         def refuse(session_id: str, seq: int, reason: str, code: int) -> None:
@@ -131,7 +136,7 @@ class ReceiverService(rpc.LinkServicer):
                     sentences.add(task)
                     task.add_done_callback(sentences.discard)
                     continue
-                fb = await loop.run_in_executor(self.worker, self._on_burst, session, burst)
+                fb = await loop.run_in_executor(self._worker(session), self._on_burst, session, burst)
                 out.put_nowait(feedback_to_proto(fb))
             await asyncio.gather(*sentences)
         finally:
@@ -147,11 +152,15 @@ class ReceiverService(rpc.LinkServicer):
         sid = header.session_id
         session = self.sessions.get(sid)
         if session is None:
-            if len(self.sessions) >= self.config.max_sessions:
+            # sessions being set up count: two headers arriving while the first one's decoders
+            # (and models) load must not both pass the limit
+            if len(self.sessions) + self._opening >= self.config.max_sessions:
                 raise StreamRejected(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"this receiver has {len(self.sessions)} live sessions, its limit; try again later",
+                    f"this receiver has {len(self.sessions) + self._opening} live sessions, "
+                    "its limit (--max-sessions); try again later",
                 )
+            self._opening += 1
             try:
                 session = await asyncio.get_running_loop().run_in_executor(
                     self.worker, self._new_session, header
@@ -160,6 +169,8 @@ class ReceiverService(rpc.LinkServicer):
                 raise StreamRejected(
                     grpc.StatusCode.INVALID_ARGUMENT, f"stream header: {str(exc)[:160]}"
                 ) from None
+            finally:
+                self._opening -= 1
             self.sessions[sid] = session
             log.info(
                 "session %s: %dx%d @ %g fps, %s + %s",
@@ -206,7 +217,10 @@ class ReceiverService(rpc.LinkServicer):
         self.sessions.pop(sid, None)
         self._streams.pop(sid, None)
         self._seen.pop(sid, None)
-        await asyncio.get_running_loop().run_in_executor(self.worker, self._close, session)
+        worker = self.workers.pop(sid, None)
+        await asyncio.get_running_loop().run_in_executor(worker or self.worker, self._close, session)
+        if worker is not None:
+            worker.shutdown(wait=False)
         log.info("session %s %s: %s", sid, why, session.stats)
         if session.has_media:
             self.finished.set()
@@ -218,9 +232,8 @@ class ReceiverService(rpc.LinkServicer):
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(1 / PLAY_OUT_HZ)
-            for session in list(self.sessions.values()):
-                if session.header.low_latency:
-                    await loop.run_in_executor(self.worker, session.tick)
+            live = [s for sid, s in self.sessions.items() if s.header.low_latency and sid in self.workers]
+            await asyncio.gather(*(loop.run_in_executor(self._worker(s), s.tick) for s in live))
 
     async def expire_idle(self) -> int:
         """Close every session that no open stream carries and that has been idle for
@@ -270,10 +283,27 @@ class ReceiverService(rpc.LinkServicer):
         if session.config.stats_path and session.has_media:
             Path(session.config.stats_path).write_text(json.dumps(summary))
 
+    def _worker(self, session: ReceiverSession) -> ThreadPoolExecutor:
+        """The session's own worker, started at its first burst (a straggler of a session
+        closed already: the shared one)."""
+        sid = session.header.session_id
+        if self.sessions.get(sid) is not session:
+            return self.worker
+        if sid not in self.workers:
+            self.workers[sid] = ThreadPoolExecutor(1, thread_name_prefix=f"decode-{sid[:8]}")
+        return self.workers[sid]
+
     def close_all(self) -> None:
-        for s in self.sessions.values():
-            self._close(s)
+        """Close every session on its own worker (after the bursts it is decoding); blocks."""
+        closing = [
+            self.workers.get(sid, self.worker).submit(self._close, s) for sid, s in self.sessions.items()
+        ]
+        for done in closing:
+            done.result()
+        for worker in self.workers.values():
+            worker.shutdown(wait=False)
         self.sessions.clear()
+        self.workers.clear()
 
 
 def _numbered(path: str | None, n: int) -> str | None:
@@ -312,7 +342,7 @@ async def serve(
             task.cancel()
         # sessions close first (recordings finished, statistics written): a cancelled server's
         # stop may raise again, and whatever is submitted here completes before the exit
-        closing = asyncio.get_running_loop().run_in_executor(service.worker, service.close_all)
+        closing = asyncio.get_running_loop().run_in_executor(None, service.close_all)
         try:
             await server.stop(1.0)
         finally:

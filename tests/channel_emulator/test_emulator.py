@@ -47,21 +47,35 @@ def _burst(seq: int, n: int = 512) -> Burst:
 
 def test_apply_perturbs_symbols_with_the_set_snr_and_strips_the_genie() -> None:
     emu = ChannelEmulator(ChannelSettings(snr_db=10.0, fading="awgn"))
-    out = emu.apply(_burst(0, 200_000))
+    stream = emu.open_stream()
+    out = stream.apply(_burst(0, 200_000))
     assert out.genie == b""
     assert out.noise_var == pytest.approx(0.1)
     assert np.var(out.iq - 1) == pytest.approx(0.1, rel=0.02)
-    assert emu.stats.bursts == 1 and emu.stats.symbols == 200_000
+    assert emu.stats.bursts == stream.stats.bursts == 1 and emu.stats.symbols == 200_000
+
+
+def test_streams_through_one_route_have_their_own_fades_and_air_time_and_its_settings() -> None:
+    emu = ChannelEmulator(ChannelSettings(snr_db=40.0, fading="rayleigh", coherence=64, symbol_rate=1000.0))
+    a, b = emu.open_stream(), emu.open_stream()
+    ya, yb = a.apply(_burst(0, 4096)).iq, b.apply(_burst(0, 4096)).iq
+    assert not np.allclose(np.abs(ya), np.abs(yb), rtol=0.1)  # independent realisations
+    assert a.air_time(0.0, 500) == pytest.approx(0.5)
+    assert b.air_time(0.0, 500) == pytest.approx(0.5)  # does not wait for a's symbols
+    assert emu.stats.bursts == 2 and a.stats.bursts == b.stats.bursts == 1
+    emu.configure(ChannelSettings(snr_db=0.0, fading="awgn"))  # reaches a live stream
+    assert a.apply(_burst(1, 1000)).noise_var == pytest.approx(1.0)
 
 
 def test_pacing_by_symbol_rate_and_delay() -> None:
     emu = ChannelEmulator(ChannelSettings(symbol_rate=1000.0, delay_ms=50.0))
-    assert emu.air_time(0.0, 500) == pytest.approx(0.55)  # 0.5 s on air + 50 ms
-    assert emu.air_time(0.0, 500) == pytest.approx(1.05)  # waits for the first burst
-    assert emu.air_time(10.0, 100) == pytest.approx(10.15)  # idle air: starts at once
+    stream = emu.open_stream()
+    assert stream.air_time(0.0, 500) == pytest.approx(0.55)  # 0.5 s on air + 50 ms
+    assert stream.air_time(0.0, 500) == pytest.approx(1.05)  # waits for the first burst
+    assert stream.air_time(10.0, 100) == pytest.approx(10.15)  # idle air: starts at once
     emu.configure(ChannelSettings(symbol_rate=1.0))
-    emu.air_time(20.0, 10)
-    assert emu.air_time(20.0, 10) is None  # more than the backlog limit: dropped
+    stream.air_time(20.0, 10)
+    assert stream.air_time(20.0, 10) is None  # more than the backlog limit: dropped
 
 
 @pytest.mark.parametrize(
@@ -159,6 +173,48 @@ async def test_proxy_reports_an_unreachable_receiver() -> None:
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         await server.stop(0)
+
+
+async def test_a_relay_at_its_limit_refuses_the_next_stream_and_keeps_the_others() -> None:
+    downstream = _RecordingReceiver()
+    rx_server, rx_port, _ = create_server("127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(downstream, s)])
+    await rx_server.start()
+    emu = ChannelEmulator(ChannelSettings(snr_db=30.0, fading="awgn"))
+    proxy = LinkProxy(_routes(emu, f"127.0.0.1:{rx_port}"), max_streams=1)
+    server, port, _ = create_server("127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(proxy, s)])
+    await server.start()
+    second_done = asyncio.Event()
+
+    async def first() -> AsyncIterator[pb.Uplink]:
+        yield _header()
+        yield pb.Uplink(burst=burst_to_proto(_burst(0)))
+        await second_done.wait()  # still live while the second one asks
+        yield pb.Uplink(burst=burst_to_proto(_burst(1)))
+
+    async def second() -> AsyncIterator[pb.Uplink]:
+        yield _header()
+        yield pb.Uplink(burst=burst_to_proto(_burst(0)))
+
+    try:
+        async with client_channel(f"127.0.0.1:{port}") as ch:
+            stub = rpc.LinkStub(ch)
+            kept = asyncio.create_task(_collect(stub.Stream(first())))
+            while proxy.live < 1:
+                await asyncio.sleep(0.01)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                _ = [m async for m in stub.Stream(second())]
+            second_done.set()
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "limit" in (err.value.details() or "")
+            assert [m.kind for m in await kept] == [pb.Feedback.ACK, pb.Feedback.ACK]
+            assert proxy.live == 0
+    finally:
+        await server.stop(0)
+        await rx_server.stop(0)
+
+
+async def _collect(call: AsyncIterator[pb.Feedback]) -> list[pb.Feedback]:
+    return [m async for m in call]
 
 
 def _text_burst(seq: int, attempt: int = 0, genie: str = "a cat is sitting on a sofa") -> Burst:

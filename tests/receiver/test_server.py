@@ -74,6 +74,29 @@ async def test_a_session_beyond_the_limit_is_refused(tmp_path: Path) -> None:
         await server.stop(0)
 
 
+async def test_headers_arriving_while_a_session_is_set_up_count_against_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = ReceiverService(ReceiverConfig(out=None, sound_card=False, max_sessions=1))
+    slow_setup = service._new_session
+
+    def new_session(header: object) -> object:
+        threading.Event().wait(0.5)  # an M3E session loading its models
+        return slow_setup(header)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "_new_session", new_session)
+    server, address = await _serve(service)
+    try:
+        results = await asyncio.gather(
+            _stream(address, _header("a")), _stream(address, _header("b")), return_exceptions=True
+        )
+        refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+        assert len(refused) == 1 and refused[0].code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert len(service.sessions) == 1
+    finally:
+        await server.stop(0)
+
+
 @pytest.mark.parametrize(
     "fields",
     [
