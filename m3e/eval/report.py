@@ -198,7 +198,7 @@ def report(out: Path) -> str:
         f"- text: {setup['sentences']} held-out sentences × {setup['repeats']} channel realisations a point",
         f"- Python {platform.python_version()}, PyTorch {torch.__version__}, PyAV {av.__version__}, "
         f"NumPy {np.__version__}; the points took {setup.get('job_seconds', 0):.0f} s of computation "
-        f"({setup.get('workers', 1)} workers; this call {setup['runtime_s']:.0f} s, points on disk reused)",
+        f"({_workers(setup)}; this call {setup['runtime_s']:.0f} s, points on disk reused)",
         "- recognition is the ImageNet classifier's top-5 agreement between the original and the recovered "
         "keyframe (the paper's YOLOv6 has no offline weights here; the person detector is not used)",
         "",
@@ -206,6 +206,14 @@ def report(out: Path) -> str:
     for figure, data in found.items():
         parts += _section(figure, data)
     return "\n".join(parts) + "\n"
+
+
+def _workers(setup: dict[str, Any]) -> str:
+    workers = setup.get("workers", 1)
+    ray = setup.get("ray")
+    if ray is None:
+        return f"{workers} workers"
+    return f"Ray tasks on {'a local Ray' if ray == 'local' else ray}, {workers} CPUs"
 
 
 def _section(figure: str, data: dict[str, Any]) -> list[str]:
