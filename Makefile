@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) -m bench.m3e
 	$(PY) -m bench.audio
 	$(PY) -m bench.call
+	$(PY) -m bench.load
 	$(PY) -m bench.call --browser --screenshot docs/call_browser.png
 
 lint: $(STAMP)
