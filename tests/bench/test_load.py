@@ -20,11 +20,12 @@ def _recording() -> list[tuple[float, bytes]]:
 
 def test_a_copy_is_a_session_of_its_own_captured_from_its_start() -> None:
     copy = _session_copy(_recording(), "load-7", wall0=1000.0)
-    messages = [pb.Uplink.FromString(raw) for _, raw in copy]
+    messages = [pb.Uplink.FromString(raw) for _, raw, _ in copy]
     assert {getattr(m, m.WhichOneof("kind")).session_id for m in messages} == {"load-7"}
     bursts = [m.burst for m in messages if m.WhichOneof("kind") == "burst"]
     assert bursts[0].capture_time == 1000.0 - 0.2  # the recorded sender's lag is kept
-    assert [t for t, _ in copy] == [t for t, _ in _recording()]
+    assert [t for t, _, _ in copy] == [t for t, _ in _recording()]
+    assert [seq for _, _, seq in copy] == [-1, *range(90), -1]  # the burst seqs, to resend
 
 
 def test_the_warm_up_is_the_first_seconds_and_an_end() -> None:
