@@ -112,7 +112,8 @@ class LinkProxy(rpc.LinkServicer):
                 log.warning("stream %s refused: %d live streams", first.header.session_id, self.live)
                 raise StreamRejected(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"this relay carries {self.live} live streams, its limit (--max-sessions); try again later",
+                    f"this relay carries {self.live} live streams, its limit (--max-sessions); "
+                    "try again later",
                 )
             route.judge.stream_starts(first.header.text_scheme)
             self.live += 1

@@ -133,7 +133,7 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
         ("--session-idle-s", "session_idle_s", float, "close a session no stream has carried this long"),
     ],
     "capacity": [
-        ("--max-sessions", "max_sessions", int, "live sessions at once (more are refused: RESOURCE_EXHAUSTED)"),
+        ("--max-sessions", "max_sessions", int, "live sessions at once (more: RESOURCE_EXHAUSTED)"),
     ],
     "demo": [
         (

@@ -96,8 +96,9 @@ def start_process(
     quiet: bool = False,
 ) -> subprocess.Popen[str]:
     """Start ``python -m m3e.cli ARGS`` (on the cores ``cpus`` only, when given: every thread
-    it starts inherits them; ``quiet``: its log too is discarded) and return it once its gRPC server at ``address``
-    (``HOST:PORT`` or a port on this machine; the one ARGS tell it to listen on) is serving.
+    it starts inherits them; ``quiet``: its log too is discarded) and return it once its gRPC
+    server at ``address`` (``HOST:PORT`` or a port on this machine; the one ARGS tell it to
+    listen on) is serving.
     A process reports SERVING only when all it serves is up (a receiver's viewer too).
 
     Raises RuntimeError when the process exits first (with its exit code) or is not ready

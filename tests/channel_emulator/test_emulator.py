@@ -177,7 +177,8 @@ async def test_proxy_reports_an_unreachable_receiver() -> None:
 
 async def test_a_relay_at_its_limit_refuses_the_next_stream_and_keeps_the_others() -> None:
     downstream = _RecordingReceiver()
-    rx_server, rx_port, _ = create_server("127.0.0.1:0", [lambda s: rpc.add_LinkServicer_to_server(downstream, s)])
+    serve_downstream = [lambda s: rpc.add_LinkServicer_to_server(downstream, s)]
+    rx_server, rx_port, _ = create_server("127.0.0.1:0", serve_downstream)
     await rx_server.start()
     emu = ChannelEmulator(ChannelSettings(snr_db=30.0, fading="awgn"))
     proxy = LinkProxy(_routes(emu, f"127.0.0.1:{rx_port}"), max_streams=1)
