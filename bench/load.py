@@ -23,7 +23,8 @@ this process cannot send a level on time (its p95 lateness over 100 ms: the capa
 at least the last level, ``climb_ended_by`` says "replay"). Then M3E
 at its maximum M (at least 1) plus one: with the relay started ``--max-sessions M``, and with
 the receiver: ``refused_cleanly`` is true when the one past capacity ended RESOURCE_EXHAUSTED
-both times and the others stayed real-time.
+both times and the others finished (``refusal_others_real_time``: whether they also stayed
+real-time by the climb's rule).
 
 Writes ``results/load.json`` (keys ``m3e_sessions_max``, ``h265_sessions_max``,
 ``refused_cleanly``, ``relay_only``, ``per_session`` and the levels) and ``results/load.png``;
@@ -406,14 +407,14 @@ def climb(scheme: str, target: str, counts: list[int]) -> tuple[int, list[Level]
 
 def refusal(m: int, alone: Level) -> tuple[bool, list[Level]]:
     """``m + 1`` M3E sessions at a relay limited to ``m``, then at a receiver limited to ``m``:
-    the one past capacity is refused RESOURCE_EXHAUSTED and the others stay real-time."""
+    whether the one past capacity was refused RESOURCE_EXHAUSTED and the others finished."""
     runs = []
     for limits in ({"relay_limit": m}, {"receiver_limit": m}):
         level = run_level(recording("m3e"), Level("m3e", m + 1, **limits))  # type: ignore[arg-type]
         level.real_time = judge(level, alone, m)
         runs.append(level)
         print(_row(level), flush=True)
-    return all(r.codes.get("RESOURCE_EXHAUSTED") == 1 and r.real_time for r in runs), runs
+    return all(r.codes.get("RESOURCE_EXHAUSTED") == 1 and r.finished == m for r in runs), runs
 
 
 def per_session(runs: list[Level], attr: str) -> float:
@@ -505,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         "m3e_sessions_max": best[("m3e", "receiver")],
         "h265_sessions_max": best[("h265", "receiver")],
         "refused_cleanly": clean,
+        "refusal_others_real_time": all(r.real_time for r in refused),
         "relay_only": {
             "m3e_sessions_max": best[("m3e", "sink")],
             "h265_sessions_max": best[("h265", "sink")],
