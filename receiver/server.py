@@ -43,9 +43,9 @@ class ReceiverService(rpc.LinkServicer):
         self._streams: dict[str, int] = {}  # open streams per session id
         self._seen: dict[str, float] = {}  # monotonic time of each session's latest message
         # a worker thread per session with media (from its first burst): its bursts decode in
-        # arrival order off the event loop, and a keyframe taking a second to regenerate holds
-        # up its own session only (one worker for all: two M3E sessions missed their play-out
-        # times, bench.load). Set-up, and sessions without media, use the shared one.
+        # arrival order off the event loop, and a keyframe taking a second to regenerate does
+        # not queue the other sessions' bursts behind it (the OS shares the core between them;
+        # docs/capacity.md). Set-up, and sessions without media, use the shared one.
         self.workers: dict[str, ThreadPoolExecutor] = {}
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="decode")
         self.text_worker = ThreadPoolExecutor(1, thread_name_prefix="sentences")
