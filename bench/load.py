@@ -409,8 +409,8 @@ def refusal(m: int, alone: Level) -> tuple[bool, list[Level]]:
     """``m + 1`` M3E sessions at a relay limited to ``m``, then at a receiver limited to ``m``:
     whether the one past capacity was refused RESOURCE_EXHAUSTED and the others finished."""
     runs = []
-    for limits in ({"relay_limit": m}, {"receiver_limit": m}):
-        level = run_level(recording("m3e"), Level("m3e", m + 1, **limits))  # type: ignore[arg-type]
+    for relay_limit, receiver_limit in ((m, UNLIMITED), (UNLIMITED, m)):
+        level = run_level(recording("m3e"), Level("m3e", m + 1, "receiver", relay_limit, receiver_limit))
         level.real_time = judge(level, alone, m)
         runs.append(level)
         print(_row(level), flush=True)

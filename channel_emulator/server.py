@@ -24,6 +24,7 @@ from channel_emulator.genie import MAX_RETRIES, RETRANSMIT_BY, XI_THRESHOLD
 from channel_emulator.queue import MAX_AGE_S, MAX_STREAM_BYTES, MAX_TOTAL_BYTES, ByteBudget, DownlinkQueue
 from channel_emulator.routes import Route, Routes
 from m3e import memory
+from m3e.config import Settings
 from m3e.wire import auth
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
@@ -61,7 +62,9 @@ FINAL_CODES = (
     grpc.StatusCode.UNAUTHENTICATED,
 )
 MAX_UPSTREAM = 4096  # feedback messages waiting for a sender that does not read them
-MAX_STREAMS = 16  # live streams at once (--max-sessions; bench.load measures what one core holds)
+# live streams at once: the relay's --max-sessions, the receiver's default too (bench.load
+# measures what one core holds)
+MAX_STREAMS: int = Settings.model_fields["max_sessions"].default
 
 
 class LinkProxy(rpc.LinkServicer):
