@@ -13,9 +13,10 @@ FROM python:3.11-slim
 ARG TORCH_INDEX_URL=
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
 
-# espeak-ng speaks the sample clip's sentences; libportaudio2 is sounddevice's library
+# espeak-ng speaks the sample clip's sentences; libportaudio2 is sounddevice's library; gcc
+# builds the LDPC decoder's C kernel when the wheel is installed
 RUN apt-get update \
- && apt-get install -y --no-install-recommends espeak-ng libportaudio2 \
+ && apt-get install -y --no-install-recommends espeak-ng libportaudio2 gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 
 # torch first: anything later that asks for it is then satisfied (as in the Makefile)

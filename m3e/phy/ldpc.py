@@ -1,6 +1,6 @@
 """5G NR LDPC (TS 38.212 §5.2.2, §5.3.2, §5.4.2): base graphs 1 and 2, lifting,
-encoding, rate matching with redundancy versions, and a fast layered
-normalised min-sum decoder with early stopping (numba, one core).
+encoding (numba), rate matching with redundancy versions, and a fast layered
+normalised min-sum decoder with early stopping (a C kernel, ``_ldpc.c``).
 
 Bits are uint8 0/1; LLRs are float32 ``ln P(b=0)/P(b=1)``.
 
@@ -23,6 +23,8 @@ from pathlib import Path
 import numba
 import numpy as np
 import numpy.typing as npt
+
+from m3e.phy import _ldpc  # type: ignore[attr-defined]
 
 K_MAX = 8448
 LLR_FILLER = 1e4  # filler bits are known zeros
@@ -228,89 +230,6 @@ def _encode_kernel(info, cw, z, kb, row_ptr, col, shift, p0_shift, solve_rows, s
                 c[u * z + (j - z if j >= z else j)] = acc[k]
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _v2c(post, qe, me, k0, k1, off, min1, min2, arg, sgn, e):  # type: ignore[no-untyped-def]
-    """Variable-to-check messages of bits k0..k1 of one edge, and the running minima.
-
-    Written without branches (selects only) so that LLVM vectorises it."""
-    for k in range(k0, k1):
-        v = post[off + k] - me[k]
-        qe[k] = v
-        a = abs(v)
-        m1 = min1[k]
-        arg[k] = e if a < m1 else arg[k]
-        min2[k] = min(min2[k], max(m1, a))
-        min1[k] = min(m1, a)
-        sgn[k] = -sgn[k] if v < 0 else sgn[k]
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _c2v(post, qe, me, k0, k1, off, min1, min2, arg, sgn, e, alpha):  # type: ignore[no-untyped-def]
-    """Check-to-variable messages of bits k0..k1 of one edge, and the new posteriors."""
-    for k in range(k0, k1):
-        mag = alpha * (min2[k] if arg[k] == e else min1[k])
-        # sign of the product of the other edges' messages = total sign · own sign
-        new = mag * (-sgn[k] if qe[k] < 0 else sgn[k])
-        me[k] = new
-        post[off + k] = qe[k] + new
-
-
-@numba.njit(cache=True, nogil=True)
-def _decode_kernel(llr, n_rows, z, row_ptr, col, shift, max_iter, alpha, hard, iters, ok):  # type: ignore[no-untyped-def]
-    """Layered normalised min-sum over the first n_rows base rows.
-
-    llr: (B, n_ldpc) float32 channel LLRs; hard: (B, n_ldpc) uint8 out;
-    iters: (B,) int32 out; ok: (B,) bool out (all n_rows checks satisfied).
-    """
-    n_edges = row_ptr[n_rows]
-    max_deg = 0
-    for r in range(n_rows):
-        max_deg = max(max_deg, row_ptr[r + 1] - row_ptr[r])
-    for b in range(llr.shape[0]):
-        post = llr[b].copy()
-        msg = np.zeros((n_edges, z), dtype=np.float32)
-        q = np.empty((max_deg, z), dtype=np.float32)
-        min1 = np.empty(z, dtype=np.float32)
-        min2 = np.empty(z, dtype=np.float32)
-        arg = np.empty(z, dtype=np.int64)
-        sgn = np.empty(z, dtype=np.float32)
-        syn = np.empty(z, dtype=np.uint8)
-        bits = hard[b]
-        it = 0
-        good = False
-        while it < max_iter and not good:
-            it += 1
-            for r in range(n_rows):
-                e0, e1 = row_ptr[r], row_ptr[r + 1]
-                min1[:] = np.inf
-                min2[:] = np.inf
-                sgn[:] = 1
-                # bit k of an edge with shift s sits at column bit (k + s) mod z:
-                # two contiguous runs, k < z - s and k >= z - s
-                for e in range(e0, e1):
-                    base, s, qe, me = col[e] * z, shift[e], q[e - e0], msg[e]
-                    _v2c(post, qe, me, 0, z - s, base + s, min1, min2, arg, sgn, e)
-                    _v2c(post, qe, me, z - s, z, base + s - z, min1, min2, arg, sgn, e)
-                for e in range(e0, e1):
-                    base, s, qe, me = col[e] * z, shift[e], q[e - e0], msg[e]
-                    _c2v(post, qe, me, 0, z - s, base + s, min1, min2, arg, sgn, e, alpha)
-                    _c2v(post, qe, me, z - s, z, base + s - z, min1, min2, arg, sgn, e, alpha)
-            for i in range(post.shape[0]):
-                bits[i] = post[i] < 0
-            good = True
-            for r in range(n_rows):
-                syn[:] = 0
-                for e in range(row_ptr[r], row_ptr[r + 1]):
-                    base, s = col[e] * z, shift[e]
-                    syn[: z - s] ^= bits[base + s : base + z]
-                    syn[z - s :] ^= bits[base : base + s]
-                if syn.any():
-                    good = False
-                    break
-        iters[b] = it
-        ok[b] = good
-
-
 # ---------------------------------------------------------------- public blocks
 
 
@@ -430,25 +349,24 @@ class DecodeResult:
 
 
 class LdpcDecoder:
-    """Layered normalised min-sum decoder for the code of ``encoder``.
+    """Layered normalised min-sum decoder (alpha = 3/4) for the code of ``encoder``.
+
+    The kernel is C in 16-bit fixed point (``m3e/phy/_ldpc.c``, docs/phy.md); it releases the
+    GIL, so decoders in several threads run in parallel.
 
     Args:
         encoder: the LdpcEncoder that defines code and rate matching.
         max_iter: iteration limit (layered converges about twice as fast as flooding).
-        alpha: min-sum normalisation factor.
 
     ``decoder(llr, rv)``: LLRs (B, n) or (n,) of one transmission -> DecodeResult.
     ``decoder.decode_buffer(buffer)``: a HARQ soft buffer (B, n_ldpc) -> DecodeResult.
     """
 
-    def __init__(self, encoder: LdpcEncoder, max_iter: int = 20, alpha: float = 0.75) -> None:
+    def __init__(self, encoder: LdpcEncoder, max_iter: int = 20) -> None:
         if max_iter < 1:
             raise ValueError(f"max_iter must be >= 1, got {max_iter}")
-        if not 0 < alpha <= 1:
-            raise ValueError(f"alpha must lie in (0, 1], got {alpha}")
         self.encoder = encoder
         self.max_iter = max_iter
-        self.alpha = alpha
 
     def __call__(self, llr: npt.ArrayLike, rv: int = 0) -> DecodeResult:
         llr_arr = np.atleast_2d(np.asarray(llr, dtype=np.float32))
@@ -459,7 +377,7 @@ class LdpcDecoder:
         code, g = self.encoder.code, self.encoder._graph
         if buffer.ndim != 2 or buffer.shape[1] != code.n_ldpc:
             raise ValueError(f"expected a buffer of shape (B, {code.n_ldpc}), got {buffer.shape}")
-        llr = np.ascontiguousarray(buffer, dtype=np.float32).copy()
+        llr = np.array(buffer, dtype=np.float32, order="C")
         llr[:, self.encoder._filler] = LLR_FILLER
         # Parity columns never received carry no information: drop their check rows.
         received = np.nonzero(np.any(llr != 0, axis=0))[0]
@@ -467,18 +385,6 @@ class LdpcDecoder:
         n_rows = min(max(last_col - code.kb + 1, 4), code.bm.shape[0])
         hard = np.empty(llr.shape, dtype=np.uint8)
         iters = np.empty(llr.shape[0], dtype=np.int32)
-        ok = np.empty(llr.shape[0], dtype=np.bool_)
-        _decode_kernel(
-            llr,
-            n_rows,
-            code.z,
-            g.row_ptr,
-            g.col,
-            g.shift,
-            self.max_iter,
-            np.float32(self.alpha),
-            hard,
-            iters,
-            ok,
-        )
-        return DecodeResult(bits=hard[:, : code.k], ok=ok, iterations=iters)
+        ok = np.empty(llr.shape[0], dtype=np.uint8)
+        _ldpc.decode(llr, n_rows, code.z, g.row_ptr, g.col, g.shift, self.max_iter, hard, iters, ok)
+        return DecodeResult(bits=hard[:, : code.k], ok=ok.astype(bool), iterations=iters)
