@@ -106,7 +106,7 @@ class ReceiverSession:
         pending = self._pending.get(burst.seq)
         if pending is None:
             pending = self._pending[burst.seq] = _Pending(
-                coder.receiver(burst.payload_bytes), symbols=burst.iq.shape[0]
+                coder.receiver(burst.payload_bytes), symbols=coder.n_symbols(burst.payload_bytes)
             )
             self._pending_symbols += pending.symbols
             # the oldest go first: the sender stopped resending them, or a flood pushes them out
@@ -116,7 +116,7 @@ class ReceiverSession:
                 self._forget(next(iter(self._pending)))
         pending.attempts += 1
         try:
-            payload = pending.rx.receive(burst.iq, max(burst.noise_var, 1e-9), None, burst.rv)
+            payload = pending.rx.receive(burst.iq, max(burst.noise_var, 1e-9), None, burst.rv, burst.blocks)
         except ValueError as exc:
             return self._reject(burst, exc)
         now = time.monotonic()
@@ -153,7 +153,14 @@ class ReceiverSession:
                 self._settled.popitem(last=False)
         self._play(now)
         self._update_stats()
-        return Feedback(burst.session_id, burst.seq, kind, stats=self.stats, decoded_text=decoded_text)
+        return Feedback(
+            burst.session_id,
+            burst.seq,
+            kind,
+            stats=self.stats,
+            decoded_text=decoded_text,
+            missing_blocks=pending.rx.missing if kind == FeedbackKind.NACK else (),
+        )
 
     def _forget(self, seq: int) -> None:
         pending = self._pending.pop(seq, None)
@@ -282,10 +289,14 @@ class ReceiverSession:
         if coder is None:
             pilots = PilotLayout(burst.pilot_spacing, burst.pilot_count) if burst.pilot_count else None
             coder = self._coders[key] = TransportCoder(burst.modulation, burst.code_rate, pilots=pilots)
-        if burst.iq.shape[0] != coder.n_symbols(burst.payload_bytes):
+        n_blocks = coder.plan(burst.payload_bytes).n_blocks
+        if burst.blocks and burst.blocks[-1] >= n_blocks:
+            raise ValueError(f"block {burst.blocks[-1]} of a payload with {n_blocks} code blocks")
+        n_symbols = coder.n_symbols(burst.payload_bytes, len(burst.blocks) or None)
+        if burst.iq.shape[0] != n_symbols:
             raise ValueError(
                 f"{burst.iq.shape[0]} symbols do not match a {burst.payload_bytes}-byte payload "
-                f"({coder.n_symbols(burst.payload_bytes)} expected)"
+                f"({n_symbols} expected)"
             )
         return coder
 

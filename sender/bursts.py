@@ -68,13 +68,18 @@ class BurstMaker:
             index=index,
         )
 
-    def again(self, burst: Burst, payload: bytes, coding: Coding) -> Burst:
-        """The next transmission after a NACK: HARQ IR's next redundancy version, or for
-        analog symbols the same symbols again (the receiver combines them, MRC)."""
+    def again(self, burst: Burst, payload: bytes, coding: Coding, blocks: tuple[int, ...] = ()) -> Burst:
+        """The next transmission after a NACK: HARQ IR's next redundancy version of the code
+        ``blocks`` the receiver still misses (() = all), or for analog symbols the same symbols
+        again (the receiver combines them, MRC)."""
         attempt = burst.attempt + 1
         if coding == "analog":
             return dataclasses.replace(burst, attempt=attempt)
         rv = redundancy_version("ir", attempt)
         with self._lock:
-            iq = self.coders[coding].encode(payload, rv)
-        return dataclasses.replace(burst, attempt=attempt, rv=rv, iq=iq)
+            try:
+                iq = self.coders[coding].encode(payload, rv, blocks)
+            except ValueError:  # a NACK that named blocks the payload does not have
+                blocks = ()
+                iq = self.coders[coding].encode(payload, rv)
+        return dataclasses.replace(burst, attempt=attempt, rv=rv, iq=iq, blocks=blocks)

@@ -54,6 +54,7 @@ class _Unacked:
     outstanding: collections.deque[float] = field(default_factory=collections.deque)
     by_timer: bool = False  # the latest transmission was the timer's (no RTT sample from it)
     queued: bool = False  # a retransmission waits in the queue
+    missing: tuple[int, ...] = ()  # code blocks the latest NACK named (): all; resends carry these
 
 
 # The HARQ timer (docs/robustness.md): a transmission unanswered for RTO is sent again with the
@@ -368,8 +369,9 @@ class Sender:
             encoder.restart()
 
     def _again(self, entry: _Unacked, retransmit: asyncio.Queue[Burst], by_timer: bool = False) -> None:
-        """Queue the next transmission of ``entry`` (HARQ IR's next redundancy version)."""
-        again = self.bursts.again(entry.burst, entry.payload, entry.coding)
+        """Queue the next transmission of ``entry`` (HARQ IR's next redundancy version) with the
+        code blocks the receiver still misses."""
+        again = self.bursts.again(entry.burst, entry.payload, entry.coding, entry.missing)
         entry.burst = again
         entry.by_timer, entry.queued = by_timer, True
         self.stats.retransmissions += 1
@@ -416,6 +418,7 @@ class Sender:
         elif fb.kind == FeedbackKind.NACK and entry is not None:
             self.stats.nacks += 1
             self.stats.genie_nacks += fb.from_emulator
+            entry.missing = fb.missing_blocks or entry.missing
             if not entry.queued:  # the timer has not sent it again already
                 self._again(entry, retransmit)
         elif fb.kind == FeedbackKind.GIVE_UP:

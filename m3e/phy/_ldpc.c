@@ -6,9 +6,13 @@
  * plain C written without branches; GCC vectorises them and `target_clones` builds AVX-512,
  * AVX2 and baseline versions, picked at load time for the CPU at hand.
  *
- * Fixed point: LLR_SCALE fractional steps per unit of LLR; every variable-to-check message is
- * clamped to +-VMAX, so messages stay within +-VMAX, posteriors within +-2 VMAX and their
- * differences within +-3 VMAX < 32767: no 16-bit operation can overflow.
+ * Fixed point, exact: LLR_SCALE steps per unit of LLR; channel LLRs saturate at +-CH_MAX and
+ * check-to-variable messages at +-MSG_MAX, and nothing else is ever clamped: a posterior is
+ * exactly its channel LLR plus its messages, within +-(CH_MAX + 30 MSG_MAX) (30: the largest
+ * column degree of the 5G base graphs), and posterior - message within +-31872 < 32767.
+ * (Clamping posteriors or variable-to-check values instead loses the difference between what
+ * was added and what is later subtracted: posteriors then shrank row after row and clean
+ * high-SNR bursts failed to decode.)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -17,8 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LLR_SCALE 16.0f
-#define VMAX 8191
+#define LLR_SCALE 8.0f
+#define CH_MAX 16000 /* LLR 2000 */
+#define MSG_MAX 512  /* LLR 64 */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -60,7 +65,7 @@ static inline void mirror(int16_t *col, int s, int z) {
 static inline __attribute__((always_inline)) void update_row_lanes(
     int16_t *post, int16_t *msg, int16_t *q, int16_t *syn, int64_t stride, int zp, int64_t e0,
     int64_t e1, const int64_t *col, const int64_t *shift, int k, const int nc) {
-    const vec vmax_ = (vec){0} + VMAX, big = (vec){0} + INT16_MAX;
+    const vec msg_max = (vec){0} + MSG_MAX, big = (vec){0} + INT16_MAX;
     vec min1[MAX_CHAINS], min2[MAX_CHAINS], arg[MAX_CHAINS], sgn[MAX_CHAINS], par[MAX_CHAINS];
     for (int c = 0; c < nc; c++) {
         min1[c] = big;
@@ -71,7 +76,6 @@ static inline __attribute__((always_inline)) void update_row_lanes(
         const int16_t *p = post + col[e] * stride + shift[e] + k;
         for (int c = 0; c < nc; c++) {
             vec v = LOAD(p + c * LANES) - LOAD(msg + e * zp + k + c * LANES);
-            v = vmax(vmin(v, vmax_), -vmax_);
             STORE(q + (e - e0) * zp + k + c * LANES, v);
             vec neg = v >> 15;
             vec a = (v ^ neg) - neg;
@@ -86,7 +90,7 @@ static inline __attribute__((always_inline)) void update_row_lanes(
         for (int c = 0; c < nc; c++) {
             vec v = LOAD(q + (e - e0) * zp + k + c * LANES);
             vec mag = vselect(arg[c] == (int16_t)e, min2[c], min1[c]);
-            mag -= mag >> 2;
+            mag = vmin((mag >> 1) + (mag >> 2), msg_max); /* 3/4, rounded down */
             /* sign of the product of the other edges' messages = total sign xor own sign */
             vec neg = (sgn[c] ^ v) >> 15;
             vec m = (mag ^ neg) - neg;
@@ -138,7 +142,7 @@ static void decode_blocks(const float *llr, int64_t n_blocks, int64_t n, int n_r
             int16_t *p = post + c * stride;
             for (int k = 0; k < z; k++) {
                 float v = in[k] * LLR_SCALE;
-                v = v > VMAX ? VMAX : (v < -VMAX ? -VMAX : v);
+                v = v > CH_MAX ? CH_MAX : (v < -CH_MAX ? -CH_MAX : v);
                 p[k] = (int16_t)(v < 0 ? v - 0.5f : v + 0.5f); /* round half away from 0 */
             }
             memcpy(p + z, p, (size_t)z * sizeof(int16_t));

@@ -8,6 +8,7 @@ same positions gain energy; incremental redundancy cycles through 0, 2, 3, 1 (th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -42,12 +43,20 @@ class HarqProcess:
         self.transmissions = 0
 
     def receive(
-        self, llr: npt.ArrayLike, rv: int, blocks: npt.NDArray[np.int64] | None = None
+        self,
+        llr: npt.ArrayLike,
+        rv: int,
+        carried: Sequence[int] | None = None,
+        decode: npt.NDArray[np.int64] | None = None,
     ) -> DecodeResult:
-        """Combine the LLRs (B, n) of one transmission with version ``rv`` and decode the
-        ``blocks`` (indices; all when None) — blocks already decoded need no second pass.
-        The result has one row per decoded block."""
-        self.decoder.encoder.accumulate(self.buffer, np.atleast_2d(llr), rv)
+        """Combine the LLRs (C, n) of one transmission with version ``rv`` into the blocks
+        ``carried`` (indices; all B when None) and decode the blocks ``decode`` (all when None):
+        blocks already decoded need no second pass. The result has one row per decoded block."""
+        llr = np.atleast_2d(llr)
+        if carried is None:
+            self.decoder.encoder.accumulate(self.buffer, llr, rv)
+        else:
+            rows = np.asarray(carried, dtype=np.int64)
+            self.buffer[rows] = self.decoder.encoder.accumulate(self.buffer[rows], llr, rv)
         self.transmissions += 1
-        rows = self.buffer if blocks is None else self.buffer[blocks]
-        return self.decoder.decode_buffer(rows)
+        return self.decoder.decode_buffer(self.buffer if decode is None else self.buffer[decode])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,9 +76,11 @@ class TransportCoder:
     def modulation(self) -> str:
         return self.constellation.modulation
 
-    def n_symbols(self, n_bytes: int) -> int:
-        """Symbols on air for a payload of ``n_bytes``, pilots included."""
-        n_data = self.plan(n_bytes).n_bits // self.constellation.q
+    def n_symbols(self, n_bytes: int, n_blocks: int | None = None) -> int:
+        """Symbols on air for a payload of ``n_bytes`` (only ``n_blocks`` of its code blocks
+        when given), pilots included."""
+        p = self.plan(n_bytes)
+        n_data = (p.n_blocks if n_blocks is None else n_blocks) * p.n // self.constellation.q
         return n_data if self.pilots is None else self.pilots.n_transmitted(n_data)
 
     def plan(self, n_bytes: int) -> BlockPlan:
@@ -102,12 +105,14 @@ class TransportCoder:
             self._codes.popitem(last=False)
         return code
 
-    def encode(self, payload: bytes, rv: int = 0) -> npt.NDArray[np.complex64]:
-        """payload -> (n_symbols(len(payload)),) complex64 unit-energy symbols."""
+    def encode(self, payload: bytes, rv: int = 0, blocks: Sequence[int] = ()) -> npt.NDArray[np.complex64]:
+        """payload -> (n_symbols(len(payload), len(blocks) or None),) complex64 unit-energy
+        symbols of the code blocks ``blocks`` (in that order; () = all of them)."""
         p = self.plan(len(payload))
+        chosen = _checked_blocks(blocks, p.n_blocks)
         padded = payload.ljust(p.n_blocks * p.block_bytes, b"\0")
-        blocks = [attach_crc(padded[i * p.block_bytes : (i + 1) * p.block_bytes]) for i in range(p.n_blocks)]
-        bits = np.unpackbits(np.frombuffer(b"".join(blocks), dtype=np.uint8)).reshape(p.n_blocks, p.k)
+        coded = [attach_crc(padded[i * p.block_bytes : (i + 1) * p.block_bytes]) for i in chosen]
+        bits = np.unpackbits(np.frombuffer(b"".join(coded), dtype=np.uint8)).reshape(len(chosen), p.k)
         enc, _ = self._codec(p.k, p.n)
         symbols = self.constellation.map(enc(bits, rv).reshape(-1))
         return symbols if self.pilots is None else self.pilots.insert(symbols)
@@ -136,8 +141,18 @@ class PayloadReceiver:
         self._blocks: list[bytes | None] = [None] * plan.n_blocks
         self._latest: list[bytes] = [bytes(plan.block_bytes)] * plan.n_blocks
 
+    @property
+    def missing(self) -> tuple[int, ...]:
+        """The code blocks that have not passed their CRC yet: all a resend needs to carry."""
+        return tuple(int(i) for i in np.nonzero(~self.block_ok)[0])
+
     def receive(
-        self, y: npt.ArrayLike, no: npt.ArrayLike, h: npt.ArrayLike | None = None, rv: int = 0
+        self,
+        y: npt.ArrayLike,
+        no: npt.ArrayLike,
+        h: npt.ArrayLike | None = None,
+        rv: int = 0,
+        blocks: Sequence[int] = (),
     ) -> bytes | None:
         """Add one received transmission and try to decode.
 
@@ -146,11 +161,13 @@ class PayloadReceiver:
             no: noise variance (scalar or per data symbol).
             h: channel per data symbol; None with pilots (estimated from them) or for AWGN.
             rv: redundancy version the sender used.
+            blocks: the code blocks the transmission carries, in order (() = all).
         Returns:
             the payload when every block passed its CRC, else None (ask again).
         """
         y = np.asarray(y)
-        expected = self.coder.n_symbols(self.plan.n_bytes)
+        carried = _checked_blocks(blocks, self.plan.n_blocks)
+        expected = self.coder.n_symbols(self.plan.n_bytes, len(carried))
         if y.shape != (expected,):
             raise ValueError(f"expected {expected} symbols for this payload, got {y.shape}")
         pilots = self.coder.pilots
@@ -159,8 +176,9 @@ class PayloadReceiver:
             y, h, err = estimate_channel(y, pilots, no_scalar)
             no = no_scalar + err  # estimation error adds to the noise the demapper expects
         llr = self.coder.constellation.demap(y, no, h, self.coder.demap_method)
-        waiting = np.nonzero(~self.block_ok)[0]  # blocks that passed their CRC are kept as they are
-        result = self.harq.receive(llr.reshape(self.plan.n_blocks, self.plan.n), rv, waiting)
+        # blocks that passed their CRC are kept as they are
+        waiting = np.array([i for i in carried if not self.block_ok[i]], dtype=np.int64)
+        result = self.harq.receive(llr.reshape(len(carried), self.plan.n), rv, carried, waiting)
         packed = np.packbits(result.bits, axis=1)
         for row, i in enumerate(waiting):
             block = packed[row].tobytes()
@@ -179,3 +197,13 @@ class PayloadReceiver:
             ok if ok is not None else latest for ok, latest in zip(self._blocks, self._latest, strict=True)
         ]
         return b"".join(blocks)[: self.plan.n_bytes]
+
+
+def _checked_blocks(blocks: Sequence[int], n_blocks: int) -> list[int]:
+    """The code block numbers of a transmission (() = all ``n_blocks``), checked."""
+    if not blocks:
+        return list(range(n_blocks))
+    chosen = [int(i) for i in blocks]
+    if chosen != sorted(set(chosen)) or not 0 <= chosen[0] <= chosen[-1] < n_blocks:
+        raise ValueError(f"blocks must be increasing numbers below {n_blocks}, got {list(blocks)[:8]}")
+    return chosen

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from m3e.phy.link import MAX_BLOCK_BYTES
 from m3e.wire import link_pb2 as pb
 from m3e.wire.messages import (
     Burst,
@@ -27,6 +28,7 @@ from m3e.wire.messages import (
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 MAX_SYMBOLS = 3_000_000  # 24 MB of complex64: a 1 MB intra frame at QPSK rate 1/3 fits
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+MAX_BLOCKS = -(-MAX_PAYLOAD_BYTES // MAX_BLOCK_BYTES)  # code blocks of the largest payload
 GRPC_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -116,11 +118,14 @@ def burst_from_proto(m: pb.Burst) -> Burst:
         raise ValueError(f"payload of {m.payload_bytes} bytes exceeds {MAX_PAYLOAD_BYTES}")
     if not np.isfinite(m.pts) or not np.isfinite(m.code_rate):
         raise ValueError("pts and code_rate must be finite")
-    names = [f.name for f in dataclasses.fields(Burst) if f.name not in ("iq", "modality")]
+    if len(m.blocks) > MAX_BLOCKS or list(m.blocks) != sorted(set(m.blocks)):
+        raise ValueError("blocks must be distinct code block numbers in increasing order")
+    names = [f.name for f in dataclasses.fields(Burst) if f.name not in ("iq", "modality", "blocks")]
     return Burst(
         **{n: getattr(m, n) for n in names},
         modality=Modality(m.modality),
         iq=symbols_from_bytes(m.iq),
+        blocks=tuple(m.blocks),
     )
 
 
@@ -157,6 +162,7 @@ def feedback_to_proto(f: Feedback) -> pb.Feedback:
         from_emulator=f.from_emulator,
         has_true_xi=f.true_xi is not None,
         true_xi=f.true_xi or 0.0,
+        missing_blocks=f.missing_blocks,
     )
 
 
@@ -174,6 +180,7 @@ def feedback_from_proto(m: pb.Feedback) -> Feedback:
         decoded_text=m.decoded_text,
         from_emulator=m.from_emulator,
         true_xi=m.true_xi if m.has_true_xi else None,
+        missing_blocks=tuple(m.missing_blocks[:MAX_BLOCKS]),
     )
 
 

@@ -1,7 +1,8 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -46,7 +47,7 @@ class StreamHeader(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[float] = ..., sample_rate: _Optional[int] = ..., audio_channels: _Optional[int] = ..., video_scheme: _Optional[str] = ..., audio_scheme: _Optional[str] = ..., audio_config: _Optional[bytes] = ..., text_scheme: _Optional[str] = ..., low_latency: _Optional[bool] = ..., direction: _Optional[str] = ...) -> None: ...
 
 class Burst(_message.Message):
-    __slots__ = ("session_id", "seq", "pts", "modality", "scheme", "modulation", "code_rate", "rv", "attempt", "payload_bytes", "iq", "pilot_spacing", "pilot_count", "capture_time", "keyframe", "noise_var", "genie", "index")
+    __slots__ = ("session_id", "seq", "pts", "modality", "scheme", "modulation", "code_rate", "rv", "attempt", "payload_bytes", "iq", "pilot_spacing", "pilot_count", "capture_time", "keyframe", "noise_var", "genie", "index", "blocks")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     PTS_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +66,7 @@ class Burst(_message.Message):
     NOISE_VAR_FIELD_NUMBER: _ClassVar[int]
     GENIE_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
+    BLOCKS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     seq: int
     pts: float
@@ -83,7 +85,8 @@ class Burst(_message.Message):
     noise_var: float
     genie: bytes
     index: int
-    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., pts: _Optional[float] = ..., modality: _Optional[_Union[Modality, str]] = ..., scheme: _Optional[str] = ..., modulation: _Optional[str] = ..., code_rate: _Optional[float] = ..., rv: _Optional[int] = ..., attempt: _Optional[int] = ..., payload_bytes: _Optional[int] = ..., iq: _Optional[bytes] = ..., pilot_spacing: _Optional[int] = ..., pilot_count: _Optional[int] = ..., capture_time: _Optional[float] = ..., keyframe: _Optional[bool] = ..., noise_var: _Optional[float] = ..., genie: _Optional[bytes] = ..., index: _Optional[int] = ...) -> None: ...
+    blocks: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., pts: _Optional[float] = ..., modality: _Optional[_Union[Modality, str]] = ..., scheme: _Optional[str] = ..., modulation: _Optional[str] = ..., code_rate: _Optional[float] = ..., rv: _Optional[int] = ..., attempt: _Optional[int] = ..., payload_bytes: _Optional[int] = ..., iq: _Optional[bytes] = ..., pilot_spacing: _Optional[int] = ..., pilot_count: _Optional[int] = ..., capture_time: _Optional[float] = ..., keyframe: _Optional[bool] = ..., noise_var: _Optional[float] = ..., genie: _Optional[bytes] = ..., index: _Optional[int] = ..., blocks: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class StreamEnd(_message.Message):
     __slots__ = ("session_id", "end_pts")
@@ -130,7 +133,7 @@ class ReceiverStats(_message.Message):
     def __init__(self, bursts: _Optional[int] = ..., payloads_ok: _Optional[int] = ..., payloads_lost: _Optional[int] = ..., nacks: _Optional[int] = ..., rejected: _Optional[int] = ..., frames: _Optional[int] = ..., fps: _Optional[float] = ..., latency_ms_p50: _Optional[float] = ..., latency_ms_p95: _Optional[float] = ..., bler: _Optional[float] = ..., frames_frozen: _Optional[int] = ...) -> None: ...
 
 class Feedback(_message.Message):
-    __slots__ = ("session_id", "seq", "kind", "has_xi", "xi", "reason", "status_code", "stats", "decoded_text", "from_emulator", "has_true_xi", "true_xi")
+    __slots__ = ("session_id", "seq", "kind", "has_xi", "xi", "reason", "status_code", "stats", "decoded_text", "from_emulator", "has_true_xi", "true_xi", "missing_blocks")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Feedback.Kind]
@@ -155,6 +158,7 @@ class Feedback(_message.Message):
     FROM_EMULATOR_FIELD_NUMBER: _ClassVar[int]
     HAS_TRUE_XI_FIELD_NUMBER: _ClassVar[int]
     TRUE_XI_FIELD_NUMBER: _ClassVar[int]
+    MISSING_BLOCKS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     seq: int
     kind: Feedback.Kind
@@ -167,7 +171,8 @@ class Feedback(_message.Message):
     from_emulator: bool
     has_true_xi: bool
     true_xi: float
-    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., kind: _Optional[_Union[Feedback.Kind, str]] = ..., has_xi: _Optional[bool] = ..., xi: _Optional[float] = ..., reason: _Optional[str] = ..., status_code: _Optional[int] = ..., stats: _Optional[_Union[ReceiverStats, _Mapping]] = ..., decoded_text: _Optional[str] = ..., from_emulator: _Optional[bool] = ..., has_true_xi: _Optional[bool] = ..., true_xi: _Optional[float] = ...) -> None: ...
+    missing_blocks: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., kind: _Optional[_Union[Feedback.Kind, str]] = ..., has_xi: _Optional[bool] = ..., xi: _Optional[float] = ..., reason: _Optional[str] = ..., status_code: _Optional[int] = ..., stats: _Optional[_Union[ReceiverStats, _Mapping]] = ..., decoded_text: _Optional[str] = ..., from_emulator: _Optional[bool] = ..., has_true_xi: _Optional[bool] = ..., true_xi: _Optional[float] = ..., missing_blocks: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ChannelSettings(_message.Message):
     __slots__ = ("snr_db", "fading", "coherence", "k_factor", "symbol_rate", "delay_ms", "erasure_prob", "feedback_loss", "direction")

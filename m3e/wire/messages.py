@@ -75,6 +75,7 @@ class Burst:
     noise_var: float = 0.0
     genie: bytes = b""
     index: int = 0
+    blocks: tuple[int, ...] = ()  # the code blocks this transmission carries; () = all
 
 
 @dataclass
@@ -104,6 +105,7 @@ class Feedback:
     decoded_text: str = ""
     from_emulator: bool = False
     true_xi: float | None = None
+    missing_blocks: tuple[int, ...] = ()  # NACK: the code blocks still failing; () = all
 
 
 @dataclass

@@ -25,10 +25,12 @@ def _packets(n: int) -> list[bytes]:
     return [enc.encode(it.frame)[0].data for it in src if isinstance(it, VideoItem)]
 
 
-def _burst(seq: int, payload: bytes, snr: float, rv: int = 0, attempt: int = 0) -> Burst:
+def _burst(
+    seq: int, payload: bytes, snr: float, rv: int = 0, attempt: int = 0, blocks: tuple[int, ...] = ()
+) -> Burst:
     coder = TransportCoder("qpsk", 0.5, pilots=PILOTS)
     out = BlockFadingChannel("rayleigh", coherence=64, seed=seq * 10 + attempt)(
-        coder.encode(payload, rv), snr
+        coder.encode(payload, rv, blocks), snr
     )
     return Burst(
         "s",
@@ -46,6 +48,7 @@ def _burst(seq: int, payload: bytes, snr: float, rv: int = 0, attempt: int = 0) 
         pilot_count=PILOTS.n_pilots,
         noise_var=out.no,
         index=seq,
+        blocks=blocks,
     )
 
 
@@ -73,6 +76,24 @@ def test_failed_burst_is_nacked_then_recovered_by_retransmission(tmp_path: Path)
     # later redundancy versions at a better SNR combine with what was kept
     second = session.on_burst(_burst(0, payload, 12.0, rv=2, attempt=1))
     assert second.kind == FeedbackKind.ACK and session.stats.frames == 1
+
+
+def test_a_nack_names_the_failed_code_blocks_and_a_resend_of_those_alone_completes(
+    tmp_path: Path,
+) -> None:
+    session = _session(tmp_path)
+    (payload,) = _packets(1)  # an intra frame of a few code blocks
+    first = _burst(0, payload, 25.0)
+    n, blocks = len(first.iq), TransportCoder("qpsk", 0.5).plan(len(payload)).n_blocks
+    assert blocks >= 3
+    first.iq[int(1.1 * n / blocks) : int(1.9 * n / blocks)] = 0  # block 1 lost in a deep fade
+    nack = session.on_burst(first)
+    assert nack.kind == FeedbackKind.NACK and nack.missing_blocks == (1,)
+    resend = _burst(0, payload, 25.0, rv=2, attempt=1, blocks=nack.missing_blocks)
+    assert len(resend.iq) < len(first.iq) / 2
+    assert session.on_burst(resend).kind == FeedbackKind.ACK
+    beyond = dataclasses.replace(_burst(1, payload, 25.0, blocks=(0,)), blocks=(blocks,))
+    assert session.on_burst(beyond).kind == FeedbackKind.REJECTED
 
 
 def test_retry_limit_gives_up_and_playback_freezes(tmp_path: Path) -> None:

@@ -57,3 +57,18 @@ def test_analog_symbols_go_behind_pilots_and_are_resent_unchanged() -> None:
     assert np.array_equal(maker.pilots.split(burst.iq)[1], symbols)
     again = maker.again(burst, b"", "analog")
     assert again.attempt == 1 and np.array_equal(again.iq, burst.iq)
+
+
+def test_a_resend_carries_only_the_blocks_asked_for() -> None:
+    maker = _maker()
+    payload = bytes(range(256)) * 12  # three code blocks
+    burst = maker.burst(Outgoing(Modality.VIDEO, "h265", 0.0, payload, 0.0))
+    again = maker.again(burst, payload, "stream", (2,))
+    assert again.blocks == (2,) and 2 * len(again.iq) < len(burst.iq)
+    coder = maker.coders["stream"]
+    rx = coder.receiver(len(payload))
+    assert rx.receive(coder.encode(payload, 0, (0,)), 1e-6, None, 0, (0,)) is None
+    assert rx.missing == (1, 2)
+    assert rx.receive(burst.iq, 1e-6, None, 0) == payload
+    nonsense = maker.again(burst, payload, "stream", (7,))  # a NACK naming blocks it has not
+    assert nonsense.blocks == () and len(nonsense.iq) == len(burst.iq)
