@@ -8,7 +8,9 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from m3e.phy.ldpc import LLR_FILLER, DecodeResult, LdpcEncoder
+from m3e.phy.ldpc import DecodeResult, LdpcEncoder
+
+LLR_FILLER = 1e4  # filler bits are known zeros
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")

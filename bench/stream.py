@@ -2,6 +2,8 @@
 Rayleigh fading, and what a viewer would feel.
 
     python -m bench.stream [--seconds 20] [--snr 20] [--symbol-rate 2e6] [--out results/stream.json]
+    python -m bench.stream --snr 0 --modulation qpsk --code-rate 0.333 --symbol-rate 0 \
+        --out results/stream_0db.json     # the cliff: can the receiver's decoding keep up?
 
 Measures at the receiver: achieved fps, glass-to-glass latency (source capture to
 play-out, same clock) p50/p95 and whether it grows (backlog), and per process CPU and
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--symbol-rate", type=float, default=2e6, help="symbols/s on air")
     p.add_argument("--scheme", default="h265")
     p.add_argument("--crf", type=int, default=28)
+    p.add_argument("--modulation", default="16qam")
+    p.add_argument("--code-rate", type=float, default=0.75)
     p.add_argument("--out", type=Path, default=Path("results/stream.json"))
     args = p.parse_args(argv)
 
@@ -105,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                 args.scheme,
                 "--crf",
                 str(args.crf),
+                "--modulation",
+                args.modulation,
+                "--code-rate",
+                str(args.code_rate),
                 "--stats-json",
                 str(tmp / "tx.json"),
             ],
@@ -148,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             "fps_source": 30,
             "scheme": args.scheme,
             "crf": args.crf,
-            "modulation": "16qam",
-            "code_rate": 0.75,
+            "modulation": args.modulation,
+            "code_rate": args.code_rate,
             "snr_db": args.snr,
             "fading": args.fading,
             "symbol_rate": args.symbol_rate,

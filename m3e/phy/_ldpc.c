@@ -52,10 +52,22 @@ static inline __attribute__((always_inline)) vec vselect(vec mask, vec a, vec b)
 static inline __attribute__((always_inline)) vec vmin(vec a, vec b) { return vselect(a < b, a, b); }
 static inline __attribute__((always_inline)) vec vmax(vec a, vec b) { return vselect(a > b, a, b); }
 
+/* dst[0, len) = src[0, len), the two disjoint: whole vectors, the last one ending at len (it
+ * may overlap the one before; that copies a few entries twice). Inline, unlike memcpy's call. */
+static inline __attribute__((always_inline)) void copy16(int16_t *restrict dst,
+                                                         const int16_t *restrict src, int len) {
+    if (len < LANES) {
+        for (int i = 0; i < len; i++) dst[i] = src[i];
+        return;
+    }
+    for (int i = 0; i + LANES < len; i += LANES) STORE(dst + i, LOAD(src + i));
+    STORE(dst + len - LANES, LOAD(src + len - LANES));
+}
+
 /* After writing entries [s, s + z) of a doubled column, make both halves equal again. */
-static inline void mirror(int16_t *col, int s, int z) {
-    memcpy(col, col + z, (size_t)s * sizeof(int16_t));
-    memcpy(col + z + s, col + s, (size_t)(z - s) * sizeof(int16_t));
+static inline __attribute__((always_inline)) void mirror(int16_t *col, int s, int z) {
+    copy16(col, col + z, s);
+    copy16(col + z + s, col + s, z - s);
 }
 
 /* One layer of normalised min-sum (alpha = 3/4) for the nc vectors of lanes from k of the
@@ -126,26 +138,42 @@ static inline int parity_ok(const int16_t *post, int n_rows, int z, int zp, int6
     return 1;
 }
 
-/* llr: (n_blocks, n) float32 -> hard: (n_blocks, n) uint8, iters, ok. Scratch: post
- * (n / z columns of stride), msg (n_edges, zp), q (max_deg, zp), work (zp); zp = z rounded
- * up to LANES, stride = 2z + zp. */
+/* The base rows a block's soft buffer can use: up to the last parity column that holds any
+ * LLR (parity never received carries nothing), at least the 4 core rows. */
+static int rows_received(const float *in, int64_t n, int z, int kb, int n_base_rows) {
+    int64_t last = n - 1;
+    while (last >= 0 && in[last] == 0.0f) last--;
+    int rows = last < 0 ? 0 : (int)(last / z) - kb + 1;
+    return rows < 4 ? 4 : (rows > n_base_rows ? n_base_rows : rows);
+}
+
+/* llr: (n_blocks, n) float32 mother-codeword soft buffers -> hard: (n_blocks, k) uint8, iters,
+ * ok. Info bits [k, kb z) are fillers (known zeros). Scratch: post (n / z columns of stride),
+ * msg (n_edges, zp), q (max_deg, zp), work (zp); zp = z rounded up to LANES, stride = 2z + zp. */
 MULTIVERSION
-static void decode_blocks(const float *llr, int64_t n_blocks, int64_t n, int n_rows, int z,
-                          int zp, const int64_t *row_ptr, const int64_t *col,
-                          const int64_t *shift, int max_iter, uint8_t *hard, int32_t *iters,
-                          uint8_t *ok, int16_t *post, int16_t *msg, int16_t *q, int16_t *work) {
+static void decode_blocks(const float *llr, int64_t n_blocks, int64_t n, int64_t k_info, int kb,
+                          int z, int zp, int n_base_rows, const int64_t *row_ptr,
+                          const int64_t *col, const int64_t *shift, int max_iter, uint8_t *hard,
+                          int32_t *iters, uint8_t *ok, int16_t *post, int16_t *msg, int16_t *q,
+                          int16_t *work) {
     int16_t *syn = work;
-    int64_t n_edges = row_ptr[n_rows], stride = 2 * z + zp, n_cols = n / z;
+    int64_t stride = 2 * z + zp;
     for (int64_t b = 0; b < n_blocks; b++) {
-        for (int64_t c = 0; c < n_cols; c++) {
-            const float *in = llr + b * n + c * z;
+        const float *in = llr + b * n;
+        int n_rows = rows_received(in, n, z, kb, n_base_rows);
+        int64_t n_edges = row_ptr[n_rows];
+        for (int64_t c = 0; c < kb + n_rows; c++) { /* the columns these rows touch */
             int16_t *p = post + c * stride;
             for (int k = 0; k < z; k++) {
-                float v = in[k] * LLR_SCALE;
+                float v = in[c * z + k] * LLR_SCALE;
                 v = v > CH_MAX ? CH_MAX : (v < -CH_MAX ? -CH_MAX : v);
                 p[k] = (int16_t)(v < 0 ? v - 0.5f : v + 0.5f); /* round half away from 0 */
             }
             memcpy(p + z, p, (size_t)z * sizeof(int16_t));
+        }
+        for (int64_t i = k_info; i < (int64_t)kb * z; i++) { /* fillers: known zeros */
+            post[i / z * stride + i % z] = CH_MAX;
+            post[i / z * stride + i % z + z] = CH_MAX;
         }
         memset(msg, 0, (size_t)(n_edges * zp) * sizeof(int16_t));
         int it = 0, good = 0;
@@ -169,9 +197,12 @@ static void decode_blocks(const float *llr, int64_t n_blocks, int64_t n, int n_r
             good = all_held &&
                    parity_ok(post, n_rows, z, zp, stride, row_ptr, col, shift, syn);
         }
-        uint8_t *out = hard + b * n;
-        for (int64_t c = 0; c < n_cols; c++)
-            for (int k = 0; k < z; k++) out[c * z + k] = (uint8_t)(post[c * stride + k] < 0);
+        uint8_t *out = hard + b * k_info;
+        for (int64_t c = 0; c * z < k_info; c++) {
+            const int16_t *p = post + c * stride;
+            int64_t m = k_info - c * z < z ? k_info - c * z : z;
+            for (int64_t k = 0; k < m; k++) out[c * z + k] = (uint8_t)(p[k] < 0);
+        }
         iters[b] = it;
         ok[b] = (uint8_t)good;
     }
@@ -187,19 +218,22 @@ static int check_buffer(Py_buffer *buf, Py_ssize_t itemsize, Py_ssize_t count, c
     return 1;
 }
 
-/* decode(llr, n_rows, z, row_ptr, col, shift, max_iter, hard, iters, ok)
- * llr: (B, n) float32; row_ptr/col/shift: int64 CSR of the base graph; hard: (B, n) uint8 out;
- * iters: (B,) int32 out; ok: (B,) uint8 out. */
+/* decode(llr, k, kb, z, row_ptr, col, shift, max_iter, hard, iters, ok)
+ * llr: (B, n) float32 soft buffers of the mother codeword (n a multiple of z); k: information
+ * bits, kb: systematic base columns (bits [k, kb z) are fillers); row_ptr/col/shift: int64 CSR
+ * of the base graph; hard: (B, k) uint8 out; iters: (B,) int32 out; ok: (B,) uint8 out. */
 static PyObject *py_decode(PyObject *self, PyObject *args) {
     Py_buffer llr, row_ptr, col, shift, hard, iters, ok;
-    int n_rows, z, max_iter;
-    if (!PyArg_ParseTuple(args, "y*iiy*y*y*iw*w*w*", &llr, &n_rows, &z, &row_ptr, &col, &shift,
-                          &max_iter, &hard, &iters, &ok))
+    Py_ssize_t k_info;
+    int kb, z, max_iter;
+    if (!PyArg_ParseTuple(args, "y*niiy*y*y*iw*w*w*", &llr, &k_info, &kb, &z, &row_ptr, &col,
+                          &shift, &max_iter, &hard, &iters, &ok))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n_blocks = iters.len / (Py_ssize_t)sizeof(int32_t);
     Py_ssize_t n = n_blocks ? llr.len / (Py_ssize_t)sizeof(float) / n_blocks : 0;
-    Py_ssize_t base_rows = row_ptr.len / (Py_ssize_t)sizeof(int64_t) - 1;
+    Py_ssize_t n_edges_all = col.len / (Py_ssize_t)sizeof(int64_t);
+    int n_base_rows = (int)(row_ptr.len / (Py_ssize_t)sizeof(int64_t)) - 1;
     int16_t *post = NULL, *msg = NULL, *q = NULL, *work = NULL;
     if (n_blocks == 0) { /* nothing to decode */
         result = Py_None;
@@ -207,28 +241,33 @@ static PyObject *py_decode(PyObject *self, PyObject *args) {
         goto done;
     }
     if (!check_buffer(&llr, sizeof(float), n_blocks * n, "llr") ||
-        !check_buffer(&hard, 1, n_blocks * n, "hard") ||
+        !check_buffer(&hard, 1, n_blocks * k_info, "hard") ||
         !check_buffer(&ok, 1, n_blocks, "ok") ||
-        !check_buffer(&col, sizeof(int64_t), col.len / (Py_ssize_t)sizeof(int64_t), "col") ||
-        !check_buffer(&shift, sizeof(int64_t), col.len / (Py_ssize_t)sizeof(int64_t), "shift"))
+        !check_buffer(&col, sizeof(int64_t), n_edges_all, "col") ||
+        !check_buffer(&shift, sizeof(int64_t), n_edges_all, "shift"))
         goto done;
-    if (z < 2 || z > 384 || n % z || n_rows < 1 || n_rows > base_rows || max_iter < 1) {
-        PyErr_SetString(PyExc_ValueError, "z, n_rows or max_iter out of range");
+    if (z < 2 || z > 384 || n % z || kb < 1 || k_info < 1 || k_info > (Py_ssize_t)kb * z ||
+        n_base_rows < 4 || max_iter < 1) {
+        PyErr_SetString(PyExc_ValueError, "z, k, kb or max_iter out of range");
         goto done;
     }
     const int64_t *rp = row_ptr.buf, *cl = col.buf, *sh = shift.buf;
-    int64_t n_edges = rp[n_rows], max_deg = 0;
-    for (int r = 0; r < n_rows; r++)
+    int64_t max_deg = 0;
+    for (int r = 0; r < n_base_rows; r++)
         if (rp[r + 1] - rp[r] > max_deg) max_deg = rp[r + 1] - rp[r];
-    for (int64_t e = 0; e < n_edges; e++) {
-        if (cl[e] < 0 || (cl[e] + 1) * z > n || sh[e] < 0 || sh[e] >= z) {
+    if (rp[n_base_rows] != n_edges_all || (kb + n_base_rows) * (Py_ssize_t)z > n) {
+        PyErr_SetString(PyExc_ValueError, "base graph does not fit the LLR length");
+        goto done;
+    }
+    for (int64_t e = 0; e < n_edges_all; e++) {
+        if (cl[e] < 0 || cl[e] >= kb + n_base_rows || sh[e] < 0 || sh[e] >= z) {
             PyErr_SetString(PyExc_ValueError, "base graph does not fit the LLR length");
             goto done;
         }
     }
     int zp = (z + LANES - 1) / LANES * LANES;
     post = calloc((size_t)(n / z * (2 * z + zp)), sizeof(int16_t));
-    msg = malloc((size_t)(n_edges * zp) * sizeof(int16_t));
+    msg = malloc((size_t)(n_edges_all * zp) * sizeof(int16_t));
     q = calloc((size_t)(max_deg * zp), sizeof(int16_t));
     work = calloc((size_t)zp, sizeof(int16_t));
     if (!post || !msg || !q || !work) {
@@ -236,8 +275,8 @@ static PyObject *py_decode(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    decode_blocks(llr.buf, n_blocks, n, n_rows, z, zp, rp, cl, sh, max_iter, hard.buf,
-                  iters.buf, ok.buf, post, msg, q, work);
+    decode_blocks(llr.buf, n_blocks, n, k_info, kb, z, zp, n_base_rows, rp, cl, sh, max_iter,
+                  hard.buf, iters.buf, ok.buf, post, msg, q, work);
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);

@@ -27,7 +27,6 @@ import numpy.typing as npt
 from m3e.phy import _ldpc  # type: ignore[attr-defined]
 
 K_MAX = 8448
-LLR_FILLER = 1e4  # filler bits are known zeros
 _LIFTING_SETS = (
     (2, 4, 8, 16, 32, 64, 128, 256),
     (3, 6, 12, 24, 48, 96, 192, 384),
@@ -374,17 +373,14 @@ class LdpcDecoder:
         return self.decode_buffer(buffer)
 
     def decode_buffer(self, buffer: npt.NDArray[np.float32]) -> DecodeResult:
+        """Decode soft buffers (B, n_ldpc); the filler bits are known zeros, and only the check
+        rows whose parity columns hold any LLR are used (per block)."""
         code, g = self.encoder.code, self.encoder._graph
         if buffer.ndim != 2 or buffer.shape[1] != code.n_ldpc:
             raise ValueError(f"expected a buffer of shape (B, {code.n_ldpc}), got {buffer.shape}")
-        llr = np.array(buffer, dtype=np.float32, order="C")
-        llr[:, self.encoder._filler] = LLR_FILLER
-        # Parity columns never received carry no information: drop their check rows.
-        received = np.nonzero(np.any(llr != 0, axis=0))[0]
-        last_col = int(received.max()) // code.z if received.size else code.kb + 3
-        n_rows = min(max(last_col - code.kb + 1, 4), code.bm.shape[0])
-        hard = np.empty(llr.shape, dtype=np.uint8)
+        llr = np.ascontiguousarray(buffer, dtype=np.float32)
+        hard = np.empty((llr.shape[0], code.k), dtype=np.uint8)
         iters = np.empty(llr.shape[0], dtype=np.int32)
         ok = np.empty(llr.shape[0], dtype=np.uint8)
-        _ldpc.decode(llr, n_rows, code.z, g.row_ptr, g.col, g.shift, self.max_iter, hard, iters, ok)
-        return DecodeResult(bits=hard[:, : code.k], ok=ok.astype(bool), iterations=iters)
+        _ldpc.decode(llr, code.k, code.kb, code.z, g.row_ptr, g.col, g.shift, self.max_iter, hard, iters, ok)
+        return DecodeResult(bits=hard, ok=ok.view(bool), iterations=iters)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -116,6 +117,8 @@ class Constellation:
         """
         if method not in ("maxlog", "exact"):
             raise ValueError(f"unknown demapping method {method!r}; expected 'maxlog' or 'exact'")
+        if method == "maxlog" and self.q in (2, 4):
+            return self._maxlog_gray(y, no, h)
         y = np.asarray(y, dtype=np.complex128)
         no_arr = np.asarray(no, dtype=np.float64)
         if np.any(~np.isfinite(no_arr)) or np.any(no_arr <= 0):
@@ -140,6 +143,26 @@ class Constellation:
             llr[..., 1::2] = llr_q
         return llr.reshape(*z.shape[:-1], -1).astype(np.float32)
 
+    def _maxlog_gray(
+        self, y: npt.ArrayLike, no: npt.ArrayLike, h: npt.ArrayLike | None
+    ) -> npt.NDArray[np.float32]:
+        """Max-log LLRs of QPSK and 16-QAM in closed form, one pass in numba: the same numbers
+        as ``_demap_dim`` (tested), which computes every level's distance in float64 numpy
+        passes and took longer than the LDPC decoder in the receive chain."""
+        y_arr = np.ascontiguousarray(y, dtype=np.complex64)
+        no_arr = np.asarray(no, dtype=np.float32)
+        if np.any(~np.isfinite(no_arr)) or np.any(no_arr <= 0):
+            raise ValueError("noise variance must be finite and > 0")
+        flat_no = np.ascontiguousarray(np.broadcast_to(no_arr, y_arr.shape)).reshape(-1)
+        flat_h = (
+            np.ascontiguousarray(np.broadcast_to(np.asarray(h, dtype=np.complex64), y_arr.shape)).reshape(-1)
+            if h is not None
+            else np.empty(0, dtype=np.complex64)
+        )
+        out = np.empty(y_arr.size * self.q, dtype=np.float32)
+        _gray_maxlog(y_arr.reshape(-1), flat_h, flat_no, np.float32(self._scale), self.q, out)
+        return out.reshape(*y_arr.shape[:-1], -1)
+
     def _demap_dim(
         self, r: npt.NDArray[np.float64], var: npt.NDArray[np.float64], method: DemapMethod
     ) -> npt.NDArray[np.float64]:
@@ -158,6 +181,39 @@ class Constellation:
             else:
                 out[..., i] = _logsumexp(m0) - _logsumexp(m1)
         return out
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _gray_maxlog(y, h, no, scale, q, out):  # type: ignore[no-untyped-def]
+    """y, h (empty: h = 1): (n,) complex64; no: (n,) float32 -> out: (n·q,) float32 LLRs.
+
+    Per real dimension, with r the equalised sample in unnormalised levels (±1, ±3), the max-log
+    LLRs of 38.211's Gray labels are QPSK: 4r; 16-QAM sign bit: 4r for |r| <= 2 else
+    8(r - sign r), inner/outer bit: 4(2 - |r|); each times scale² |h|² / no (1 / 2σ² in those
+    units). An erased symbol (h = 0) gives LLRs 0."""
+    for i in range(y.shape[0]):
+        zr, zi = y[i].real, y[i].imag
+        gain = np.float32(1.0)
+        if h.shape[0]:
+            hr, hi = h[i].real, h[i].imag
+            gain = hr * hr + hi * hi
+            if gain == 0:
+                for j in range(q):
+                    out[i * q + j] = 0.0
+                continue
+            zr, zi = (y[i].real * hr + y[i].imag * hi) / gain, (y[i].imag * hr - y[i].real * hi) / gain
+        w = scale * scale * gain / no[i]
+        rr, ri = zr / scale, zi / scale
+        if q == 2:
+            out[2 * i] = 4 * rr * w
+            out[2 * i + 1] = 4 * ri * w
+            continue
+        for dim in range(2):
+            r = rr if dim == 0 else ri
+            a = abs(r)
+            sign_bit = 4 * r if a <= 2 else 8 * (r - (1.0 if r > 0 else -1.0))
+            out[4 * i + dim] = sign_bit * w
+            out[4 * i + dim + 2] = 4 * (2 - a) * w
 
 
 def _logsumexp(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
