@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             "symbol_rate": args.symbol_rate,
             "cores": os.cpu_count(),
         },
+        "sender_wall_s": wall,  # > seconds: the sender could not produce the source in real time
         "frames_played": len(played),
         "frames_frozen": int(sum(p[2] for p in played)),
         "fps": float(fps),
@@ -184,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     r = result
     rows = [
         ("fps at receiver", f"{r['fps']:.1f} (played {len(played)}, frozen {r['frames_frozen']})"),
+        ("sender wall time (s)", f"{wall:.1f} for {args.seconds:.0f} s of source"),
         ("latency p50 / p95 (ms)", f"{r['latency_ms_p50']:.0f} / {r['latency_ms_p95']:.0f}"),
         (
             "latency p50 first / last 5 s",
