@@ -1,6 +1,7 @@
 """A payload through the physical layer with HARQ, in process (the code the processes run):
 CRC + 5G LDPC + QAM behind pilots, block fading + AWGN, LMMSE estimation, incremental
-redundancy until the CRC passes or the transmissions run out."""
+redundancy of the code blocks still failing (as a NACK names them) until every CRC passes or
+the transmissions run out."""
 
 from __future__ import annotations
 
@@ -28,9 +29,10 @@ def send_payload(
     symbols = 0
     for attempt in range(max_transmissions):
         rv = redundancy_version("ir", attempt)
-        out = channel(coder.encode(payload, rv), snr_db)
+        blocks = rx.missing if attempt else ()  # a resend carries what the NACK named
+        out = channel(coder.encode(payload, rv, blocks), snr_db)
         symbols += out.y.shape[0]
-        decoded = rx.receive(out.y, out.no, None, rv)  # h from the pilots
+        decoded = rx.receive(out.y, out.no, None, rv, blocks)  # h from the pilots
         if decoded is not None:
             return decoded, symbols
     return (rx.best_effort() if best_effort else None), symbols

@@ -2,9 +2,9 @@
  * Layered normalised min-sum LDPC decoder in 16-bit fixed point (docs/phy.md).
  *
  * One code block at a time; the SIMD lanes run over the Z bits of a circulant (Z up to 384 =
- * 12 AVX-512 vectors of int16), so a single block already fills the vector unit. The loops are
- * plain C written without branches; GCC vectorises them and `target_clones` builds AVX-512,
- * AVX2 and baseline versions, picked at load time for the CPU at hand.
+ * 12 AVX-512 vectors of int16), so a single block already fills the vector unit. The kernel is
+ * written with GCC vector types and no branches in its inner loops; `target_clones` builds
+ * AVX-512, AVX2 and baseline versions, picked at load time for the CPU at hand.
  *
  * Fixed point, exact: LLR_SCALE steps per unit of LLR; channel LLRs saturate at +-CH_MAX and
  * check-to-variable messages at +-MSG_MAX, and nothing else is ever clamped: a posterior is
@@ -16,7 +16,6 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,22 +39,21 @@
  * registers (GCC vector types; target_clones picks AVX-512, AVX2 or SSE): only the messages,
  * posteriors and the extrinsic values go to memory. */
 #define LANES 32
-#ifndef MAX_CHAINS
-#define MAX_CHAINS 3
-#endif
+#define MAX_CHAINS 3 /* vectors of lanes whose row updates run interleaved */
 typedef int16_t vec __attribute__((vector_size(2 * LANES)));
 typedef int16_t uvec __attribute__((vector_size(2 * LANES), aligned(2))); /* unaligned */
 #define LOAD(ptr) (*(const uvec *)(ptr))
 #define STORE(ptr, v) (*(uvec *)(ptr) = (v))
 
-static inline __attribute__((always_inline)) vec vselect(vec mask, vec a, vec b) { return (a & mask) | (b & ~mask); }
-static inline __attribute__((always_inline)) vec vmin(vec a, vec b) { return vselect(a < b, a, b); }
-static inline __attribute__((always_inline)) vec vmax(vec a, vec b) { return vselect(a > b, a, b); }
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE vec vselect(vec mask, vec a, vec b) { return (a & mask) | (b & ~mask); }
+INLINE vec vmin(vec a, vec b) { return vselect(a < b, a, b); }
+INLINE vec vmax(vec a, vec b) { return vselect(a > b, a, b); }
 
 /* dst[0, len) = src[0, len), the two disjoint: whole vectors, the last one ending at len (it
  * may overlap the one before; that copies a few entries twice). Inline, unlike memcpy's call. */
-static inline __attribute__((always_inline)) void copy16(int16_t *restrict dst,
-                                                         const int16_t *restrict src, int len) {
+INLINE void copy16(int16_t *restrict dst, const int16_t *restrict src, int len) {
     if (len < LANES) {
         for (int i = 0; i < len; i++) dst[i] = src[i];
         return;
@@ -65,7 +63,7 @@ static inline __attribute__((always_inline)) void copy16(int16_t *restrict dst,
 }
 
 /* After writing entries [s, s + z) of a doubled column, make both halves equal again. */
-static inline __attribute__((always_inline)) void mirror(int16_t *col, int s, int z) {
+INLINE void mirror(int16_t *col, int s, int z) {
     copy16(col, col + z, s);
     copy16(col + z + s, col + s, z - s);
 }
@@ -74,7 +72,7 @@ static inline __attribute__((always_inline)) void mirror(int16_t *col, int s, in
  * edges e0..e1 of a row; their parity after the update goes to syn (sign bit set: a check
  * fails). The minima run as a chain of dependent operations along the edges; nc independent
  * chains keep the vector unit busy (nc is a constant after inlining). */
-static inline __attribute__((always_inline)) void update_row_lanes(
+INLINE void update_row_lanes(
     int16_t *post, int16_t *msg, int16_t *q, int16_t *syn, int64_t stride, int zp, int64_t e0,
     int64_t e1, const int64_t *col, const int64_t *shift, int k, const int nc) {
     const vec msg_max = (vec){0} + MSG_MAX, big = (vec){0} + INT16_MAX;
