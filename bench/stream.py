@@ -2,7 +2,7 @@
 Rayleigh fading, and what a viewer would feel.
 
     python -m bench.stream [--seconds 20] [--snr 20] [--symbol-rate 2e6] [--out results/stream.json]
-    python -m bench.stream --snr 0 --modulation qpsk --code-rate 0.333 --symbol-rate 0 \
+    python -m bench.stream --snr 0 --modulation qpsk --code-rate 0.34 --symbol-rate 0 \
         --out results/stream_0db.json     # the cliff: can the receiver's decoding keep up?
 
 Measures at the receiver: achieved fps, glass-to-glass latency (source capture to
