@@ -113,6 +113,13 @@ INLINE void update_row_lanes(
     for (int c = 0; c < nc; c++) STORE(syn + k + c * LANES, par[c]);
 }
 
+/* How many of the first z lanes are negative: the checks of the row that do not hold. */
+static inline int count_negative(const int16_t *restrict syn, int z) {
+    int n = 0;
+    for (int k = 0; k < z; k++) n += (uint16_t)syn[k] >> 15;
+    return n;
+}
+
 /* Any of the first z lanes negative: a check of the row does not hold. */
 static inline int any_negative(const int16_t *restrict syn, int z) {
     int16_t any = 0;
@@ -151,7 +158,8 @@ static int rows_received(const float *in, int64_t n, int z, int kb, int n_base_r
 MULTIVERSION
 static void decode_blocks(const float *llr, int64_t n_blocks, int64_t n, int64_t k_info, int kb,
                           int z, int zp, int n_base_rows, const int64_t *row_ptr,
-                          const int64_t *col, const int64_t *shift, int max_iter, uint8_t *hard,
+                          const int64_t *col, const int64_t *shift, int max_iter, int stall,
+                          uint8_t *hard,
                           int32_t *iters, uint8_t *ok, int16_t *post, int16_t *msg, int16_t *q,
                           int16_t *work) {
     int16_t *syn = work;
@@ -174,12 +182,12 @@ static void decode_blocks(const float *llr, int64_t n_blocks, int64_t n, int64_t
             post[i / z * stride + i % z + z] = CH_MAX;
         }
         memset(msg, 0, (size_t)(n_edges * zp) * sizeof(int16_t));
-        int it = 0, good = 0;
-        while (it < max_iter && !good) {
+        int it = 0, good = 0, fewest = INT32_MAX, since_fewest = 0;
+        while (it < max_iter && !good && !(stall && since_fewest >= stall)) {
             it++;
             /* Each row's checks are tested as it is updated; later rows change some of its
              * bits, so only an iteration where all held is confirmed by the full test. */
-            int all_held = 1;
+            int all_held = 1, failing = 0;
             for (int r = 0; r < n_rows; r++) {
                 int64_t e0 = row_ptr[r], e1 = row_ptr[r + 1];
                 int k = 0;
@@ -190,7 +198,17 @@ static void decode_blocks(const float *llr, int64_t n_blocks, int64_t n, int64_t
                     update_row_lanes(post, msg, q, syn, stride, zp, e0, e1, col, shift, k, 1);
                 for (int64_t e = e0; e < e1; e++)
                     mirror(post + col[e] * stride, (int)shift[e], z);
-                all_held &= !any_negative(syn, z);
+                int row_failing = count_negative(syn, z);
+                failing += row_failing;
+                all_held &= !row_failing;
+            }
+            /* A block whose failing checks have not dropped below their fewest for `stall`
+             * iterations is not converging: it stops early and waits for more redundancy. */
+            if (failing < fewest) {
+                fewest = failing;
+                since_fewest = 0;
+            } else {
+                since_fewest++;
             }
             good = all_held &&
                    parity_ok(post, n_rows, z, zp, stride, row_ptr, col, shift, syn);
@@ -216,16 +234,18 @@ static int check_buffer(Py_buffer *buf, Py_ssize_t itemsize, Py_ssize_t count, c
     return 1;
 }
 
-/* decode(llr, k, kb, z, row_ptr, col, shift, max_iter, hard, iters, ok)
+/* decode(llr, k, kb, z, row_ptr, col, shift, max_iter, stall, hard, iters, ok)
  * llr: (B, n) float32 soft buffers of the mother codeword (n a multiple of z); k: information
  * bits, kb: systematic base columns (bits [k, kb z) are fillers); row_ptr/col/shift: int64 CSR
- * of the base graph; hard: (B, k) uint8 out; iters: (B,) int32 out; ok: (B,) uint8 out. */
+ * of the base graph; stall: stop a block whose failing checks have not reached a new low for
+ * that many iterations (0: never); hard: (B, k) uint8 out; iters: (B,) int32 out; ok: (B,)
+ * uint8 out. */
 static PyObject *py_decode(PyObject *self, PyObject *args) {
     Py_buffer llr, row_ptr, col, shift, hard, iters, ok;
     Py_ssize_t k_info;
-    int kb, z, max_iter;
-    if (!PyArg_ParseTuple(args, "y*niiy*y*y*iw*w*w*", &llr, &k_info, &kb, &z, &row_ptr, &col,
-                          &shift, &max_iter, &hard, &iters, &ok))
+    int kb, z, max_iter, stall;
+    if (!PyArg_ParseTuple(args, "y*niiy*y*y*iiw*w*w*", &llr, &k_info, &kb, &z, &row_ptr, &col,
+                          &shift, &max_iter, &stall, &hard, &iters, &ok))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n_blocks = iters.len / (Py_ssize_t)sizeof(int32_t);
@@ -245,8 +265,8 @@ static PyObject *py_decode(PyObject *self, PyObject *args) {
         !check_buffer(&shift, sizeof(int64_t), n_edges_all, "shift"))
         goto done;
     if (z < 2 || z > 384 || n % z || kb < 1 || k_info < 1 || k_info > (Py_ssize_t)kb * z ||
-        n_base_rows < 4 || max_iter < 1) {
-        PyErr_SetString(PyExc_ValueError, "z, k, kb or max_iter out of range");
+        n_base_rows < 4 || max_iter < 1 || stall < 0) {
+        PyErr_SetString(PyExc_ValueError, "z, k, kb, max_iter or stall out of range");
         goto done;
     }
     const int64_t *rp = row_ptr.buf, *cl = col.buf, *sh = shift.buf;
@@ -274,7 +294,7 @@ static PyObject *py_decode(PyObject *self, PyObject *args) {
     }
     Py_BEGIN_ALLOW_THREADS
     decode_blocks(llr.buf, n_blocks, n, k_info, kb, z, zp, n_base_rows, rp, cl, sh, max_iter,
-                  hard.buf, iters.buf, ok.buf, post, msg, q, work);
+                  stall, hard.buf, iters.buf, ok.buf, post, msg, q, work);
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);

@@ -50,24 +50,28 @@ class PilotLayout:
     def insert(self, data: npt.ArrayLike) -> npt.NDArray[np.complex64]:
         """(n_data,) data symbols -> (n_transmitted(n_data),) symbols with pilots."""
         d = np.asarray(data, dtype=np.complex64)
-        groups = -(-d.shape[0] // self.data_per_group)
-        out = np.empty(self.n_transmitted(d.shape[0]), dtype=np.complex64)
-        mask = self._pilot_mask(out.shape[0])
-        out[mask] = 1.0
-        out[~mask] = d
-        assert mask.sum() == groups * self.n_pilots
-        return out
+        n_tx = self.n_transmitted(d.shape[0])
+        groups = -(-n_tx // self.spacing)
+        out = np.empty(groups * self.spacing, dtype=np.complex64)
+        framed = out.reshape(groups, self.spacing)  # one row per pilot group
+        framed[:, : self.n_pilots] = 1.0
+        padded = np.zeros(groups * self.data_per_group, dtype=np.complex64)
+        padded[: d.shape[0]] = d
+        framed[:, self.n_pilots :] = padded.reshape(groups, self.data_per_group)
+        return out[:n_tx]
 
     def split(self, y: npt.ArrayLike) -> tuple[npt.NDArray[np.complex64], npt.NDArray[np.complex64]]:
         """Received (n_tx,) -> (pilots (groups, n_pilots), data (n_data,))."""
         y = np.asarray(y, dtype=np.complex64)
-        mask = self._pilot_mask(y.shape[0])
-        return y[mask].reshape(-1, self.n_pilots), y[~mask]
-
-    def _pilot_mask(self, n_tx: int) -> npt.NDArray[np.bool_]:
+        n_tx = y.shape[0]
         if n_tx % self.spacing and n_tx % self.spacing <= self.n_pilots:
             raise ValueError(f"{n_tx} symbols do not fit the pilot layout {self}")
-        return (np.arange(n_tx) % self.spacing) < self.n_pilots
+        groups = -(-n_tx // self.spacing)
+        framed = np.zeros(groups * self.spacing, dtype=np.complex64)
+        framed[:n_tx] = y
+        framed = framed.reshape(groups, self.spacing)
+        n_data = n_tx - groups * self.n_pilots
+        return framed[:, : self.n_pilots].copy(), framed[:, self.n_pilots :].reshape(-1)[:n_data]
 
 
 def estimate_channel(

@@ -52,11 +52,6 @@ class HarqProcess:
         """Combine the LLRs (C, n) of one transmission with version ``rv`` into the blocks
         ``carried`` (indices; all B when None) and decode the blocks ``decode`` (all when None):
         blocks already decoded need no second pass. The result has one row per decoded block."""
-        llr = np.atleast_2d(llr)
-        if carried is None:
-            self.decoder.encoder.accumulate(self.buffer, llr, rv)
-        else:
-            rows = np.asarray(carried, dtype=np.int64)
-            self.buffer[rows] = self.decoder.encoder.accumulate(self.buffer[rows], llr, rv)
+        self.decoder.encoder.accumulate(self.buffer, llr, rv, carried)
         self.transmissions += 1
         return self.decoder.decode_buffer(self.buffer if decode is None else self.buffer[decode])

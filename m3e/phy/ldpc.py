@@ -195,6 +195,15 @@ def _graph(code: LdpcCode) -> _Graph:
 
 
 @numba.njit(cache=True, nogil=True)
+def _scatter_add(buffer, rows, pos, values):  # type: ignore[no-untyped-def]
+    """buffer[rows[r], pos[i]] += values[r, i]; a position twice (a version that wraps around
+    the circular buffer) adds twice."""
+    for r in range(rows.shape[0]):
+        for i in range(pos.shape[0]):
+            buffer[rows[r], pos[i]] += values[r, i]
+
+
+@numba.njit(cache=True, nogil=True)
 def _encode_kernel(info, cw, z, kb, row_ptr, col, shift, p0_shift, solve_rows, solve_cols):  # type: ignore[no-untyped-def]
     """info: (B, kb·z) uint8 -> cw: (B, n_ldpc) uint8, in place."""
     for b in range(info.shape[0]):
@@ -314,27 +323,30 @@ class LdpcEncoder:
         return np.zeros((batch, self.code.n_ldpc), dtype=np.float32)
 
     def accumulate(
-        self, buffer: npt.NDArray[np.float32], llr: npt.ArrayLike, rv: int = 0
+        self,
+        buffer: npt.NDArray[np.float32],
+        llr: npt.ArrayLike,
+        rv: int = 0,
+        rows: npt.ArrayLike | None = None,
     ) -> npt.NDArray[np.float32]:
         """Soft-combine received LLRs of version ``rv`` into ``buffer`` in place.
 
         Args:
             buffer: (B, n_ldpc) float32 from ``new_buffer``.
-            llr: (B, n) or (n,) LLRs of the transmitted bits.
+            llr: (R, n) or (n,) LLRs of the transmitted bits.
+            rv: redundancy version they were sent with.
+            rows: (R,) the buffer rows (code blocks) they belong to; None: all B rows.
         Returns:
             the same buffer. Chase combining is the same rv twice; incremental
             redundancy is different rvs, which fill new positions.
         """
         llr_arr = np.atleast_2d(np.asarray(llr, dtype=np.float32))
-        if llr_arr.shape != (buffer.shape[0], self.code.n):
-            raise ValueError(
-                f"expected LLRs of shape ({buffer.shape[0]}, {self.code.n}), got {llr_arr.shape}"
-            )
+        picked = np.arange(buffer.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+        if llr_arr.shape != (picked.shape[0], self.code.n):
+            raise ValueError(f"expected LLRs of shape ({picked.shape[0]}, {self.code.n}), got {llr_arr.shape}")
         if not np.all(np.isfinite(llr_arr)):
             raise ValueError("LLRs must be finite")
-        pos = self.positions(rv)
-        for b in range(buffer.shape[0]):
-            np.add.at(buffer[b], pos, llr_arr[b])
+        _scatter_add(buffer, picked, self.positions(rv), llr_arr)
         return buffer
 
 
@@ -356,16 +368,23 @@ class LdpcDecoder:
     Args:
         encoder: the LdpcEncoder that defines code and rate matching.
         max_iter: iteration limit (layered converges about twice as fast as flooding).
+        stall: a block stops early, failed, once its count of failing checks has not reached
+            a new low for this many iterations (0: never). At 4 the BLER of the four codes of
+            ``bench.phy`` is unchanged (3,200 blocks each) and a hopeless first transmission
+            at the cliff costs 10-13 iterations instead of 20 (docs/phy.md).
 
     ``decoder(llr, rv)``: LLRs (B, n) or (n,) of one transmission -> DecodeResult.
     ``decoder.decode_buffer(buffer)``: a HARQ soft buffer (B, n_ldpc) -> DecodeResult.
     """
 
-    def __init__(self, encoder: LdpcEncoder, max_iter: int = 20) -> None:
+    def __init__(self, encoder: LdpcEncoder, max_iter: int = 20, stall: int = 4) -> None:
         if max_iter < 1:
             raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+        if stall < 0:
+            raise ValueError(f"stall must be >= 0, got {stall}")
         self.encoder = encoder
         self.max_iter = max_iter
+        self.stall = stall
 
     def __call__(self, llr: npt.ArrayLike, rv: int = 0) -> DecodeResult:
         llr_arr = np.atleast_2d(np.asarray(llr, dtype=np.float32))
@@ -382,5 +401,7 @@ class LdpcDecoder:
         hard = np.empty((llr.shape[0], code.k), dtype=np.uint8)
         iters = np.empty(llr.shape[0], dtype=np.int32)
         ok = np.empty(llr.shape[0], dtype=np.uint8)
-        _ldpc.decode(llr, code.k, code.kb, code.z, g.row_ptr, g.col, g.shift, self.max_iter, hard, iters, ok)
+        _ldpc.decode(
+            llr, code.k, code.kb, code.z, g.row_ptr, g.col, g.shift, self.max_iter, self.stall, hard, iters, ok
+        )
         return DecodeResult(bits=hard, ok=ok.view(bool), iterations=iters)

@@ -47,7 +47,7 @@ class StreamHeader(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[float] = ..., sample_rate: _Optional[int] = ..., audio_channels: _Optional[int] = ..., video_scheme: _Optional[str] = ..., audio_scheme: _Optional[str] = ..., audio_config: _Optional[bytes] = ..., text_scheme: _Optional[str] = ..., low_latency: _Optional[bool] = ..., direction: _Optional[str] = ...) -> None: ...
 
 class Burst(_message.Message):
-    __slots__ = ("session_id", "seq", "pts", "modality", "scheme", "modulation", "code_rate", "rv", "attempt", "payload_bytes", "iq", "pilot_spacing", "pilot_count", "capture_time", "keyframe", "noise_var", "genie", "index", "blocks")
+    __slots__ = ("session_id", "seq", "pts", "modality", "scheme", "modulation", "code_rate", "rv", "attempt", "payload_bytes", "iq", "pilot_spacing", "pilot_count", "capture_time", "keyframe", "noise_var", "genie", "index", "blocks", "iq_scale")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     PTS_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,7 @@ class Burst(_message.Message):
     GENIE_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    IQ_SCALE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     seq: int
     pts: float
@@ -86,7 +87,8 @@ class Burst(_message.Message):
     genie: bytes
     index: int
     blocks: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., pts: _Optional[float] = ..., modality: _Optional[_Union[Modality, str]] = ..., scheme: _Optional[str] = ..., modulation: _Optional[str] = ..., code_rate: _Optional[float] = ..., rv: _Optional[int] = ..., attempt: _Optional[int] = ..., payload_bytes: _Optional[int] = ..., iq: _Optional[bytes] = ..., pilot_spacing: _Optional[int] = ..., pilot_count: _Optional[int] = ..., capture_time: _Optional[float] = ..., keyframe: _Optional[bool] = ..., noise_var: _Optional[float] = ..., genie: _Optional[bytes] = ..., index: _Optional[int] = ..., blocks: _Optional[_Iterable[int]] = ...) -> None: ...
+    iq_scale: float
+    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., pts: _Optional[float] = ..., modality: _Optional[_Union[Modality, str]] = ..., scheme: _Optional[str] = ..., modulation: _Optional[str] = ..., code_rate: _Optional[float] = ..., rv: _Optional[int] = ..., attempt: _Optional[int] = ..., payload_bytes: _Optional[int] = ..., iq: _Optional[bytes] = ..., pilot_spacing: _Optional[int] = ..., pilot_count: _Optional[int] = ..., capture_time: _Optional[float] = ..., keyframe: _Optional[bool] = ..., noise_var: _Optional[float] = ..., genie: _Optional[bytes] = ..., index: _Optional[int] = ..., blocks: _Optional[_Iterable[int]] = ..., iq_scale: _Optional[float] = ...) -> None: ...
 
 class StreamEnd(_message.Message):
     __slots__ = ("session_id", "end_pts")

@@ -49,7 +49,7 @@ async def _talk(relay: str, token: str) -> tuple[list[pb.Feedback], pb.ChannelSt
     the feedback and the emulator's statistics at the end."""
     first, second = _bursts()
     malformed = burst_to_proto(second)
-    malformed.seq, malformed.iq = 99, malformed.iq[:-80]  # ten symbols short of a sentence
+    malformed.seq, malformed.iq = 99, malformed.iq[:-80]  # twenty symbols short of a sentence
     outgoing: asyncio.Queue[pb.Uplink | None] = asyncio.Queue()
     for m in (
         pb.Uplink(header=header_to_proto(StreamHeader("t", 64, 64, 30.0, text_scheme="m3e-text"))),

@@ -134,7 +134,7 @@ def test_invalid_arguments() -> None:
     c, g = enc.code, enc._graph
     llr = np.zeros((1, c.n_ldpc), np.float32)
     out = (np.empty((1, c.k), np.uint8), np.empty(1, np.int32), np.empty(1, np.uint8))
-    graph = (g.row_ptr, g.col, g.shift, 5)
+    graph = (g.row_ptr, g.col, g.shift, 5, 0)  # max_iter, stall
     with pytest.raises(ValueError, match="hard"):
         _ldpc.decode(llr, c.k, c.kb, c.z, *graph, out[0][:, :-1], *out[1:])
     with pytest.raises(ValueError, match="out of range"):

@@ -61,9 +61,9 @@ def _burst(**kw) -> Burst:  # type: ignore[no-untyped-def]
 
 
 def test_burst_roundtrip() -> None:
-    b = _burst()
+    b = _burst(blocks=(1, 3))
     back = burst_from_proto(_wire(burst_to_proto(b)))
-    assert np.array_equal(back.iq, b.iq)
+    np.testing.assert_allclose(back.iq, b.iq, atol=5 / 32767)  # half a step in I and in Q
     assert {**vars(back), "iq": None} == {**vars(b), "iq": None}
 
 
@@ -88,19 +88,39 @@ def test_other_messages_roundtrip() -> None:
     assert channel_stats_from_proto(_wire(channel_stats_to_proto(st))) == st
 
 
-def test_symbols_are_little_endian_float32_pairs() -> None:
+def test_symbols_are_little_endian_int16_pairs_scaled_to_the_largest() -> None:
     iq = np.array([1 + 2j, -3.5 + 0.25j], dtype=np.complex64)
-    raw = symbols_to_bytes(iq)
-    assert np.array_equal(np.frombuffer(raw, "<f4"), [1, 2, -3.5, 0.25])
-    assert np.array_equal(symbols_from_bytes(raw), iq)
+    raw, step = symbols_to_bytes(iq)
+    assert step == pytest.approx(3.5 / 32767)
+    assert np.array_equal(np.frombuffer(raw, "<i2"), np.rint(np.array([1, 2, -3.5, 0.25]) / step))
+    np.testing.assert_allclose(symbols_from_bytes(raw, step), iq, atol=step)
+
+
+def test_quantisation_is_far_below_any_channel_noise() -> None:
+    rng = np.random.default_rng(0)  # Rayleigh-faded QPSK: a peak far above the mean power
+    h = (rng.standard_normal(100_000) + 1j * rng.standard_normal(100_000)) / np.sqrt(2)
+    iq = (h * (rng.choice([-1, 1], 100_000) + 1j * rng.choice([-1, 1], 100_000)) / np.sqrt(2)).astype(
+        np.complex64
+    )
+    back = symbols_from_bytes(*symbols_to_bytes(iq))
+    snr_db = 10 * np.log10(np.mean(np.abs(iq) ** 2) / np.mean(np.abs(back - iq) ** 2))
+    assert snr_db > 75
+
+
+def test_silence_and_non_finite_symbols() -> None:
+    raw, step = symbols_to_bytes(np.zeros(4, np.complex64))  # an erased burst
+    assert step > 0 and np.array_equal(symbols_from_bytes(raw, step), np.zeros(4))
+    with pytest.raises(ValueError, match="finite"):
+        symbols_to_bytes(np.array([np.nan], np.complex64))
 
 
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda m: setattr(m, "iq", b"\0" * 12), "whole number"),
-        (lambda m: setattr(m, "iq", np.array([np.nan], np.complex64).tobytes()), "NaN"),
-        (lambda m: setattr(m, "iq", b"\0" * 8 * (MAX_SYMBOLS + 1)), "exceeds"),
+        (lambda m: setattr(m, "iq", b"\0" * 14), "whole number"),
+        (lambda m: setattr(m, "iq_scale", float("nan")), "iq_scale"),
+        (lambda m: setattr(m, "iq_scale", 0.0), "iq_scale"),
+        (lambda m: setattr(m, "iq", b"\0" * 4 * (MAX_SYMBOLS + 1)), "exceeds"),
         (lambda m: setattr(m, "modality", 9), "modality"),
         (lambda m: setattr(m, "payload_bytes", 10**9), "payload"),
         (lambda m: setattr(m, "pts", float("inf")), "finite"),
