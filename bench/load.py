@@ -100,7 +100,7 @@ class _Recorder(rpc.LinkServicer):
 def recording(scheme: str) -> list[tuple[float, bytes]]:
     """The sample clip's uplink as ``scheme`` (seconds after the first message, message),
     recorded once per machine."""
-    path = CACHE / f"{scheme}.bin"
+    path = CACHE / f"{scheme}.int16.bin"  # the wire format of the symbols is in the name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         messages = asyncio.run(_record(scheme))

@@ -101,6 +101,39 @@ def test_fixed_point_decoder_matches_the_float_reference(rng: np.random.Generato
     assert all(np.array_equal(s.bits[0], ours.bits[i * 40]) for i, s in enumerate(single))
 
 
+def test_a_stalled_block_stops_early_and_the_waterfall_keeps_its_bler(rng: np.random.Generator) -> None:
+    """The stall rule gives up on blocks far below the threshold after a few iterations, and
+    on the waterfall decodes every block that 20 full iterations decode."""
+    k, n = 6000, 8000
+    const = Constellation("16qam")
+    enc = LdpcEncoder(k, n, qm=4)
+    u = rng.integers(0, 2, (60, k))
+    for snr, hopeless in ((7.0, True), (10.1, False)):
+        no = snr_db_to_no(snr)
+        llr = const.demap(awgn(const.map(enc(u).reshape(-1)), no, rng), no).reshape(60, n)
+        full, stalled = LdpcDecoder(enc, stall=0)(llr), LdpcDecoder(enc, stall=4)(llr)
+        if hopeless:
+            assert not full.ok.any() and (full.iterations == 20).all()
+            assert stalled.iterations.mean() < 12 and not stalled.ok.any()
+        else:
+            assert 0 < full.ok.mean() < 1  # the waterfall
+            assert np.array_equal(stalled.ok, full.ok)
+            assert np.array_equal(stalled.bits[full.ok], full.bits[full.ok])
+
+
+def test_llrs_combine_into_the_rows_they_belong_to() -> None:
+    enc = LdpcEncoder(100, 200)
+    n = enc.code.n
+    llr = np.arange(n, dtype=np.float32)
+    buffer = enc.accumulate(enc.new_buffer(3), np.stack([llr, 2 * llr]), 0, rows=[2, 0])
+    enc.accumulate(buffer, llr, 0, rows=[2])
+    assert np.array_equal(buffer[2, enc.positions(0)], 2 * llr)  # twice into row 2
+    assert np.array_equal(buffer[0, enc.positions(0)], 2 * llr)
+    assert not buffer[1].any()
+    with pytest.raises(ValueError, match="shape"):
+        enc.accumulate(buffer, llr, 0, rows=[0, 1])
+
+
 @pytest.mark.parametrize("sigma", [0.3, 0.03, 3e-3, 3e-5])
 def test_confident_llrs_decode(sigma: float, rng: np.random.Generator) -> None:
     """High-SNR bursts give LLRs in the thousands next to faded bits near zero; saturating the
