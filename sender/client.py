@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -113,7 +114,10 @@ class Sender:
         self.header, self.encoders = self._encoders()
         self._unacked: collections.OrderedDict[int, _Unacked] = collections.OrderedDict()
         self._on_ack: dict[int, Callable[[], None]] = {}
-        self._queue: asyncio.Queue[tuple[Burst, bytes, Coding] | None] | None = None
+        # bursts from the producer and the encoders' workers to the streaming loop; thread-safe,
+        # so a producer waits only while it is full, never for the loop's turn
+        self._outbox: queue.Queue[tuple[Burst, bytes, Coding] | None] = queue.Queue(maxsize=64)
+        self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()  # something new to send (a burst or a retransmission)
         self._source_done = False  # the producer has put its last burst in the queue
@@ -162,8 +166,15 @@ class Sender:
         self._put((burst, out.data, out.coding))
 
     def _put(self, item: tuple[Burst, bytes, Coding] | None) -> None:
-        assert self._loop is not None and self._queue is not None
-        asyncio.run_coroutine_threadsafe(self._queue.put(item), self._loop).result()
+        """Queue ``item`` for the streaming loop (any thread); waits while the queue is full."""
+        assert self._loop is not None
+        while True:
+            try:
+                self._outbox.put(item, timeout=0.2)
+                break
+            except queue.Full:
+                if self._stopping.is_set():  # the stream is over: nobody will take it
+                    return
         self._loop.call_soon_threadsafe(self._wake.set)
 
     def _on_keyframe(self, k: KeyframeSemantics) -> None:
@@ -221,8 +232,7 @@ class Sender:
     async def run(self) -> SenderStats:
         """Stream the whole source; returns the statistics when the receiver has it all."""
         loop = self._loop = asyncio.get_running_loop()
-        queue = self._queue = asyncio.Queue(maxsize=64)
-        stop = threading.Event()
+        stop = self._stopping
         producer = loop.run_in_executor(None, self._produce, stop)
         retransmit: asyncio.Queue[Burst] = asyncio.Queue()
         backoff, down_since = 0.2, time.monotonic()
@@ -230,7 +240,7 @@ class Sender:
             while True:
                 answered = self.stats.acks + self.stats.nacks + self.stats.given_up
                 try:
-                    await self._stream_once(queue, retransmit)
+                    await self._stream_once(retransmit)
                     return self.stats
                 except grpc.aio.AioRpcError as exc:
                     if exc.code() not in (
@@ -256,13 +266,11 @@ class Sender:
                     self._unacked.clear()  # what was in flight is gone with the old link
         finally:
             stop.set()
-            while not queue.empty():
-                queue.get_nowait()
+            while not self._outbox.empty():
+                self._outbox.get_nowait()
             await producer
 
-    async def _stream_once(
-        self, queue: asyncio.Queue[tuple[Burst, bytes, Coding] | None], retransmit: asyncio.Queue[Burst]
-    ) -> None:
+    async def _stream_once(self, retransmit: asyncio.Queue[Burst]) -> None:
         async def outgoing() -> AsyncIterator[pb.Uplink]:
             yield uplink(self.header)
             while True:
@@ -275,8 +283,8 @@ class Sender:
                         entry.sent_at = time.monotonic()
                         entry.outstanding.append(entry.sent_at)
                     yield self._send(again)
-                elif not queue.empty():
-                    item = queue.get_nowait()
+                elif not self._outbox.empty():
+                    item = self._outbox.get_nowait()
                     if item is None:
                         self._source_done = True
                         continue

@@ -36,8 +36,11 @@
  * had two runs of odd length with scalar tails, and the tails took most of the time.)
  *
  * A row is processed LANES bits at a time with its running minima, argmin and sign in
- * registers (GCC vector types; target_clones picks AVX-512, AVX2 or SSE): only the messages,
- * posteriors and the extrinsic values go to memory. */
+ * registers (GCC vector types; target_clones picks AVX-512, AVX2 or SSE): only the messages
+ * and posteriors go to memory, and the extrinsic values are computed twice rather than stored
+ * (stores are the scarce port). When Z is a whole number of vectors, a posterior is written to
+ * both copies as it is updated; otherwise the lanes past Z hold garbage and the true half is
+ * copied over the other after the row (`mirror`). */
 #define LANES 32
 #define MAX_CHAINS 3 /* vectors of lanes whose row updates run interleaved */
 typedef int16_t vec __attribute__((vector_size(2 * LANES)));
@@ -73,8 +76,9 @@ INLINE void mirror(int16_t *col, int s, int z) {
  * fails). The minima run as a chain of dependent operations along the edges; nc independent
  * chains keep the vector unit busy (nc is a constant after inlining). */
 INLINE void update_row_lanes(
-    int16_t *post, int16_t *msg, int16_t *q, int16_t *syn, int64_t stride, int zp, int64_t e0,
-    int64_t e1, const int64_t *col, const int64_t *shift, int k, const int nc) {
+    int16_t *post, int16_t *msg, int16_t *syn, int64_t stride, int z, int zp,
+    int64_t e0, int64_t e1, const int64_t *col, const int64_t *shift, int k, const int nc,
+    const int mirrored) {
     const vec msg_max = (vec){0} + MSG_MAX, big = (vec){0} + INT16_MAX;
     vec min1[MAX_CHAINS], min2[MAX_CHAINS], arg[MAX_CHAINS], sgn[MAX_CHAINS], par[MAX_CHAINS];
     for (int c = 0; c < nc; c++) {
@@ -86,7 +90,6 @@ INLINE void update_row_lanes(
         const int16_t *p = post + col[e] * stride + shift[e] + k;
         for (int c = 0; c < nc; c++) {
             vec v = LOAD(p + c * LANES) - LOAD(msg + e * zp + k + c * LANES);
-            STORE(q + (e - e0) * zp + k + c * LANES, v);
             vec neg = v >> 15;
             vec a = (v ^ neg) - neg;
             arg[c] = vselect(a < min1[c], (vec){0} + (int16_t)e, arg[c]);
@@ -98,7 +101,7 @@ INLINE void update_row_lanes(
     for (int64_t e = e0; e < e1; e++) {
         int16_t *p = post + col[e] * stride + shift[e] + k;
         for (int c = 0; c < nc; c++) {
-            vec v = LOAD(q + (e - e0) * zp + k + c * LANES);
+            vec v = LOAD(p + c * LANES) - LOAD(msg + e * zp + k + c * LANES);
             vec mag = vselect(arg[c] == (int16_t)e, min2[c], min1[c]);
             mag = vmin((mag >> 1) + (mag >> 2), msg_max); /* 3/4, rounded down */
             /* sign of the product of the other edges' messages = total sign xor own sign */
@@ -107,6 +110,18 @@ INLINE void update_row_lanes(
             vec pn = v + m;
             STORE(msg + e * zp + k + c * LANES, m);
             STORE(p + c * LANES, pn);
+            if (mirrored) { /* the other copy of the same bits, in the same pass */
+                int j = (int)shift[e] + k + c * LANES;
+                if (j + LANES <= z) {
+                    STORE(p + c * LANES + z, pn);
+                } else if (j >= z) {
+                    STORE(p + c * LANES - z, pn);
+                } else { /* straddles: each store puts half its lanes in place, the rest in
+                          * padding that is never read */
+                    STORE(p + c * LANES + z, pn);
+                    STORE(p + c * LANES - z, pn);
+                }
+            }
             par[c] ^= pn;
         }
     }
@@ -154,13 +169,14 @@ static int rows_received(const float *in, int64_t n, int z, int kb, int n_base_r
 
 /* llr: (n_blocks, n) float32 mother-codeword soft buffers -> hard: (n_blocks, k) uint8, iters,
  * ok. Info bits [k, kb z) are fillers (known zeros). Scratch: post (n / z columns of stride),
- * msg (n_edges, zp), q (max_deg, zp), work (zp); zp = z rounded up to LANES, stride = 2z + zp. */
+ * msg (n_edges, zp), work (zp); zp = z rounded up to LANES, stride = 2z + zp, and zp entries of
+ * padding before column 0. */
 MULTIVERSION
 static void decode_blocks(const float *llr, int64_t n_blocks, int64_t n, int64_t k_info, int kb,
                           int z, int zp, int n_base_rows, const int64_t *row_ptr,
                           const int64_t *col, const int64_t *shift, int max_iter, int stall,
                           uint8_t *hard,
-                          int32_t *iters, uint8_t *ok, int16_t *post, int16_t *msg, int16_t *q,
+                          int32_t *iters, uint8_t *ok, int16_t *post, int16_t *msg,
                           int16_t *work) {
     int16_t *syn = work;
     int64_t stride = 2 * z + zp;
@@ -192,12 +208,14 @@ static void decode_blocks(const float *llr, int64_t n_blocks, int64_t n, int64_t
                 int64_t e0 = row_ptr[r], e1 = row_ptr[r + 1];
                 int k = 0;
                 for (; k + MAX_CHAINS * LANES <= zp; k += MAX_CHAINS * LANES)
-                    update_row_lanes(post, msg, q, syn, stride, zp, e0, e1, col, shift, k,
-                                     MAX_CHAINS);
+                    update_row_lanes(post, msg, syn, stride, z, zp, e0, e1, col, shift, k,
+                                     MAX_CHAINS, zp == z);
                 for (; k < zp; k += LANES)
-                    update_row_lanes(post, msg, q, syn, stride, zp, e0, e1, col, shift, k, 1);
-                for (int64_t e = e0; e < e1; e++)
-                    mirror(post + col[e] * stride, (int)shift[e], z);
+                    update_row_lanes(post, msg, syn, stride, z, zp, e0, e1, col, shift, k, 1,
+                                     zp == z);
+                if (zp != z) /* lanes past z hold garbage: copy the true half over */
+                    for (int64_t e = e0; e < e1; e++)
+                        mirror(post + col[e] * stride, (int)shift[e], z);
                 int row_failing = count_negative(syn, z);
                 failing += row_failing;
                 all_held &= !row_failing;
@@ -252,7 +270,7 @@ static PyObject *py_decode(PyObject *self, PyObject *args) {
     Py_ssize_t n = n_blocks ? llr.len / (Py_ssize_t)sizeof(float) / n_blocks : 0;
     Py_ssize_t n_edges_all = col.len / (Py_ssize_t)sizeof(int64_t);
     int n_base_rows = (int)(row_ptr.len / (Py_ssize_t)sizeof(int64_t)) - 1;
-    int16_t *post = NULL, *msg = NULL, *q = NULL, *work = NULL;
+    int16_t *post_alloc = NULL, *post = NULL, *msg = NULL, *work = NULL;
     if (n_blocks == 0) { /* nothing to decode */
         result = Py_None;
         Py_INCREF(result);
@@ -270,9 +288,6 @@ static PyObject *py_decode(PyObject *self, PyObject *args) {
         goto done;
     }
     const int64_t *rp = row_ptr.buf, *cl = col.buf, *sh = shift.buf;
-    int64_t max_deg = 0;
-    for (int r = 0; r < n_base_rows; r++)
-        if (rp[r + 1] - rp[r] > max_deg) max_deg = rp[r + 1] - rp[r];
     if (rp[n_base_rows] != n_edges_all || (kb + n_base_rows) * (Py_ssize_t)z > n) {
         PyErr_SetString(PyExc_ValueError, "base graph does not fit the LLR length");
         goto done;
@@ -284,24 +299,23 @@ static PyObject *py_decode(PyObject *self, PyObject *args) {
         }
     }
     int zp = (z + LANES - 1) / LANES * LANES;
-    post = calloc((size_t)(n / z * (2 * z + zp)), sizeof(int16_t));
+    post_alloc = calloc((size_t)(n / z * (2 * z + zp) + zp), sizeof(int16_t));
+    post = post_alloc ? post_alloc + zp : NULL; /* zp entries before column 0: padding */
     msg = malloc((size_t)(n_edges_all * zp) * sizeof(int16_t));
-    q = calloc((size_t)(max_deg * zp), sizeof(int16_t));
     work = calloc((size_t)zp, sizeof(int16_t));
-    if (!post || !msg || !q || !work) {
+    if (!post || !msg || !work) {
         PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
     decode_blocks(llr.buf, n_blocks, n, k_info, kb, z, zp, n_base_rows, rp, cl, sh, max_iter,
-                  stall, hard.buf, iters.buf, ok.buf, post, msg, q, work);
+                  stall, hard.buf, iters.buf, ok.buf, post, msg, work);
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);
 done:
-    free(post);
+    free(post_alloc);
     free(msg);
-    free(q);
     free(work);
     PyBuffer_Release(&llr);
     PyBuffer_Release(&row_ptr);

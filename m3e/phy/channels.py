@@ -141,6 +141,8 @@ class BlockFadingChannel:
         h = self.gains(n)
         y = awgn(h * x, no, self.rng)
         n_blocks = -(-n // self.coherence)
-        erased = np.repeat(self.rng.random(n_blocks) < self.erasure_prob, self.coherence)[:n]
-        y[erased] = 0
+        erased_blocks = self.rng.random(n_blocks) < self.erasure_prob
+        erased = np.repeat(erased_blocks, self.coherence)[:n]
+        if erased_blocks.any():
+            y[erased] = 0
         return ChannelOutput(y=y, h=h, no=no, erased=erased)

@@ -95,7 +95,7 @@ def symbols_to_bytes(iq: np.ndarray) -> tuple[bytes, float]:
     """(n,) complex -> (little-endian int16 I, Q pairs, the amplitude of one step).
 
     16 bits per component is half of complex64 on the wire and still puts the rounding
-    error 85 dB or more below the burst's largest symbol (docs/wire.md)."""
+    error about 98 dB below the burst's largest symbol (docs/streaming.md)."""
     parts = np.ascontiguousarray(iq, dtype=np.complex64).view(np.float32)
     peak = float(np.max(np.abs(parts))) if parts.size else 0.0
     if not math.isfinite(peak):
