@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from bench.phy import K, LDPC_SNR, RATES, _noisy_llrs, _threshold
+from bench.phy import LDPC_SNR, RATES, K, _noisy_llrs, _threshold
 from m3e.phy.ldpc import LdpcDecoder, LdpcEncoder
 from m3e.phy.modulation import Constellation
 
@@ -49,13 +49,15 @@ def main(argv: list[str] | None = None) -> int:
                 runs[s]["seconds"] += time.perf_counter() - t0
                 runs[s]["bler"].append(float(np.mean(np.any(result.bits != u, axis=1))))
                 runs[s]["mean_iterations"].append(float(result.iterations.mean()))
-        for s, run in runs.items():
+        for run in runs.values():
             run["threshold_db"] = _threshold(grid, run["bler"][1:])
-        codes.append({"modulation": mod, "rate": rate, "snr_db": snrs, "stall": {str(s): r for s, r in runs.items()}})
+        stalls = {str(s): r for s, r in runs.items()}
+        codes.append({"modulation": mod, "rate": rate, "snr_db": snrs, "stall": stalls})
     result = {"blocks": args.blocks, "k": K, "codes": codes}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(f"{'code':14s} {'stall':>5s} {'thr dB':>7s} {'BLER diff':>9s} {'iters 1 dB below':>16s} {'time':>6s}")
+    head = ("code", "stall", "thr dB", "BLER diff", "iters 1 dB below", "time")
+    print("{:14s} {:>5s} {:>7s} {:>9s} {:>16s} {:>6s}".format(*head))
     for c in codes:
         full = c["stall"]["0"]
         for s, r in c["stall"].items():

@@ -342,7 +342,9 @@ class LdpcEncoder:
         llr_arr = np.atleast_2d(np.asarray(llr, dtype=np.float32))
         picked = np.arange(buffer.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
         if llr_arr.shape != (picked.shape[0], self.code.n):
-            raise ValueError(f"expected LLRs of shape ({picked.shape[0]}, {self.code.n}), got {llr_arr.shape}")
+            raise ValueError(
+                f"expected LLRs of shape ({picked.shape[0]}, {self.code.n}), got {llr_arr.shape}"
+            )
         if not np.all(np.isfinite(llr_arr)):
             raise ValueError("LLRs must be finite")
         _scatter_add(buffer, picked, self.positions(rv), llr_arr)
@@ -400,7 +402,6 @@ class LdpcDecoder:
         hard = np.empty((llr.shape[0], code.k), dtype=np.uint8)
         iters = np.empty(llr.shape[0], dtype=np.int32)
         ok = np.empty(llr.shape[0], dtype=np.uint8)
-        _ldpc.decode(
-            llr, code.k, code.kb, code.z, g.row_ptr, g.col, g.shift, self.max_iter, self.stall, hard, iters, ok
-        )
+        graph = (g.row_ptr, g.col, g.shift)
+        _ldpc.decode(llr, code.k, code.kb, code.z, *graph, self.max_iter, self.stall, hard, iters, ok)
         return DecodeResult(bits=hard, ok=ok.view(bool), iterations=iters)

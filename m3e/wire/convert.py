@@ -97,12 +97,14 @@ def symbols_to_bytes(iq: np.ndarray) -> tuple[bytes, float]:
     16 bits per component is half of complex64 on the wire and still puts the rounding
     error about 98 dB below the burst's largest symbol (docs/streaming.md)."""
     parts = np.ascontiguousarray(iq, dtype=np.complex64).view(np.float32)
-    peak = float(np.max(np.abs(parts))) if parts.size else 0.0
-    if not math.isfinite(peak):
+    high, low = (float(parts.max()), float(parts.min())) if parts.size else (0.0, 0.0)
+    if not (math.isfinite(high) and math.isfinite(low)):
         raise ValueError("symbols must be finite (NaN or inf found)")
+    peak = max(high, -low)
     step = peak / IQ_FULL_SCALE if peak > 0 else 1.0
-    quantised = np.rint(parts * np.float32(1 / step)).astype("<i2")
-    return quantised.tobytes(), step
+    scaled = parts * np.float32(1 / step)
+    np.rint(scaled, out=scaled)
+    return scaled.astype("<i2").tobytes(), step
 
 
 def symbols_from_bytes(data: bytes, step: float) -> np.ndarray:
