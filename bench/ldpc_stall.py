@@ -40,15 +40,17 @@ def main(argv: list[str] | None = None) -> int:
         enc = LdpcEncoder(K, RATES[rate], qm=const.q)
         snrs = [grid[0] - 1.0, *grid]
         rng = np.random.default_rng(args.seed)
-        runs = {s: {"bler": [], "mean_iterations": [], "seconds": 0.0} for s in STALLS}
+        runs: dict[int, dict[str, Any]] = {
+            s: {"bler": [], "mean_iterations": [], "seconds": 0.0} for s in STALLS
+        }
         for snr in snrs:
             u, llr = _noisy_llrs(enc, const, snr, args.blocks, rng)
             for s in STALLS:
                 t0 = time.perf_counter()
-                result = LdpcDecoder(enc, stall=s)(llr)
+                decoded = LdpcDecoder(enc, stall=s)(llr)
                 runs[s]["seconds"] += time.perf_counter() - t0
-                runs[s]["bler"].append(float(np.mean(np.any(result.bits != u, axis=1))))
-                runs[s]["mean_iterations"].append(float(result.iterations.mean()))
+                runs[s]["bler"].append(float(np.mean(np.any(decoded.bits != u, axis=1))))
+                runs[s]["mean_iterations"].append(float(decoded.iterations.mean()))
         for run in runs.values():
             run["threshold_db"] = _threshold(grid, run["bler"][1:])
         stalls = {str(s): r for s, r in runs.items()}

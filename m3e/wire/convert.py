@@ -123,7 +123,7 @@ def symbols_from_bytes(data: bytes, step: float) -> np.ndarray:
 def _fill_burst(m: pb.Burst, b: Burst) -> None:
     for name, value in _scalars(b, skip=("iq", "modality", "blocks")).items():
         setattr(m, name, value)
-    m.modality = int(b.modality)
+    m.modality = int(b.modality)  # type: ignore[assignment]
     m.blocks.extend(b.blocks)
     m.iq, m.iq_scale = symbols_to_bytes(b.iq)
 
