@@ -116,8 +116,8 @@ INLINE void update_row_lanes(
                     STORE(p + c * LANES + z, pn);
                 } else if (j >= z) {
                     STORE(p + c * LANES - z, pn);
-                } else { /* straddles: each store puts half its lanes in place, the rest in
-                          * padding that is never read */
+                } else { /* straddles z: each store puts part of the lanes in place and the
+                          * rest in padding that is never read */
                     STORE(p + c * LANES + z, pn);
                     STORE(p + c * LANES - z, pn);
                 }
@@ -175,9 +175,8 @@ MULTIVERSION
 static void decode_blocks(const float *llr, int64_t n_blocks, int64_t n, int64_t k_info, int kb,
                           int z, int zp, int n_base_rows, const int64_t *row_ptr,
                           const int64_t *col, const int64_t *shift, int max_iter, int stall,
-                          uint8_t *hard,
-                          int32_t *iters, uint8_t *ok, int16_t *post, int16_t *msg,
-                          int16_t *work) {
+                          uint8_t *hard, int32_t *iters, uint8_t *ok, int16_t *post,
+                          int16_t *msg, int16_t *work) {
     int16_t *syn = work;
     int64_t stride = 2 * z + zp;
     for (int64_t b = 0; b < n_blocks; b++) {
