@@ -372,7 +372,7 @@ class LdpcDecoder:
         stall: a block stops early, failed, once its count of failing checks has not reached
             a new low for this many iterations (0: never). At 4 the BLER of the four codes of
             ``bench.phy`` is unchanged (3,200 blocks each) and a hopeless first transmission
-            at the cliff costs 10-13 iterations instead of 20 (docs/phy.md).
+            at the cliff costs 9-10 iterations instead of 20 (docs/phy.md).
 
     ``decoder(llr, rv)``: LLRs (B, n) or (n,) of one transmission -> DecodeResult.
     ``decoder.decode_buffer(buffer)``: a HARQ soft buffer (B, n_ldpc) -> DecodeResult.

@@ -89,6 +89,7 @@ def header_from_proto(m: pb.StreamHeader) -> StreamHeader:
 
 
 IQ_FULL_SCALE = 32767  # the largest |I| or |Q| of a burst is sent as this many steps
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def symbols_to_bytes(iq: np.ndarray) -> tuple[bytes, float]:
@@ -113,8 +114,8 @@ def symbols_from_bytes(data: bytes, step: float) -> np.ndarray:
         raise ValueError(f"iq holds {len(data)} bytes, not a whole number of int16 I, Q pairs")
     if len(data) // 4 > MAX_SYMBOLS:
         raise ValueError(f"burst of {len(data) // 4} symbols exceeds the limit of {MAX_SYMBOLS}")
-    if not (math.isfinite(step) and step > 0):
-        raise ValueError(f"iq_scale must be finite and > 0, got {_short(step)}")
+    if not 0 < step * IQ_FULL_SCALE <= FLOAT32_MAX:  # NaN fails too
+        raise ValueError(f"iq_scale must be > 0 and small enough for finite symbols, got {_short(step)}")
     parts = np.frombuffer(data, dtype="<i2").astype(np.float32)
     parts *= np.float32(step)
     return parts.view(np.complex64)

@@ -120,6 +120,7 @@ def test_silence_and_non_finite_symbols() -> None:
         (lambda m: setattr(m, "iq", b"\0" * 14), "whole number"),
         (lambda m: setattr(m, "iq_scale", float("nan")), "iq_scale"),
         (lambda m: setattr(m, "iq_scale", 0.0), "iq_scale"),
+        (lambda m: setattr(m, "iq_scale", 3e38), "iq_scale"),  # finite, but 32767 steps are not
         (lambda m: setattr(m, "iq", b"\0" * 4 * (MAX_SYMBOLS + 1)), "exceeds"),
         (lambda m: setattr(m, "modality", 9), "modality"),
         (lambda m: setattr(m, "payload_bytes", 10**9), "payload"),
