@@ -90,8 +90,8 @@ def codec_ms(sentences: list[str]) -> dict[str, float]:
 
 
 def burst_cost(sentences: list[str]) -> dict[str, float]:
-    """Mean symbols of one transmission of a natural sentence, by part (before pilots), and
-    the text difference's bytes."""
+    """Mean symbols of one transmission of a natural sentence, by part (before pilots), the
+    text difference's bytes, and what a retransmission (the coded sentence) costs."""
     from m3e.codecs.semantic_text import CHECK_SYMBOLS, TextLink
     from m3e.phy.estimation import PilotLayout
 
@@ -105,6 +105,10 @@ def burst_cost(sentences: list[str]) -> dict[str, float]:
         "difference_bytes": float(np.mean([b.difference_bytes for b in bursts])),
         "difference_symbols": float(np.mean(diff)),
         "with_pilots": float(np.mean([PilotLayout(64, 4).insert(b.symbols).shape[0] for b in bursts])),
+        "sentence_bytes": float(np.mean([len(b.sentence) for b in bursts])),
+        "retransmission_with_pilots": float(
+            np.mean([PilotLayout(64, 4).insert(link.again(b, 1)).shape[0] for b in bursts])
+        ),
     }
 
 

@@ -10,7 +10,7 @@ from m3e.codecs import SMALL_LAYER_CODING
 from m3e.phy.estimation import PilotLayout
 from m3e.phy.harq import redundancy_version
 from m3e.phy.link import TransportCoder
-from m3e.schemes.base import Coding, Outgoing
+from m3e.schemes.base import Coding, Outgoing, Resend
 from m3e.wire.messages import Burst, Modality
 from sender.config import SenderConfig
 
@@ -68,13 +68,24 @@ class BurstMaker:
             index=index,
         )
 
-    def again(self, burst: Burst, payload: bytes, coding: Coding, blocks: tuple[int, ...] = ()) -> Burst:
+    def again(
+        self,
+        burst: Burst,
+        payload: bytes,
+        coding: Coding,
+        blocks: tuple[int, ...] = (),
+        resend: Resend | None = None,
+    ) -> Burst:
         """The next transmission after a NACK: HARQ IR's next redundancy version of the code
-        ``blocks`` the receiver still misses (() = all), or for analog symbols the same symbols
-        again (the receiver combines them, MRC)."""
+        ``blocks`` the receiver still misses (() = all); for analog symbols what the scheme's
+        ``resend`` gives for the attempt (m3e-text: its coded sentence), else the same symbols."""
         attempt = burst.attempt + 1
         if coding == "analog":
-            return dataclasses.replace(burst, attempt=attempt)
+            if resend is None:
+                return dataclasses.replace(burst, attempt=attempt)
+            symbols, size, rv = resend(attempt)
+            iq = self.pilots.insert(symbols)
+            return dataclasses.replace(burst, attempt=attempt, rv=rv, iq=iq, payload_bytes=size)
         rv = redundancy_version("ir", attempt)
         with self._lock:
             try:

@@ -25,7 +25,7 @@ import numpy as np
 
 from m3e import schemes
 from m3e.media.sources import AudioItem, MediaSource
-from m3e.schemes.base import Coding, EncoderOptions, Examined, Outgoing, SchemeEncoder
+from m3e.schemes.base import Coding, EncoderOptions, Examined, Outgoing, Resend, SchemeEncoder
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
 from m3e.wire.convert import feedback_from_proto, uplink
@@ -56,6 +56,7 @@ class _Unacked:
     by_timer: bool = False  # the latest transmission was the timer's (no RTT sample from it)
     queued: bool = False  # a retransmission waits in the queue
     missing: tuple[int, ...] = ()  # code blocks the latest NACK named (): all; resends carry these
+    resend: Resend | None = None  # analog: what a retransmission carries (Outgoing.again)
 
 
 # The HARQ timer (docs/robustness.md): a transmission unanswered for RTO is sent again with the
@@ -116,7 +117,7 @@ class Sender:
         self._on_ack: dict[int, Callable[[], None]] = {}
         # bursts from the producer and the encoders' workers to the streaming loop; thread-safe,
         # so a producer waits only while it is full, never for the loop's turn
-        self._outbox: queue.Queue[tuple[Burst, bytes, Coding] | None] = queue.Queue(maxsize=64)
+        self._outbox: queue.Queue[tuple[Burst, bytes, Coding, Resend | None] | None] = queue.Queue(maxsize=64)
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()  # something new to send (a burst or a retransmission)
@@ -163,9 +164,9 @@ class Sender:
         burst = self.bursts.burst(out)
         if out.on_ack is not None:
             self._on_ack[burst.seq] = out.on_ack
-        self._put((burst, out.data, out.coding))
+        self._put((burst, out.data, out.coding, out.again))
 
-    def _put(self, item: tuple[Burst, bytes, Coding] | None) -> None:
+    def _put(self, item: tuple[Burst, bytes, Coding, Resend | None] | None) -> None:
         """Queue ``item`` for the streaming loop (any thread); waits while the queue is full."""
         assert self._loop is not None
         while True:
@@ -288,10 +289,10 @@ class Sender:
                     if item is None:
                         self._source_done = True
                         continue
-                    burst, payload, coding = item
+                    burst, payload, coding, resend = item
                     now = time.monotonic()
                     self._unacked[burst.seq] = _Unacked(
-                        burst, payload, coding, now, now, collections.deque([now])
+                        burst, payload, coding, now, now, collections.deque([now]), resend=resend
                     )
                     if burst.modality == Modality.VIDEO:
                         self.stats.video_frames += 1
@@ -379,7 +380,7 @@ class Sender:
     def _again(self, entry: _Unacked, retransmit: asyncio.Queue[Burst], by_timer: bool = False) -> None:
         """Queue the next transmission of ``entry`` (HARQ IR's next redundancy version) with the
         code blocks the receiver still misses."""
-        again = self.bursts.again(entry.burst, entry.payload, entry.coding, entry.missing)
+        again = self.bursts.again(entry.burst, entry.payload, entry.coding, entry.missing, entry.resend)
         entry.burst = again
         entry.by_timer, entry.queued = by_timer, True
         self.stats.retransmissions += 1

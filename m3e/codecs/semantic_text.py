@@ -17,6 +17,11 @@
   sends, as CRC + LDPC + QPSK, the tokens that decode wrong, the casing and spacing, and a 24-bit
   check of the exact sentence. The receiver applies it, and while the check fails it tries its
   second-best token at its least certain positions (list decoding with the check as judge).
+- A retransmission (HARQ IR): the semantic symbols already said what they can, so a copy of
+  them adds little at low SNR (a 0 dB Rayleigh sentence reached ξ 0.67 after three). A
+  retransmission instead carries the exact sentence digitally: Huffman-coded (the baseline's
+  code), CRC + LDPC 1/3 + QPSK, the next redundancy version each time, so the receiver's soft
+  buffer gains new parity with every copy and the sentence arrives exactly once it decodes.
 - ξ̂ without the original (``SentenceReceiver``): 1 when the check matches; otherwise a logistic
   fit of the decoder's confidence and a 64-bit fingerprint of the sentence embedding B(s) (signs
   of 64 fixed random projections, cos(π·d) ≈ ξ with d the share of differing bits, eq 9) sent as
@@ -24,11 +29,13 @@
 
 Shapes: token states (B, T, 384); symbols (B, T, k) complex64; logits (B, T, 30522).
 One sentence on air (``SentenceBurst``): T·k + 32 semantic and check symbols, then the
-difference's QPSK symbols, before pilots.
+difference's QPSK symbols, before pilots; a retransmission: the Huffman-coded sentence's
+LDPC 1/3 QPSK symbols at its redundancy version, before pilots.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -42,9 +49,11 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from m3e.codecs.text import Huffman
 from m3e.codecs.text_difference import MAX_BYTES, TextDifference, detokenize, sentence_check
 from m3e.loading import announce
-from m3e.phy.link import TransportCoder
+from m3e.phy.harq import redundancy_version
+from m3e.phy.link import PayloadReceiver, TransportCoder
 from m3e.phy.modulation import Constellation
 
 if TYPE_CHECKING:
@@ -55,6 +64,8 @@ DETECTOR = WEIGHTS.with_name("semantic_text_detector.json")
 CHECK_BITS = 64
 CHECK_SYMBOLS = CHECK_BITS // 2  # QPSK
 DIFFERENCE_CODING = ("qpsk", 1 / 2)
+SENTENCE_CODING = ("qpsk", 1 / 3)  # retransmissions: the Huffman-coded sentence, HARQ IR
+MAX_SENTENCE_BYTES = 1024  # a retransmission's header claims at most this (48 tokens need ~250)
 LIST_POSITIONS = 6  # list decoding: second-best tokens tried at this many least certain positions
 # fixed random hyperplanes of the fingerprint, the same at both ends
 _PROJECTION = np.random.default_rng(2026).standard_normal((384, CHECK_BITS)).astype(np.float32)
@@ -144,11 +155,11 @@ def token_states(
     with encoder.lock, torch.no_grad():
         batch = encoder.tokenizer(
             sentences, padding=True, truncation=True, max_length=max_tokens + 2, return_tensors="pt"
-        )
+        ).to(encoder.model.device)
         states = encoder.model(**batch).last_hidden_state
     ids, mask = batch["input_ids"], batch["attention_mask"].bool()
     mask[:, 0] = False
-    mask[torch.arange(len(sentences)), mask.sum(1)] = False  # [SEP] (the mask is [CLS] + T + [SEP])
+    mask[torch.arange(len(sentences), device=mask.device), mask.sum(1)] = False  # [SEP] ([CLS] + T + [SEP])
     return states[:, 1:-1], ids[:, 1:-1] * mask[:, 1:-1], mask[:, 1:-1]
 
 
@@ -162,6 +173,8 @@ class TextLink:
         self.encoder = sentence_encoder()
         self.codec = (codec or load_codec()).eval()
         self.difference_coder = TransportCoder(*DIFFERENCE_CODING)
+        self.sentence_coder = TransportCoder(*SENTENCE_CODING)
+        self.sentence_code = Huffman()
 
     @property
     def k(self) -> int:
@@ -213,8 +226,13 @@ class TextLink:
             semantic[check_at] = qpsk.map(fingerprint(pooled[b]))
             semantic[~_mask(semantic.shape[0], check_at)] = interleave(x[b : b + 1, :t])[0].numpy()
             symbols = np.concatenate([semantic, self.difference_coder.encode(payload)]).astype(np.complex64)
-            bursts.append(SentenceBurst(symbols, t, len(payload)))
+            bursts.append(SentenceBurst(symbols, t, len(payload), self.sentence_code.encode(sentence)))
         return bursts
+
+    def again(self, burst: SentenceBurst, attempt: int) -> npt.NDArray[np.complex64]:
+        """Retransmission ``attempt`` (≥ 1) of a sentence: its Huffman-coded text at redundancy
+        version ``sentence_rv(attempt)``, (n,) complex64 before pilots."""
+        return self.sentence_coder.encode(burst.sentence, sentence_rv(attempt))
 
     def tokens_in_burst(self, n_data: int, difference_bytes: int) -> int:
         """T from a burst's data symbols and its difference's size; ValueError when no sentence fits."""
@@ -229,9 +247,21 @@ class TextLink:
         return t
 
     def receiver(
-        self, n_tokens: int, difference_bytes: int, detector: TextDetector | None = None
+        self, n_tokens: int | None = None, difference_bytes: int = 0, detector: TextDetector | None = None
     ) -> SentenceReceiver:
-        return SentenceReceiver(self, n_tokens, difference_bytes, detector or load_detector())
+        """A sentence's receiver; without ``n_tokens`` (its first transmission was lost) it
+        takes retransmissions until ``start`` is called."""
+        rx = SentenceReceiver(self, detector or load_detector())
+        if n_tokens is not None:
+            rx.start(n_tokens, difference_bytes)
+        return rx
+
+
+def sentence_rv(attempt: int) -> int:
+    """The redundancy version of retransmission ``attempt`` (≥ 1): the coded sentence's first
+    copy is its rv 0 (the systematic bits; rv 2 alone, all but punctured ones, failed a tenth of
+    the time at 20 dB Rayleigh), then IR's usual 2, 3, 1."""
+    return redundancy_version("ir", attempt - 1)
 
 
 @dataclass(frozen=True)
@@ -242,6 +272,7 @@ class SentenceBurst:
     symbols: npt.NDArray[np.complex64]
     n_tokens: int
     difference_bytes: int
+    sentence: bytes  # the exact sentence, Huffman-coded: what retransmissions carry (``again``)
 
 
 def fingerprint(embedding: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
@@ -295,6 +326,9 @@ class SentenceEstimate:
     fingerprint_xi: float  # cos(π·d), d the reliability-weighted share of fingerprint bits that differ
     transmissions: int
     exact: bool = False  # the sentence check matched: this is the sentence that was sent
+    capacity: float = 0.0  # mean log2(1 + post-combining SNR) of the semantic symbols, bit/symbol
+    doubtful: float = 0.0  # share of tokens whose best candidate has probability < 1/2
+    weakest: float = 0.0  # mean log-probability of the 3 least certain tokens
 
     def wants_again(self, xi_threshold: float = 0.6, until_exact: bool = True) -> bool:
         """Whether the receiver asks for the sentence again (while retransmissions remain): ξ̂
@@ -305,13 +339,24 @@ class SentenceEstimate:
 
 
 class SentenceReceiver:
-    """Soft-combines the transmissions of one sentence (maximum-ratio combining with the
-    channel-estimation error counted as noise; chase combining of the difference's LLRs) and
-    decodes what it has so far."""
+    """Decodes one sentence from what it has so far: the first transmission's semantic symbols
+    (equalised with the channel-estimation error counted as noise) and text difference, and the
+    retransmissions' redundancy versions of the coded sentence (IR combining)."""
 
-    def __init__(self, link: TextLink, n_tokens: int, difference_bytes: int, detector: TextDetector) -> None:
-        self.link, self.detector, self.n_tokens = link, detector, n_tokens
-        k = link.k
+    def __init__(self, link: TextLink, detector: TextDetector) -> None:
+        self.link, self.detector = link, detector
+        self.n_tokens: int | None = None
+        self.n_symbols = 0
+        self.difference: TextDifference | None = None
+        self.transmissions = 0
+        self.latest: SentenceEstimate | None = None
+        self._sentence_rx: PayloadReceiver | None = None
+
+    def start(self, n_tokens: int, difference_bytes: int) -> None:
+        """Size the receiver for the first transmission: T tokens and the difference's bytes."""
+        self.n_tokens = n_tokens
+        k = self.link.k
+        link = self.link
         n_semantic = n_tokens * k + CHECK_SYMBOLS
         self.n_symbols = n_semantic + link.difference_coder.n_symbols(difference_bytes)
         self.check_at = check_positions(n_tokens, k)
@@ -319,15 +364,18 @@ class SentenceReceiver:
         self._num = np.zeros(n_semantic, np.complex128)
         self._gain = np.zeros(n_semantic, np.float64)
         self._difference_rx = link.difference_coder.receiver(difference_bytes)
-        self.difference: TextDifference | None = None
-        self.transmissions = 0
 
     def receive(
         self, y: npt.NDArray[np.complex64], h: npt.ArrayLike, noise: npt.ArrayLike
     ) -> SentenceEstimate:
-        """y, h, noise: (T·k + 32 + difference,) data symbols, channel estimate, noise (+ error)."""
+        """The first transmission. y, h, noise: (T·k + 32 + difference,) data symbols, channel
+        estimate, noise (+ error)."""
+        if self.n_tokens is None:
+            raise ValueError("start() the receiver with the sentence's size first")
         if y.shape != (self.n_symbols,):
             raise ValueError(f"{y.shape[0]} symbols for a {self.n_tokens}-token sentence ({self.n_symbols})")
+        if self.latest is not None and self.latest.exact:  # a retransmission got there first
+            return self.latest
         h, noise = np.broadcast_to(h, y.shape), np.broadcast_to(noise, y.shape)
         n = self._num.shape[0]
         self._num += np.conj(h[:n]) * y[:n] / noise[:n]
@@ -349,6 +397,10 @@ class SentenceReceiver:
             torch.ones(1, t, dtype=torch.bool),
         )[0]
         text, confidence, exact = self._decode(logp)
+        top = logp.max(-1).values
+        doubtful = float((top < math.log(0.5)).float().mean())
+        weakest = float(top.sort().values[:3].mean())
+        capacity = float(np.log2(1.0 + gain[self._data]).mean())
         llr = Constellation("qpsk").demap(x_hat[self.check_at], 1.0 / gain[self.check_at])
         mine = fingerprint(self.link.encoder([text])[0])
         # share of differing bits, each received bit weighted by its reliability |tanh(L/2)|:
@@ -357,7 +409,36 @@ class SentenceReceiver:
         differ = float((weight * ((llr < 0) != mine)).sum() / max(weight.sum(), 1e-9))
         fp_xi = math.cos(math.pi * differ)
         xi_hat = 1.0 if exact else self.detector.xi_hat(confidence, fp_xi)
-        return SentenceEstimate(text, xi_hat, confidence, fp_xi, self.transmissions, exact)
+        self.latest = SentenceEstimate(
+            text, xi_hat, confidence, fp_xi, self.transmissions, exact, capacity, doubtful, weakest
+        )
+        return self.latest
+
+    def receive_again(
+        self,
+        y: npt.NDArray[np.complex64],
+        h: npt.ArrayLike,
+        noise: npt.ArrayLike,
+        rv: int,
+        sentence_bytes: int,
+    ) -> SentenceEstimate:
+        """A retransmission: y, h, noise (n,) data symbols of the coded sentence's redundancy
+        version ``rv``; ``sentence_bytes`` its size (the burst header's payload_bytes). The
+        sentence once it decodes (exact, ξ̂ = 1), else the best estimate so far."""
+        if not 1 <= sentence_bytes <= MAX_SENTENCE_BYTES:
+            raise ValueError(f"a retransmitted sentence of {sentence_bytes} bytes (1…{MAX_SENTENCE_BYTES})")
+        if self._sentence_rx is None or self._sentence_rx.plan.n_bytes != sentence_bytes:
+            self._sentence_rx = self.link.sentence_coder.receiver(sentence_bytes)
+        payload = self._sentence_rx.receive(y, noise, h, rv)
+        self.transmissions += 1
+        if payload is not None:
+            text = self.link.sentence_code.decode(payload)
+            self.latest = SentenceEstimate(text, 1.0, 0.0, 1.0, self.transmissions, exact=True)
+        elif self.latest is None:
+            self.latest = SentenceEstimate("", 0.0, -math.inf, 0.0, self.transmissions)
+        else:
+            self.latest = dataclasses.replace(self.latest, transmissions=self.transmissions)
+        return self.latest
 
     def _decode(self, logp: torch.Tensor) -> tuple[str, float, bool]:
         """(T, V) log-probabilities -> (text, mean log-probability of the chosen tokens, exact).

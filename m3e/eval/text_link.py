@@ -183,13 +183,13 @@ def transmit_semantic(
     until_exact: bool = True,
 ) -> dict[str, Any]:
     """The semantic link through the same channel as the baselines (pilots 4/64, LMMSE, block
-    fading of 64 symbols). A sentence is sent again, and the transmissions combined, while the
-    receiver ``wants_again`` (ξ̂ below ``xi_threshold``, or ``until_exact`` and not exact), at
-    most ``max_retransmissions`` times. Returns the
+    fading of 64 symbols). While the receiver ``wants_again`` (ξ̂ below ``xi_threshold``, or
+    ``until_exact`` and not exact), at most ``max_retransmissions`` times, the sender sends the
+    sentence's next redundancy version (``TextLink.again``). Returns the
     decoded sentences, the receiver's first and last ``SentenceEstimate`` of each, symbols per
     sentence (pilots, fingerprint, difference and retransmissions included) and retransmissions
     per sentence."""
-    from m3e.codecs.semantic_text import TextLink
+    from m3e.codecs.semantic_text import TextLink, sentence_rv
     from m3e.phy.estimation import estimate_channel
 
     link = link or TextLink()
@@ -199,9 +199,14 @@ def transmit_semantic(
     for burst in link.encode_bursts(sentences):
         rx = link.receiver(burst.n_tokens, burst.difference_bytes)
         for attempt in range(max_retransmissions + 1):
-            out = channel(layout.insert(burst.symbols), snr_db)
+            on_air = burst.symbols if attempt == 0 else link.again(burst, attempt)
+            out = channel(layout.insert(on_air), snr_db)
             y, h_hat, err = estimate_channel(out.y, layout, out.no)
-            estimate = rx.receive(y, h_hat, out.no + err)
+            if attempt == 0:
+                estimate = rx.receive(y, h_hat, out.no + err)
+            else:
+                rv = sentence_rv(attempt)
+                estimate = rx.receive_again(y, h_hat, out.no + err, rv, len(burst.sentence))
             symbols += out.y.shape[0]
             if attempt == 0:
                 first.append(estimate)

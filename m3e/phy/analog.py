@@ -55,7 +55,7 @@ def fading_channel(
     if fading not in ("awgn", "rayleigh"):
         raise ValueError(f"unknown fading {fading!r}; expected 'awgn' or 'rayleigh'")
     b, n = x.shape
-    snr = torch.as_tensor(snr_db, dtype=torch.float32).reshape(-1, 1).expand(b, 1)
+    snr = torch.as_tensor(snr_db, dtype=torch.float32, device=x.device).reshape(-1, 1).expand(b, 1)
     if not torch.isfinite(snr).all():
         raise ValueError("SNR must be finite")
     no = 10.0 ** (-snr / 10.0)
@@ -63,7 +63,7 @@ def fading_channel(
         h = torch.ones_like(x)
     else:
         n_blocks = -(-n // coherence)
-        hb = torch.randn(b, n_blocks, 2, generator=generator) / math.sqrt(2)
+        hb = torch.randn(b, n_blocks, 2, generator=generator, device=x.device) / math.sqrt(2)
         h = torch.view_as_complex(hb).repeat_interleave(coherence, dim=1)[:, :n]
-    w = torch.randn(b, n, 2, generator=generator) * torch.sqrt(no / 2).unsqueeze(-1)
+    w = torch.randn(b, n, 2, generator=generator, device=x.device) * torch.sqrt(no / 2).unsqueeze(-1)
     return h * x + torch.view_as_complex(w), h, no

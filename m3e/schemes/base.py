@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,8 +25,21 @@ if TYPE_CHECKING:
 #   stream: the stream's own modulation and LDPC rate (--modulation, --code-rate)
 #   robust: QPSK 1/2, for what is stale if late (low-latency M3E pictures and motion)
 #   small:  SMALL_LAYER_CODING, for tiny layers a keyframe depends on (T′)
-#   analog: ``symbols`` are sent as they are, behind pilots (the learned semantic text)
+#   analog: ``symbols`` are sent as they are, behind pilots (the learned semantic text); a
+#           retransmission sends what ``Outgoing.again`` gives, or the same symbols
 Coding = Literal["stream", "robust", "small", "analog"]
+
+
+class Retransmission(NamedTuple):
+    """What an analog scheme sends on a retransmission: symbols (n,) complex64 before pilots,
+    the burst header's payload_bytes and redundancy version."""
+
+    symbols: npt.NDArray[np.complex64]
+    size: int
+    rv: int
+
+
+Resend = Callable[[int], Retransmission]  # attempt (≥ 1) -> what it carries
 
 
 @dataclass
@@ -50,6 +63,7 @@ class Outgoing:
     size: int | None = None
     genie: bytes = b""
     on_ack: Callable[[], None] | None = None
+    again: Resend | None = None  # analog: what retransmission ``attempt`` carries (None: the same)
 
 
 Emit = Callable[[Outgoing], None]

@@ -3,7 +3,8 @@
 - ``json``: the keyframe's semantics as UTF-8 JSON ({time_s, objects, text, transcript,
   labels}) over the stream's digital coding;
 - ``m3e-text``: the learned semantic symbols plus the text difference, sent analog behind
-  pilots (docs/text_link.md); the receiver soft-combines every copy and judges ξ̂.
+  pilots (docs/text_link.md); a retransmission carries the coded sentence's next redundancy
+  version; the receiver combines them and judges ξ̂.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ import json
 from typing import TYPE_CHECKING
 
 from m3e.phy.estimation import PilotLayout, estimate_channel
-from m3e.schemes.base import DecoderOptions, Emit, EncoderOptions, Outgoing, SchemeEncoder, TextSchemeDecoder
+from m3e.schemes.base import (
+    DecoderOptions,
+    Emit,
+    EncoderOptions,
+    Outgoing,
+    Retransmission,
+    SchemeEncoder,
+    TextSchemeDecoder,
+)
 from m3e.wire.messages import Burst, Modality, StreamHeader
 
 if TYPE_CHECKING:
@@ -54,8 +63,15 @@ class SentenceEncoder(SchemeEncoder):
         self._link = TextLink()
 
     def keyframe(self, k: KeyframeSemantics, index: int, captured: float) -> None:
-        assert self._link is not None, "open() first"
-        (sentence,) = self._link.encode_bursts([k.text])
+        from m3e.codecs.semantic_text import sentence_rv
+
+        link = self._link
+        assert link is not None, "open() first"
+        (sentence,) = link.encode_bursts([k.text])
+
+        def again(attempt: int) -> Retransmission:
+            return Retransmission(link.again(sentence, attempt), len(sentence.sentence), sentence_rv(attempt))
+
         self.emit(
             Outgoing(
                 Modality.TEXT,
@@ -68,6 +84,7 @@ class SentenceEncoder(SchemeEncoder):
                 symbols=sentence.symbols,
                 size=sentence.difference_bytes,  # the burst header carries the difference's size
                 genie=k.text.encode(),
+                again=again,
             )
         )
 
@@ -92,11 +109,16 @@ class SentenceDecoder(TextSchemeDecoder):
             raise ValueError(f"unexpected scheme {burst.scheme!r} for text")
         layout = PilotLayout(burst.pilot_spacing, burst.pilot_count)  # m3e-text needs pilots
         y, h_hat, err = estimate_channel(burst.iq, layout, burst.noise_var)
-        difference_bytes = burst.payload_bytes  # m3e-text: the size of the text difference
-        n_tokens = self.link.tokens_in_burst(y.shape[0], difference_bytes)
         rx = self._rx.get(burst.seq)
-        if rx is None or rx.n_symbols != y.shape[0]:
-            rx = self._rx[burst.seq] = self.link.receiver(n_tokens, difference_bytes)
+        if rx is None:
+            rx = self._rx[burst.seq] = self.link.receiver()
             while len(self._rx) > self.MAX_SENTENCES:
                 del self._rx[next(iter(self._rx))]
-        return rx.receive(y, h_hat, burst.noise_var + err)
+        noise = burst.noise_var + err
+        if burst.attempt > 0:  # the coded sentence; payload_bytes: its size
+            return rx.receive_again(y, h_hat, noise, burst.rv, burst.payload_bytes)
+        difference_bytes = burst.payload_bytes  # the first transmission: the text difference's size
+        n_tokens = self.link.tokens_in_burst(y.shape[0], difference_bytes)
+        if rx.n_tokens is None:
+            rx.start(n_tokens, difference_bytes)
+        return rx.receive(y, h_hat, noise)

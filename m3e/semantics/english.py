@@ -11,6 +11,10 @@ Every sentence of 5–25 words goes to one part by a stable hash of its text: ``
 under ``m3e/eval/data/`` (``natural_test.txt``, ``natural_calibration.txt``) were drawn from the
 last two parts by ``python -m m3e.semantics.english --write-sets``; training never reads them,
 and a sentence of theirs can never land in ``train``.
+
+To train on a machine without the Debian packages (a GPU box), ``--export DIR`` writes every
+part and the fusion's forms as text files, and ``use_exported(DIR)`` (the trainer's ``--corpus``)
+reads them instead.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ FORTUNES = Path("/usr/share/games/fortunes")
 SETS = Path(__file__).resolve().parents[1] / "eval" / "data"
 PARTS = {"train": range(0, 90), "calibration": range(90, 95), "test": range(95, 100)}
 _ALLOWED = re.compile(r"[A-Za-z0-9 ,.;:'\"!?()$%&/-]+")
+_exported: Path | None = None  # a folder written by export(), read instead of the packages
 
 
 def part_of(sentence: str) -> str:
@@ -69,6 +74,8 @@ def fortune_sentences() -> list[str]:
 def natural_sentences(part: str) -> tuple[str, ...]:
     """Every kept sentence of one part, in a fixed order. RuntimeError when the Debian packages
     are missing (only training and ``--write-sets`` read them)."""
+    if _exported is not None:
+        return tuple((_exported / f"{part}.txt").read_text().splitlines())
     if not WORDNET.is_dir() or not FORTUNES.is_dir():
         raise RuntimeError("the natural-English corpus needs the Debian packages wordnet-base and fortunes")
     seen: set[str] = set()
@@ -121,9 +128,31 @@ def training_stream(seed: int, step: int, batch: int) -> list[str]:
 
 @functools.cache
 def _fusion_forms() -> tuple[str, ...]:
+    if _exported is not None:
+        return tuple((_exported / "fusion.txt").read_text().splitlines())
     from m3e.semantics.corpus import corpus
 
     return tuple(s for s in corpus() if "speaking" not in s)
+
+
+def export(folder: Path) -> None:
+    """Write each part (``train.txt``, …) and the fusion's forms (``fusion.txt``) to ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in PARTS:
+        (folder / f"{part}.txt").write_text("\n".join(natural_sentences(part)) + "\n")
+    (folder / "fusion.txt").write_text("\n".join(_fusion_forms()) + "\n")
+
+
+def use_exported(folder: Path) -> None:
+    """Read the corpus from a folder that ``export`` wrote instead of the Debian packages."""
+    global _exported
+    if not (folder / "train.txt").is_file() or not (folder / "fusion.txt").is_file():
+        raise RuntimeError(
+            f"{folder} holds no exported corpus (python -m m3e.semantics.english --export DIR)"
+        )
+    _exported = folder
+    natural_sentences.cache_clear()
+    _fusion_forms.cache_clear()
 
 
 def write_sets(n: int = 600) -> None:
@@ -145,9 +174,12 @@ def write_sets(n: int = 600) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description="the natural-English corpus")
     ap.add_argument("--write-sets", action="store_true")
+    ap.add_argument("--export", type=Path, metavar="DIR", help="write every part and the fusion forms here")
     args = ap.parse_args()
     if args.write_sets:
         write_sets()
+    elif args.export:
+        export(args.export)
     else:
         for part in PARTS:
             print(part, len(natural_sentences(part)))

@@ -1,13 +1,14 @@
 """m3e-text across the real processes: the receiver judges each sentence itself (ξ̂), its
-NACK crosses the emulator to the sender, and the retransmission it combines raises ξ."""
+NACK crosses the emulator to the sender, and the retransmission (the coded sentence) raises ξ."""
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 
 import grpc
 
-from m3e.codecs.semantic_text import TextLink
+from m3e.codecs.semantic_text import SentenceBurst, TextLink, sentence_rv
 from m3e.phy.estimation import PilotLayout
 from m3e.semantics.similarity import xi
 from m3e.wire import link_pb2 as pb
@@ -22,32 +23,46 @@ PILOTS = PilotLayout(64, 4)
 SENTENCES = ["a dog is barking and a car is driving", 'a person is speaking: "look at the train over there"']
 
 
-def _bursts() -> list[Burst]:
+def _bursts(link: TextLink) -> list[tuple[Burst, SentenceBurst]]:
+    """Each sentence's first transmission, and what its retransmissions are made from."""
     return [
-        Burst(
-            "t",
-            seq,
-            float(seq),
-            Modality.TEXT,
-            "m3e-text",
-            "analog",
-            0.0,
-            sb.difference_bytes,
-            PILOTS.insert(sb.symbols),
-            pilot_spacing=PILOTS.spacing,
-            pilot_count=PILOTS.n_pilots,
-            genie=text.encode(),
-            index=seq,
+        (
+            Burst(
+                "t",
+                seq,
+                float(seq),
+                Modality.TEXT,
+                "m3e-text",
+                "analog",
+                0.0,
+                sb.difference_bytes,
+                PILOTS.insert(sb.symbols),
+                pilot_spacing=PILOTS.spacing,
+                pilot_count=PILOTS.n_pilots,
+                genie=text.encode(),
+                index=seq,
+            ),
+            sb,
         )
-        for seq, (text, sb) in enumerate(zip(SENTENCES, TextLink().encode_bursts(SENTENCES), strict=True))
+        for seq, (text, sb) in enumerate(zip(SENTENCES, link.encode_bursts(SENTENCES), strict=True))
     ]
+
+
+def _again(link: TextLink, burst: Burst, sb: SentenceBurst) -> Burst:
+    """The next transmission of ``burst``, as the sender's m3e-text scheme makes it."""
+    attempt = burst.attempt + 1
+    iq = PILOTS.insert(link.again(sb, attempt))
+    return dataclasses.replace(
+        burst, attempt=attempt, rv=sentence_rv(attempt), iq=iq, payload_bytes=len(sb.sentence)
+    )
 
 
 async def _talk(relay: str, token: str) -> tuple[list[pb.Feedback], pb.ChannelStats]:
     """A sender of two sentences: the first crosses a -30 dB channel and is asked for again,
     after which the test improves the channel; a malformed burst sits between them. Returns
     the feedback and the emulator's statistics at the end."""
-    first, second = _bursts()
+    link = TextLink()
+    (first, first_sb), (second, _) = _bursts(link)
     malformed = burst_to_proto(second)
     malformed.seq, malformed.iq = 99, malformed.iq[:-80]  # twenty symbols short of a sentence
     outgoing: asyncio.Queue[pb.Uplink | None] = asyncio.Queue()
@@ -70,7 +85,7 @@ async def _talk(relay: str, token: str) -> tuple[list[pb.Feedback], pb.ChannelSt
                 await rpc.ControlStub(channel).Configure(
                     settings_to_proto(ChannelSettings(snr_db=12.0)), metadata=grpc_metadata(token)
                 )
-                first.attempt += 1
+                first = _again(link, first, first_sb)
                 outgoing.put_nowait(pb.Uplink(burst=burst_to_proto(first)))
             elif fb.seq == 0:
                 outgoing.put_nowait(pb.Uplink(burst=burst_to_proto(second)))

@@ -125,12 +125,17 @@ def test_symbols_are_unit_energy_with_pilots() -> None:
 
 
 def _sentence_burst(seq: int, sentence: str, snr: float, attempt: int = 0, fading: str = "awgn") -> Burst:
-    from m3e.codecs.semantic_text import TextLink
+    """A sentence's first transmission, or (attempt ≥ 1) its coded sentence's retransmission."""
+    from m3e.codecs.semantic_text import TextLink, sentence_rv
 
-    (sb,) = TextLink().encode_bursts([sentence])
-    out = BlockFadingChannel(fading, coherence=64, seed=seq * 10 + attempt)(PILOTS.insert(sb.symbols), snr)
+    link = TextLink()
+    (sb,) = link.encode_bursts([sentence])
+    symbols, size, rv = (sb.symbols, sb.difference_bytes, 0)
+    if attempt:
+        symbols, size, rv = (link.again(sb, attempt), len(sb.sentence), sentence_rv(attempt))
+    out = BlockFadingChannel(fading, coherence=64, seed=seq * 10 + attempt)(PILOTS.insert(symbols), snr)
     return Burst(
-        "s", seq, 1.5, Modality.TEXT, "m3e-text", "analog", 0.0, sb.difference_bytes, out.y, attempt=attempt,
+        "s", seq, 1.5, Modality.TEXT, "m3e-text", "analog", 0.0, size, out.y, rv=rv, attempt=attempt,
         pilot_spacing=PILOTS.spacing, pilot_count=PILOTS.n_pilots, noise_var=out.no, index=seq,
     )  # fmt: skip
 
@@ -159,7 +164,7 @@ def test_m3e_text_sentence_is_decoded_with_its_estimate(tmp_path: Path) -> None:
     ]
 
 
-def test_m3e_text_asks_again_when_damaged_and_combines(tmp_path: Path) -> None:
+def test_m3e_text_asks_again_when_damaged_and_the_coded_sentence_arrives(tmp_path: Path) -> None:
     session = _text_session(tmp_path, max_retries=2)
     sentence = "a dog is barking and a car is driving"
     first = session.on_burst(_sentence_burst(0, sentence, -12.0))
@@ -187,7 +192,10 @@ def test_m3e_text_asks_again_until_exact_then_takes_a_good_meaning(tmp_path: Pat
 def test_malformed_m3e_text_bursts_are_rejected(tmp_path: Path) -> None:
     session = _text_session(tmp_path)
     good = _sentence_burst(0, "a cat", 20.0)
+    again = _sentence_burst(0, "a cat", 20.0, attempt=1)
     for bad in (
+        dataclasses.replace(again, payload_bytes=2**32 - 1),  # a retransmission claiming 4 GB
+        dataclasses.replace(again, iq=again.iq[:-5]),  # not its redundancy version's length
         dataclasses.replace(good, iq=good.iq[:-3]),  # not a whole sentence
         dataclasses.replace(good, payload_bytes=2),  # too small for a text difference
         dataclasses.replace(good, payload_bytes=2**32 - 1),  # too large for one
