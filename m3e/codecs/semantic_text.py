@@ -326,9 +326,6 @@ class SentenceEstimate:
     fingerprint_xi: float  # cos(π·d), d the reliability-weighted share of fingerprint bits that differ
     transmissions: int
     exact: bool = False  # the sentence check matched: this is the sentence that was sent
-    capacity: float = 0.0  # mean log2(1 + post-combining SNR) of the semantic symbols, bit/symbol
-    doubtful: float = 0.0  # share of tokens whose best candidate has probability < 1/2
-    weakest: float = 0.0  # mean log-probability of the 3 least certain tokens
 
     def wants_again(self, xi_threshold: float = 0.6, until_exact: bool = True) -> bool:
         """Whether the receiver asks for the sentence again (while retransmissions remain): ξ̂
@@ -397,10 +394,6 @@ class SentenceReceiver:
             torch.ones(1, t, dtype=torch.bool),
         )[0]
         text, confidence, exact = self._decode(logp)
-        top = logp.max(-1).values
-        doubtful = float((top < math.log(0.5)).float().mean())
-        weakest = float(top.sort().values[:3].mean())
-        capacity = float(np.log2(1.0 + gain[self._data]).mean())
         llr = Constellation("qpsk").demap(x_hat[self.check_at], 1.0 / gain[self.check_at])
         mine = fingerprint(self.link.encoder([text])[0])
         # share of differing bits, each received bit weighted by its reliability |tanh(L/2)|:
@@ -409,9 +402,7 @@ class SentenceReceiver:
         differ = float((weight * ((llr < 0) != mine)).sum() / max(weight.sum(), 1e-9))
         fp_xi = math.cos(math.pi * differ)
         xi_hat = 1.0 if exact else self.detector.xi_hat(confidence, fp_xi)
-        self.latest = SentenceEstimate(
-            text, xi_hat, confidence, fp_xi, self.transmissions, exact, capacity, doubtful, weakest
-        )
+        self.latest = SentenceEstimate(text, xi_hat, confidence, fp_xi, self.transmissions, exact)
         return self.latest
 
     def receive_again(

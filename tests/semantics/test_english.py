@@ -22,3 +22,29 @@ def test_names_and_numbers_are_recognised() -> None:
     assert has_name_or_number("We met Anna in the park")
     assert has_name_or_number("it costs 5 dollars")
     assert not has_name_or_number("The cat sat on the mat")
+
+
+def test_an_exported_corpus_replaces_the_debian_packages(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A GPU box without wordnet-base and fortunes trains from ``--export``'s folder."""
+    import pytest
+
+    from m3e.semantics import english
+
+    with pytest.raises(RuntimeError, match="no exported corpus"):
+        english.use_exported(tmp_path)
+    (tmp_path / "train.txt").write_text("Anna met Bob at 5 in Oslo.\nThe river runs past the old mill.\n")
+    (tmp_path / "fusion.txt").write_text("a cat and a sofa\n")
+    try:
+        english.use_exported(tmp_path)
+        assert english.natural_sentences("train") == (
+            "Anna met Bob at 5 in Oslo.",
+            "The river runs past the old mill.",
+        )
+        stream = english.training_stream(0, 0, 200)
+        assert any("a cat and a sofa" == s for s in stream)
+        assert any("Oslo" in s and "speaking" in s for s in stream)  # the fusion's spoken form
+        assert all("river" in s or "Oslo" in s or s == "a cat and a sofa" for s in stream)
+    finally:
+        english._exported = None
+        english.natural_sentences.cache_clear()
+        english._fusion_forms.cache_clear()
