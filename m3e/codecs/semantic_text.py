@@ -352,8 +352,7 @@ class SentenceReceiver:
     def start(self, n_tokens: int, difference_bytes: int) -> None:
         """Size the receiver for the first transmission: T tokens and the difference's bytes."""
         self.n_tokens = n_tokens
-        k = self.link.k
-        link = self.link
+        link, k = self.link, self.link.k
         n_semantic = n_tokens * k + CHECK_SYMBOLS
         self.n_symbols = n_semantic + link.difference_coder.n_symbols(difference_bytes)
         self.check_at = check_positions(n_tokens, k)
