@@ -143,10 +143,11 @@ def export(folder: Path) -> None:
     (folder / "fusion.txt").write_text("\n".join(_fusion_forms()) + "\n")
 
 
-def use_exported(folder: Path) -> None:
-    """Read the corpus from a folder that ``export`` wrote instead of the Debian packages."""
+def use_exported(folder: Path | None) -> None:
+    """Read the corpus from a folder that ``export`` wrote instead of the Debian packages
+    (None: the packages again)."""
     global _exported
-    if not (folder / "train.txt").is_file() or not (folder / "fusion.txt").is_file():
+    if folder is not None and not ((folder / "train.txt").is_file() and (folder / "fusion.txt").is_file()):
         raise RuntimeError(
             f"{folder} holds no exported corpus (python -m m3e.semantics.english --export DIR)"
         )

@@ -21,9 +21,7 @@ def test_a_short_run_from_an_exported_corpus_saves_its_best_validated_weights(tm
         args = ["--steps", "4", "--batch", "4", "--eval-every", "2", "--d-model", "32", "--layers", "1"]
         assert main([*args, "--heads", "2", "--corpus", str(corpus), "--out", str(out), "--fresh"]) == 0
     finally:
-        english._exported = None
-        english.natural_sentences.cache_clear()
-        english._fusion_forms.cache_clear()
+        english.use_exported(None)
     meta = json.loads(out.with_suffix(".json").read_text())
     validated = [p for p in meta["history"] if "val_0db" in p]
     assert [p["step"] for p in validated] == [2, 4]

@@ -45,6 +45,4 @@ def test_an_exported_corpus_replaces_the_debian_packages(tmp_path) -> None:  # t
         assert any("Oslo" in s and "speaking" in s for s in stream)  # the fusion's spoken form
         assert all("river" in s or "Oslo" in s or s == "a cat and a sofa" for s in stream)
     finally:
-        english._exported = None
-        english.natural_sentences.cache_clear()
-        english._fusion_forms.cache_clear()
+        english.use_exported(None)
