@@ -23,9 +23,10 @@
   code), CRC + LDPC 1/3 + QPSK, the next redundancy version each time, so the receiver's soft
   buffer gains new parity with every copy and the sentence arrives exactly once it decodes.
 - ξ̂ without the original (``SentenceReceiver``): 1 when the check matches; otherwise a logistic
-  fit of the decoder's confidence and a 64-bit fingerprint of the sentence embedding B(s) (signs
-  of 64 fixed random projections, cos(π·d) ≈ ξ with d the share of differing bits, eq 9) sent as
-  32 QPSK symbols spread over the semantic symbols, calibrated on natural held-out sentences.
+  fit of the decoder's confidence and a fingerprint of the sentence embedding B(s): its
+  projection on 64 fixed random orthonormal directions, sent *analog* as 32 complex symbols
+  spread over the semantic symbols. The receiver projects the embedding of its own decode the
+  same way; their cosine estimates ξ (eq 9). Calibrated on natural held-out sentences.
 
 Shapes: token states (B, T, 384); symbols (B, T, k) complex64; logits (B, T, 30522).
 One sentence on air (``SentenceBurst``): T·k + 32 semantic and check symbols, then the
@@ -54,21 +55,21 @@ from m3e.codecs.text_difference import MAX_BYTES, TextDifference, detokenize, se
 from m3e.loading import announce
 from m3e.phy.harq import redundancy_version
 from m3e.phy.link import PayloadReceiver, TransportCoder
-from m3e.phy.modulation import Constellation
 
 if TYPE_CHECKING:
     from m3e.semantics.similarity import SentenceEncoder
 
 WEIGHTS = Path(__file__).parent / "weights" / "semantic_text.pt"
 DETECTOR = WEIGHTS.with_name("semantic_text_detector.json")
-CHECK_BITS = 64
-CHECK_SYMBOLS = CHECK_BITS // 2  # QPSK
+CHECK_SYMBOLS = 32  # the fingerprint: 64 real projections of B(s), two a complex symbol
 DIFFERENCE_CODING = ("qpsk", 1 / 2)
 SENTENCE_CODING = ("qpsk", 1 / 3)  # retransmissions: the Huffman-coded sentence, HARQ IR
 MAX_SENTENCE_BYTES = 1024  # a retransmission's header claims at most this (48 tokens need ~250)
 LIST_POSITIONS = 6  # list decoding: second-best tokens tried at this many least certain positions
-# fixed random hyperplanes of the fingerprint, the same at both ends
-_PROJECTION = np.random.default_rng(2026).standard_normal((384, CHECK_BITS)).astype(np.float32)
+# the fingerprint's fixed random orthonormal directions, the same at both ends
+_PROJECTION = np.linalg.qr(np.random.default_rng(2026).standard_normal((384, 2 * CHECK_SYMBOLS)))[0].astype(
+    np.float32
+)
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,6 @@ class TextLink:
             x = self.codec.symbols(states, ids, mask)
             clean = self.best_tokens(x, torch.full(x.shape, 1e4), mask)
         pooled = self.encoder(sentences)  # B(s), as in m3e.semantics.similarity
-        qpsk = Constellation("qpsk")
         bursts = []
         for b, sentence in enumerate(sentences):
             t = int(mask[b].sum())
@@ -223,7 +223,7 @@ class TextLink:
             payload = diff.to_bytes()
             check_at = check_positions(t, self.k)
             semantic = np.empty(t * self.k + CHECK_SYMBOLS, np.complex64)
-            semantic[check_at] = qpsk.map(fingerprint(pooled[b]))
+            semantic[check_at] = fingerprint(pooled[b])
             semantic[~_mask(semantic.shape[0], check_at)] = interleave(x[b : b + 1, :t])[0].numpy()
             symbols = np.concatenate([semantic, self.difference_coder.encode(payload)]).astype(np.complex64)
             bursts.append(SentenceBurst(symbols, t, len(payload), self.sentence_code.encode(sentence)))
@@ -275,9 +275,29 @@ class SentenceBurst:
     sentence: bytes  # the exact sentence, Huffman-coded: what retransmissions carry (``again``)
 
 
-def fingerprint(embedding: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
-    """(384,) sentence embedding -> (64,) bits: on which side of each fixed hyperplane it lies."""
-    return (embedding @ _PROJECTION > 0).astype(np.uint8)
+def fingerprint(embedding: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:
+    """(384,) sentence embedding B(s) -> (32,) complex64 of unit average power: its projection
+    on 64 fixed random orthonormal directions, two a symbol. The cosine of two sentences'
+    projections estimates their ξ (eq 9) with about 0.06 standard deviation near ξ = 0.6 on
+    natural sentences, where the 64 sign bits of the same projections (SimHash, the link's
+    fingerprint until 2026-12-04, same symbol count) gave 0.09."""
+    p = embedding @ _PROJECTION
+    z = p[0::2] + 1j * p[1::2]
+    return (z * np.sqrt(CHECK_SYMBOLS) / max(float(np.linalg.norm(p)), 1e-9)).astype(np.complex64)
+
+
+def fingerprint_xi(
+    received: npt.NDArray[np.complex64], snr: npt.NDArray[np.floating], mine: npt.NDArray[np.complex64]
+) -> float:
+    """ξ estimated from the received fingerprint (32,) (equalised, ``snr`` its per-symbol SNR
+    after combining) and the fingerprint of the receiver's own decode (32,): their cosine, each
+    symbol weighted by its reliability snr / (1 + snr) so that one lost in a fade barely counts.
+    Both have unit average power, so the weighted correlation needs no noisy norm of the
+    received one. In [−1, 1]."""
+    w = snr / (1.0 + snr)
+    num = float(np.sum(w * np.real(np.conj(mine) * received)))
+    den = float(np.sum(w * np.abs(mine) ** 2))
+    return float(np.clip(num / max(den, 1e-9), -1.0, 1.0))
 
 
 def check_positions(n_tokens: int, symbols_per_token: int) -> npt.NDArray[np.intp]:
@@ -323,7 +343,7 @@ class SentenceEstimate:
     text: str
     xi_hat: float
     confidence: float  # the decoder's mean token log-probability
-    fingerprint_xi: float  # cos(π·d), d the reliability-weighted share of fingerprint bits that differ
+    fingerprint_xi: float  # ξ estimated from the received fingerprint (``fingerprint_xi``)
     transmissions: int
     exact: bool = False  # the sentence check matched: this is the sentence that was sent
 
@@ -393,13 +413,8 @@ class SentenceReceiver:
             torch.ones(1, t, dtype=torch.bool),
         )[0]
         text, confidence, exact = self._decode(logp)
-        llr = Constellation("qpsk").demap(x_hat[self.check_at], 1.0 / gain[self.check_at])
         mine = fingerprint(self.link.encoder([text])[0])
-        # share of differing bits, each received bit weighted by its reliability |tanh(L/2)|:
-        # a bit lost in the noise tells nothing (counting it as half-differing would bias d)
-        weight = np.abs(np.tanh(np.clip(llr, -50, 50) / 2))
-        differ = float((weight * ((llr < 0) != mine)).sum() / max(weight.sum(), 1e-9))
-        fp_xi = math.cos(math.pi * differ)
+        fp_xi = fingerprint_xi(x_hat[self.check_at], gain[self.check_at], mine)
         xi_hat = 1.0 if exact else self.detector.xi_hat(confidence, fp_xi)
         self.latest = SentenceEstimate(text, xi_hat, confidence, fp_xi, self.transmissions, exact)
         return self.latest

@@ -8,6 +8,7 @@ from m3e.codecs.semantic_text import (
     TextLink,
     TextLinkConfig,
     fingerprint,
+    fingerprint_xi,
     mmse_combine,
 )
 from m3e.eval.text_link import held_out_sentences, text_scores, transmit_semantic
@@ -123,13 +124,24 @@ def test_xi_hat_flags_a_deliberately_wrong_decode(link: TextLink) -> None:
     assert estimate.xi_hat < 0.6
 
 
-def test_fingerprint_distance_estimates_xi(link: TextLink) -> None:
-    """Charikar: the share d of differing sign bits estimates the angle, cos(π·d) ≈ ξ."""
+def test_fingerprint_estimates_xi(link: TextLink) -> None:
+    """The received fingerprint's cosine with the decode's own tracks ξ: 1 for the same
+    sentence, lower for a near one, lowest for an unrelated one; noise on a symbol with a low SNR
+    barely moves it."""
     a = ["a cat is sitting on a sofa"] * 3
     b = ["a cat is sitting on a sofa", "a dog is sitting on a sofa", "an airplane is flying over a train"]
-    emb_a, emb_b = link.encoder(a), link.encoder(b)
-    d = [np.mean(fingerprint(x) != fingerprint(y)) for x, y in zip(emb_a, emb_b, strict=True)]
-    assert d[0] == 0 and d[1] < d[2]
+    sent = [fingerprint(x) for x in link.encoder(a)]
+    mine = [fingerprint(y) for y in link.encoder(b)]
+    assert np.mean(np.abs(sent[0]) ** 2) == pytest.approx(1.0, rel=1e-4)
+    clean = np.full(CHECK_SYMBOLS, 1e4)
+    est = [fingerprint_xi(x, clean, y) for x, y in zip(sent, mine, strict=True)]
+    assert est[0] == pytest.approx(1.0, abs=1e-3) and est[1] > est[2]
+    assert abs(est[1] - float(xi([b[0]], [b[1]])[0])) < 0.15
+    snr = clean.copy()
+    snr[:4] = 1e-3  # four symbols lost in a fade: their values are garbage
+    garbage = sent[0].copy()
+    garbage[:4] = 30.0
+    assert fingerprint_xi(garbage, snr, mine[0]) > 0.95
 
 
 def test_burst_layout_and_malformed_length(link: TextLink) -> None:
