@@ -287,7 +287,9 @@ def fingerprint(embedding: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]
 
 
 def fingerprint_xi(
-    received: npt.NDArray[np.complex64], snr: npt.NDArray[np.floating], mine: npt.NDArray[np.complex64]
+    received: npt.NDArray[np.complexfloating],
+    snr: npt.NDArray[np.floating],
+    mine: npt.NDArray[np.complexfloating],
 ) -> float:
     """ξ estimated from the received fingerprint (32,) (equalised, ``snr`` its per-symbol SNR
     after combining) and the fingerprint of the receiver's own decode (32,): their cosine, each
