@@ -62,9 +62,9 @@ async def _talk(relay: str, token: str) -> tuple[list[pb.Feedback], pb.ChannelSt
     after which the test improves the channel; a malformed burst sits between them. Returns
     the feedback and the emulator's statistics at the end."""
     link = TextLink()
-    (first, first_sb), (second, _) = _bursts(link)
-    malformed = burst_to_proto(second)
-    malformed.seq, malformed.iq = 99, malformed.iq[:-80]  # twenty symbols short of a sentence
+    (first, first_sb), (second, second_sb) = _bursts(link)
+    # twenty data symbols short of a sentence: 32 + 8·T + difference can never fit
+    malformed = burst_to_proto(dataclasses.replace(second, seq=99, iq=PILOTS.insert(second_sb.symbols[:-20])))
     outgoing: asyncio.Queue[pb.Uplink | None] = asyncio.Queue()
     for m in (
         pb.Uplink(header=header_to_proto(StreamHeader("t", 64, 64, 30.0, text_scheme="m3e-text"))),
