@@ -163,7 +163,11 @@ async def test_a_refused_stream_is_one_line_not_a_reconnect_loop() -> None:
         )
         with pytest.raises(ConnectionError, match="RESOURCE_EXHAUSTED: this receiver has 16 live sessions"):
             await asyncio.wait_for(sender.run(), 30)
-        assert sender.stats.reconnects == 0
+        # one reconnect at most: when the server aborts while a client write is in flight,
+        # grpc.aio can report INTERNAL ("Internal error from Core") instead of the server's
+        # status (grpc/grpc#36066), which the sender must treat as a dropped link; a loop would
+        # reconnect with backoff until the 30 s were up
+        assert sender.stats.reconnects <= 1
     finally:
         await server.stop(0)
 
