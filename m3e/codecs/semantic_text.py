@@ -23,13 +23,14 @@
   code), CRC + LDPC 1/3 + QPSK, the next redundancy version each time, so the receiver's soft
   buffer gains new parity with every copy and the sentence arrives exactly once it decodes.
 - ξ̂ without the original (``SentenceReceiver``): 1 when the check matches; otherwise a logistic
-  fit of the decoder's confidence and a fingerprint of the sentence embedding B(s): its
-  projection on 64 fixed random orthonormal directions, sent *analog* as 32 complex symbols
-  spread over the semantic symbols. The receiver projects the embedding of its own decode the
-  same way; their cosine estimates ξ (eq 9). Calibrated on natural held-out sentences.
+  fit of the decoder's confidence, the channel's quality as received (mean log(1 + SNR)) and a
+  fingerprint of the sentence embedding B(s): its projection on 112 fixed random orthonormal
+  directions, sent *analog* as 56 complex symbols spread over the semantic symbols. The
+  receiver projects the embedding of its own decode the same way; their cosine estimates ξ
+  (eq 9). Calibrated on natural held-out sentences.
 
 Shapes: token states (B, T, 384); symbols (B, T, k) complex64; logits (B, T, 30522).
-One sentence on air (``SentenceBurst``): T·k + 32 semantic and check symbols, then the
+One sentence on air (``SentenceBurst``): T·k + 56 semantic and check symbols, then the
 difference's QPSK symbols, before pilots; a retransmission: the Huffman-coded sentence's
 LDPC 1/3 QPSK symbols at its redundancy version, before pilots.
 """
@@ -51,7 +52,7 @@ import torch
 from torch import nn
 
 from m3e.codecs.text import Huffman
-from m3e.codecs.text_difference import MAX_BYTES, TextDifference, detokenize, sentence_check
+from m3e.codecs.text_difference import MAX_BYTES, MIN_BYTES, TextDifference, detokenize, sentence_check
 from m3e.loading import announce
 from m3e.phy.harq import redundancy_version
 from m3e.phy.link import PayloadReceiver, TransportCoder
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
 
 WEIGHTS = Path(__file__).parent / "weights" / "semantic_text.pt"
 DETECTOR = WEIGHTS.with_name("semantic_text_detector.json")
-CHECK_SYMBOLS = 32  # the fingerprint: 64 real projections of B(s), two a complex symbol
+CHECK_SYMBOLS = 56  # the fingerprint: 112 real projections of B(s), two a complex symbol
 DIFFERENCE_CODING = ("qpsk", 1 / 2)
 SENTENCE_CODING = ("qpsk", 1 / 3)  # retransmissions: the Huffman-coded sentence, HARQ IR
 MAX_SENTENCE_BYTES = 1024  # a retransmission's header claims at most this (48 tokens need ~250)
@@ -236,7 +237,7 @@ class TextLink:
 
     def tokens_in_burst(self, n_data: int, difference_bytes: int) -> int:
         """T from a burst's data symbols and its difference's size; ValueError when no sentence fits."""
-        sized = 6 <= difference_bytes <= MAX_BYTES
+        sized = MIN_BYTES <= difference_bytes <= MAX_BYTES
         n_diff = self.difference_coder.n_symbols(difference_bytes) if sized else 0
         t, rest = divmod(n_data - n_diff - CHECK_SYMBOLS, self.k)
         if not sized or rest or not 1 <= t <= self.codec.config.max_tokens:
@@ -266,7 +267,7 @@ def sentence_rv(attempt: int) -> int:
 
 @dataclass(frozen=True)
 class SentenceBurst:
-    """One sentence on air: (T·k + 32 + difference,) complex64 symbols before pilots, T WordPiece
+    """One sentence on air: (T·k + 56 + difference,) complex64 symbols before pilots, T WordPiece
     tokens, and the size of its text difference in bytes (which the burst header carries)."""
 
     symbols: npt.NDArray[np.complex64]
@@ -276,11 +277,12 @@ class SentenceBurst:
 
 
 def fingerprint(embedding: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:
-    """(384,) sentence embedding B(s) -> (32,) complex64 of unit average power: its projection
-    on 64 fixed random orthonormal directions, two a symbol. The cosine of two sentences'
-    projections estimates their ξ (eq 9) with about 0.06 standard deviation near ξ = 0.6 on
-    natural sentences, where the 64 sign bits of the same projections (SimHash, the link's
-    fingerprint until 2026-12-04, same symbol count) gave 0.09."""
+    """(384,) sentence embedding B(s) -> (56,) complex64 of unit average power: its projection
+    on 112 fixed random orthonormal directions, two a symbol. The cosine of two sentences'
+    projections estimates their ξ (eq 9); with 64 projections its error was 0.06 (standard
+    deviation near ξ = 0.6 on natural sentences), with their 64 sign bits (SimHash, the link's
+    fingerprint until 2026-12-04) 0.09. Channel noise adds more at low SNR, which is why the
+    fingerprint has 56 symbols and not 32 (docs/text_link.md)."""
     p = embedding @ _PROJECTION
     z = p[0::2] + 1j * p[1::2]
     return (z * np.sqrt(CHECK_SYMBOLS) / max(float(np.linalg.norm(p)), 1e-9)).astype(np.complex64)
@@ -291,8 +293,8 @@ def fingerprint_xi(
     snr: npt.NDArray[np.floating],
     mine: npt.NDArray[np.complexfloating],
 ) -> float:
-    """ξ estimated from the received fingerprint (32,) (equalised, ``snr`` its per-symbol SNR
-    after combining) and the fingerprint of the receiver's own decode (32,): their cosine, each
+    """ξ estimated from the received fingerprint (56,) (equalised, ``snr`` its per-symbol SNR
+    after combining) and the fingerprint of the receiver's own decode (56,): their cosine, each
     symbol weighted by its reliability snr / (1 + snr) so that one lost in a fade barely counts.
     Both have unit average power, so the weighted correlation needs no noisy norm of the
     received one. In [−1, 1]."""
@@ -303,7 +305,7 @@ def fingerprint_xi(
 
 
 def check_positions(n_tokens: int, symbols_per_token: int) -> npt.NDArray[np.intp]:
-    """Where the 32 fingerprint symbols sit among the T·k + 32: evenly spread, so one deep fade
+    """Where the 56 fingerprint symbols sit among the T·k + 56: evenly spread, so one deep fade
     cannot take them all."""
     n = n_tokens * symbols_per_token + CHECK_SYMBOLS
     return np.floor((np.arange(CHECK_SYMBOLS) + 0.5) * n / CHECK_SYMBOLS).astype(np.intp)
@@ -315,18 +317,27 @@ def _mask(n: int, where: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
     return m
 
 
+# what ξ̂ weighs: c the decoder's confidence, f the fingerprint's ξ, q = mean log(1 + SNR) of the
+# sentence's symbols as received; f·q and c·q because both grow more trustworthy as q grows
+DETECTOR_FEATURES = ("1", "c", "f", "q", "f*q", "c*q")
+
+
+def detector_features(confidence: float, fingerprint_xi: float, log_snr: float) -> npt.NDArray[np.float64]:
+    """(6,) the features of ``DETECTOR_FEATURES``."""
+    c, f, q = confidence, fingerprint_xi, log_snr
+    return np.array([1.0, c, f, q, f * q, c * q])
+
+
 @dataclass(frozen=True)
 class TextDetector:
-    """ξ̂ = σ(bias + w_confidence · confidence + w_fingerprint · ξ_fingerprint) when the sentence
-    check fails: a logistic fit to the true ξ on natural held-out sentences, its bias shifted so
-    that ξ̂ < 0.6 catches the calibrated share of the damaged ones (see calibrate_text_detector)."""
+    """ξ̂ = σ(w · detector_features(...)) when the sentence check fails: a logistic fit to the
+    true ξ on natural held-out sentences, its bias shifted so that ξ̂ < 0.6 catches the
+    calibrated share of the damaged ones (see calibrate_text_detector)."""
 
-    bias: float = -2.0
-    w_confidence: float = 2.0
-    w_fingerprint: float = 5.0
+    weights: tuple[float, ...] = (-2.0, 2.0, 5.0, 0.0, 0.0, 0.0)
 
-    def xi_hat(self, confidence: float, fingerprint_xi: float) -> float:
-        z = self.bias + self.w_confidence * confidence + self.w_fingerprint * fingerprint_xi
+    def xi_hat(self, confidence: float, fingerprint_xi: float, log_snr: float) -> float:
+        z = float(np.dot(self.weights, detector_features(confidence, fingerprint_xi, log_snr)))
         return float(1.0 / (1.0 + math.exp(-min(max(z, -50.0), 50.0))))
 
 
@@ -335,7 +346,9 @@ def load_detector(path: Path = DETECTOR) -> TextDetector:
     if not path.exists():
         return TextDetector()
     blob = json.loads(path.read_text())
-    return TextDetector(blob["bias"], blob["w_confidence"], blob["w_fingerprint"])
+    if tuple(blob.get("features", ())) != DETECTOR_FEATURES:
+        raise ValueError(f"{path} weighs other features than {DETECTOR_FEATURES}: recalibrate it")
+    return TextDetector(tuple(blob["weights"]))
 
 
 @dataclass(frozen=True)
@@ -346,6 +359,7 @@ class SentenceEstimate:
     xi_hat: float
     confidence: float  # the decoder's mean token log-probability
     fingerprint_xi: float  # ξ estimated from the received fingerprint (``fingerprint_xi``)
+    log_snr: float  # mean log(1 + SNR) of the semantic symbols after combining
     transmissions: int
     exact: bool = False  # the sentence check matched: this is the sentence that was sent
 
@@ -386,7 +400,7 @@ class SentenceReceiver:
     def receive(
         self, y: npt.NDArray[np.complex64], h: npt.ArrayLike, noise: npt.ArrayLike
     ) -> SentenceEstimate:
-        """The first transmission. y, h, noise: (T·k + 32 + difference,) data symbols, channel
+        """The first transmission. y, h, noise: (T·k + 56 + difference,) data symbols, channel
         estimate, noise (+ error)."""
         if self.n_tokens is None:
             raise ValueError("start() the receiver with the sentence's size first")
@@ -417,8 +431,9 @@ class SentenceReceiver:
         text, confidence, exact = self._decode(logp)
         mine = fingerprint(self.link.encoder([text])[0])
         fp_xi = fingerprint_xi(x_hat[self.check_at], gain[self.check_at], mine)
-        xi_hat = 1.0 if exact else self.detector.xi_hat(confidence, fp_xi)
-        self.latest = SentenceEstimate(text, xi_hat, confidence, fp_xi, self.transmissions, exact)
+        log_snr = float(np.mean(np.log1p(gain[self._data])))
+        xi_hat = 1.0 if exact else self.detector.xi_hat(confidence, fp_xi, log_snr)
+        self.latest = SentenceEstimate(text, xi_hat, confidence, fp_xi, log_snr, self.transmissions, exact)
         return self.latest
 
     def receive_again(
@@ -440,9 +455,9 @@ class SentenceReceiver:
         self.transmissions += 1
         if payload is not None:
             text = self.link.sentence_code.decode(payload)
-            self.latest = SentenceEstimate(text, 1.0, 0.0, 1.0, self.transmissions, exact=True)
+            self.latest = SentenceEstimate(text, 1.0, 0.0, 1.0, 0.0, self.transmissions, exact=True)
         elif self.latest is None:
-            self.latest = SentenceEstimate("", 0.0, -math.inf, 0.0, self.transmissions)
+            self.latest = SentenceEstimate("", 0.0, -math.inf, 0.0, 0.0, self.transmissions)
         else:
             self.latest = dataclasses.replace(self.latest, transmissions=self.transmissions)
         return self.latest

@@ -10,24 +10,30 @@ as a small digital payload (CRC + LDPC + QPSK, like the other side information):
 - ``edits``: (character position, characters deleted, text inserted) that turn the lower-cased
   detokenised sentence into the original (punctuation spacing, accents, what fell outside the
   token budget), applied first;
-- ``upper``: character positions to upper-case, applied last;
+- ``flips``: character positions whose case differs from English sentence case (a capital
+  first letter, after . ! ? and in the word "I"), applied last: most sentences need none;
 - ``check``: a 24-bit hash of the exact sentence, so the receiver knows when it has it (ξ = 1),
   and can try its next-best tokens where it is least sure until the hash matches.
 
-Serialised as unsigned LEB128 varints (positions as deltas): a sentence with a capital and a
-name costs 5–10 bytes before channel coding.
+Serialised as one byte of counts (corrections ≤ 3, edits ≤ 3, flips ≤ 14; else 0xFF and three
+varints), then unsigned LEB128 varints (positions as deltas): a sentence with a name costs
+4–8 bytes before channel coding.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from dataclasses import dataclass
 
 CHECK_BYTES = 3
+MIN_BYTES = 1 + CHECK_BYTES  # the counts' byte and the check
 MAX_BYTES = 255  # beyond this the edits, then the corrections are dropped: the sentence will not be exact
 _NO_SPACE_BEFORE = set(".,!?;:%)]}")
 _NO_SPACE_AFTER = set("([{$")
+_LONG_COUNTS = 0xFF  # the counts' byte when one of them does not fit its bits
+_CAPITALISED = re.compile(r"^[^\w]*(\w)|[.!?][\"')\]]*\s+[^\w\s]*(\w)|\b(i)\b(?!\.)")
 
 
 def sentence_check(sentence: str) -> int:
@@ -64,6 +70,17 @@ def detokenize(pieces: list[str]) -> str:
             space = False
         out += (" " if space else "") + w
     return out
+
+
+def sentence_case(text: str) -> set[int]:
+    """Character positions English capitalises by rule: the first letter, the first after
+    . ! or ? and a space, and the word "i"."""
+    return {m.start(g) for m in _CAPITALISED.finditer(text) for g in (1, 2, 3) if m.start(g) >= 0}
+
+
+def _casable(c: str) -> bool:
+    """A lower-case letter with a one-character capital."""
+    return len(c.upper()) == 1 and c.upper() != c
 
 
 def _fold(sentence: str) -> str:
@@ -106,7 +123,7 @@ class _Reader:
 class TextDifference:
     corrections: tuple[tuple[int, int], ...]  # (token position, WordPiece id), increasing positions
     edits: tuple[tuple[int, int, str], ...]  # (char position in the base text, deleted, inserted)
-    upper: tuple[int, ...]  # char positions in the edited text
+    flips: tuple[int, ...]  # char positions in the edited text whose case differs from sentence_case
     check: int
 
     @classmethod
@@ -122,15 +139,18 @@ class TextDifference:
         for op, i1, i2, j1, j2 in matcher.get_opcodes():
             if op != "equal":
                 edits.append((i1, i2 - i1, folded[j1:j2]))
-        upper = tuple(i for i, (a, b) in enumerate(zip(folded, sentence, strict=True)) if a != b)
+        upper = {i for i, (a, b) in enumerate(zip(folded, sentence, strict=True)) if a != b}
+        rule = {i for i in sentence_case(folded) if _casable(folded[i])}
+        flips = tuple(sorted(upper ^ rule))
         check = sentence_check(sentence)
-        for diff in (cls(corrections, tuple(edits), upper, check), cls(corrections, (), (), check)):
+        for diff in (cls(corrections, tuple(edits), flips, check), cls(corrections, (), (), check)):
             if len(diff.to_bytes()) <= MAX_BYTES:
                 return diff
         return cls((), (), (), check)
 
     def apply_text(self, base: str) -> str:
-        """Edits, then capitals, on the detokenised decode (positions past its end are skipped)."""
+        """Edits, then sentence case with its flips, on the detokenised decode (positions past
+        its end are skipped)."""
         out, at = [], 0
         for pos, deleted, inserted in self.edits:
             if pos < at or pos > len(base):
@@ -139,16 +159,21 @@ class TextDifference:
             out.append(inserted)
             at = pos + deleted
         out.append(base[at:])
-        chars = list("".join(out))
-        for i in self.upper:
-            if i < len(chars):
+        text = "".join(out)
+        chars = list(text)
+        for i in sentence_case(text).symmetric_difference(self.flips):
+            if i < len(chars) and _casable(chars[i]):
                 chars[i] = chars[i].upper()
         return "".join(chars)
 
     def to_bytes(self) -> bytes:
-        out = bytearray()
-        for items in (self.corrections, self.edits, self.upper):
-            _put(out, len(items))
+        counts = len(self.corrections), len(self.edits), len(self.flips)
+        if counts[0] <= 3 and counts[1] <= 3 and counts[2] <= 14:
+            out = bytearray([counts[0] | counts[1] << 2 | counts[2] << 4])
+        else:
+            out = bytearray([_LONG_COUNTS])
+            for n in counts:
+                _put(out, n)
         last = 0
         for pos, token in self.corrections:
             _put(out, pos - last)
@@ -163,7 +188,7 @@ class TextDifference:
             out += raw
             last = pos
         last = 0
-        for pos in self.upper:
+        for pos in self.flips:
             _put(out, pos - last)
             last = pos
         return bytes(out) + self.check.to_bytes(CHECK_BYTES, "big")
@@ -171,13 +196,17 @@ class TextDifference:
     @classmethod
     def from_bytes(cls, data: bytes) -> TextDifference:
         """ValueError for bytes that are no text difference."""
+        if len(data) < MIN_BYTES:
+            raise ValueError(f"a text difference has at least {MIN_BYTES} bytes")
         r = _Reader(data[:-CHECK_BYTES])
-        if len(data) < CHECK_BYTES + 3:
-            raise ValueError("a text difference has at least 6 bytes")
-        n_corr, n_edit, n_upper = r.varint(), r.varint(), r.varint()
-        if max(n_corr, n_edit, n_upper) > MAX_BYTES:
+        head = r.take(1)[0]
+        if head == _LONG_COUNTS:
+            n_corr, n_edit, n_flip = r.varint(), r.varint(), r.varint()
+        else:
+            n_corr, n_edit, n_flip = head & 3, head >> 2 & 3, head >> 4
+        if max(n_corr, n_edit, n_flip) > MAX_BYTES:
             raise ValueError("malformed text difference")
-        corrections, edits, upper = [], [], []
+        corrections, edits, flips = [], [], []
         pos = 0
         for _ in range(n_corr):
             pos += r.varint()
@@ -188,7 +217,7 @@ class TextDifference:
             deleted = r.varint()
             edits.append((pos, deleted, r.take(r.varint()).decode(errors="replace")))
         pos = 0
-        for _ in range(n_upper):
+        for _ in range(n_flip):
             pos += r.varint()
-            upper.append(pos)
-        return cls(tuple(corrections), tuple(edits), tuple(upper), int.from_bytes(data[-CHECK_BYTES:], "big"))
+            flips.append(pos)
+        return cls(tuple(corrections), tuple(edits), tuple(flips), int.from_bytes(data[-CHECK_BYTES:], "big"))

@@ -138,14 +138,15 @@ def templated_sentences(n: int = 64, seed: int = 0) -> list[str]:
 def detector_samples(
     sentences: list[str], link: Any = None, snrs: tuple[float, ...] = (0.0, 2.5, 5.0, 7.5, 10.0)
 ) -> dict[str, Any]:
-    """Single transmissions at 0…10 dB over AWGN and Rayleigh: the receiver's check
-    fingerprint estimate, confidence and ξ̂ with the true ξ of each decoded sentence."""
+    """Single transmissions at 0…10 dB over AWGN and Rayleigh: the receiver's fingerprint
+    estimate, confidence, channel quality and ξ̂ with the true ξ of each decoded sentence."""
     from m3e.codecs.semantic_text import TextLink
 
     link = link or TextLink()
     rows: dict[str, list[float]] = {
         "fingerprint_xi": [],
         "confidence": [],
+        "log_snr": [],
         "xi_hat": [],
         "xi": [],
         "exact": [],
@@ -155,6 +156,7 @@ def detector_samples(
             res = transmit_semantic(sentences, snr, fading, link, seed=int(snr * 10) + 7)
             rows["fingerprint_xi"] += [e.fingerprint_xi for e in res["first"]]
             rows["confidence"] += [e.confidence for e in res["first"]]
+            rows["log_snr"] += [e.log_snr for e in res["first"]]
             rows["xi_hat"] += [e.xi_hat for e in res["first"]]
             rows["exact"] += [float(e.exact) for e in res["first"]]
             rows["xi"] += xi(sentences, res["decoded"]).tolist()

@@ -4,6 +4,7 @@ import torch
 
 from m3e.codecs.semantic_text import (
     CHECK_SYMBOLS,
+    DETECTOR_FEATURES,
     SemanticTextCodec,
     TextLink,
     TextLinkConfig,
@@ -184,14 +185,17 @@ def test_detector_calibration_meets_the_asked_recall() -> None:
     samples = {
         "xi": true_xi,
         "confidence": np.log(true_xi + 0.05) + rng.normal(0, 0.3, 2000),
-        "fingerprint_xi": true_xi + rng.normal(0, 0.2, 2000),
+        # the fingerprint's noise shrinks as the channel improves (log_snr 0.5 … 3)
+        "log_snr": rng.uniform(0.5, 3.0, 2000),
     }
+    samples["fingerprint_xi"] = true_xi + rng.normal(0, 0.3 / samples["log_snr"])
     samples["exact"] = np.zeros(2000)
     detector = fit(samples, recall=0.95)
-    xi_hat = np.array(
-        [detector.xi_hat(c, f) for c, f in zip(samples["confidence"], samples["fingerprint_xi"], strict=True)]
-    )
+    columns = samples["confidence"], samples["fingerprint_xi"], samples["log_snr"]
+    xi_hat = np.array([detector.xi_hat(c, f, q) for c, f, q in zip(*columns, strict=True)])
     bad = true_xi < 0.6
     assert (xi_hat[bad] < 0.6).mean() >= 0.95
     assert (xi_hat[~bad] < 0.6).mean() < 0.5  # informative, not a detector that NACKs everything
-    assert detector.w_confidence > 0 and detector.w_fingerprint > 0
+    weights = dict(zip(DETECTOR_FEATURES, detector.weights, strict=True))
+    assert weights["c"] + weights["c*q"] > 0 and weights["f"] + weights["f*q"] > 0
+    assert weights["f*q"] > 0  # the fingerprint counts more where the channel was better

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from m3e.codecs.text_difference import MAX_BYTES, TextDifference, detokenize, sentence_check
+from m3e.codecs.text_difference import MAX_BYTES, MIN_BYTES, TextDifference, detokenize, sentence_check
 
 TRICKY = [
     'a person is speaking: "Let us meet at the train station at 5:30, Mr. O\'Neill!"',
@@ -31,9 +31,20 @@ def test_difference_restores_the_exact_sentence_from_a_lossy_base(sentence: str)
     assert sentence_check(again.apply_text(base)) == diff.check
 
 
-def test_a_plain_sentence_costs_only_its_check_and_counts() -> None:
-    diff = TextDifference.between("a cat on a sofa", [5, 6], [5, 6], "a cat on a sofa")
-    assert len(diff.to_bytes()) == 6  # three counts + 24-bit check
+def test_a_plain_sentence_costs_only_its_counts_and_check() -> None:
+    diff = TextDifference.between("A cat on a sofa", [5, 6], [5, 6], "a cat on a sofa")
+    assert len(diff.to_bytes()) == 4  # the counts' byte + 24-bit check
+
+
+@pytest.mark.parametrize(
+    "sentence", ["I think it will rain. Take an umbrella!", 'He said: "yes." Then i left?', "5 cats. Okay"]
+)
+def test_sentence_case_costs_nothing_and_other_capitals_are_flipped(sentence: str) -> None:
+    base = sentence.lower()
+    diff = TextDifference.between(sentence, [], [], base)
+    assert diff.apply_text(base) == sentence
+    plain = sentence in ("I think it will rain. Take an umbrella!", "5 cats. Okay")
+    assert (len(diff.to_bytes()) == MIN_BYTES) == plain
 
 
 def test_an_oversized_difference_drops_its_edits() -> None:
@@ -49,9 +60,9 @@ def test_an_oversized_difference_drops_its_edits() -> None:
     st.lists(st.integers(0, 200), max_size=8),
     st.integers(0, 2**24 - 1),
 )
-def test_serialisation_round_trip(corrections, edits, upper, check) -> None:  # type: ignore[no-untyped-def]
+def test_serialisation_round_trip(corrections, edits, flips, check) -> None:  # type: ignore[no-untyped-def]
     diff = TextDifference(
-        tuple(sorted(dict(corrections).items())), tuple(sorted(edits)), tuple(sorted(set(upper))), check
+        tuple(sorted(dict(corrections).items())), tuple(sorted(edits)), tuple(sorted(set(flips))), check
     )
     assert TextDifference.from_bytes(diff.to_bytes()) == diff
 

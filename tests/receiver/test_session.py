@@ -182,7 +182,7 @@ def test_m3e_text_asks_again_until_exact_then_takes_a_good_meaning(tmp_path: Pat
     from m3e.codecs.semantic_text import SentenceEstimate
 
     burst = _sentence_burst(0, "Maria booked two tickets to Lisbon.", 20.0)
-    close = SentenceEstimate("maria booked two tickets to lisbon.", 0.9, -0.1, 0.95, 1, exact=False)
+    close = SentenceEstimate("maria booked two tickets to lisbon.", 0.9, -0.1, 0.95, 2.0, 1, exact=False)
     session = _text_session(tmp_path, max_retries=2)
     kinds = [session.on_sentence(dataclasses.replace(burst, attempt=a), close).kind for a in range(3)]
     assert kinds == [FeedbackKind.NACK, FeedbackKind.NACK, FeedbackKind.ACK]  # the last: good enough
