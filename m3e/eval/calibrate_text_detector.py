@@ -22,10 +22,9 @@ from m3e.codecs.semantic_text import DETECTOR, DETECTOR_FEATURES, TextDetector, 
 from m3e.eval.text_link import detector_quality, detector_samples, held_out_sentences
 
 
-def _features(samples: dict[str, np.ndarray]) -> np.ndarray:
-    """(N, 6) ``detector_features`` of every sample."""
-    columns = samples["confidence"], samples["fingerprint_xi"], samples["log_snr"]
-    return np.stack([detector_features(c, f, q) for c, f, q in zip(*columns, strict=True)])
+def _inputs(samples: dict[str, np.ndarray]) -> list[tuple[float, float, float]]:
+    """(confidence, fingerprint ξ, log SNR) of every sample: what ``TextDetector.xi_hat`` takes."""
+    return list(zip(samples["confidence"], samples["fingerprint_xi"], samples["log_snr"], strict=True))
 
 
 def fit(samples: dict[str, np.ndarray], recall: float) -> TextDetector:
@@ -33,7 +32,7 @@ def fit(samples: dict[str, np.ndarray], recall: float) -> TextDetector:
 
     inexact = samples.get("exact", np.zeros_like(samples["xi"])) == 0
     samples = {k: v[inexact] for k, v in samples.items()}
-    features = _features(samples)
+    features = np.stack([detector_features(*x) for x in _inputs(samples)])
     # standardised for the optimiser (the products span other scales), folded back afterwards
     mean, std = features[:, 1:].mean(0), features[:, 1:].std(0) + 1e-9
     scaled = np.concatenate([features[:, :1], (features[:, 1:] - mean) / std], 1)
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sending {args.sentences} calibration sentences at 0…10 dB (AWGN, Rayleigh) …", flush=True)
     samples = detector_samples(sentences, TextLink())
     detector = fit(samples, args.recall)
-    xi_hat = [detector.xi_hat(*row[1:4]) for row in _features(samples)]
+    xi_hat = [detector.xi_hat(*x) for x in _inputs(samples)]
     samples["xi_hat"] = np.where(samples["exact"] == 1, 1.0, xi_hat)
     quality = detector_quality(samples)
     blob = {
