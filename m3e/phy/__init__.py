@@ -6,7 +6,7 @@ analog (learned symbols, torch) · theory (closed-form BER, capacity).
 """
 
 from m3e.phy.channels import BlockFadingChannel, ChannelOutput, awgn, snr_db_to_no
-from m3e.phy.crc import attach_crc, check_crc, crc24
+from m3e.phy.crc import attach_crc, check_crc, crc
 from m3e.phy.estimation import PilotLayout, equalize, estimate_channel
 from m3e.phy.harq import HarqProcess, redundancy_version
 from m3e.phy.ldpc import DecodeResult, LdpcDecoder, LdpcEncoder, make_code
@@ -28,7 +28,7 @@ __all__ = [
     "awgn",
     "bits_per_symbol",
     "check_crc",
-    "crc24",
+    "crc",
     "equalize",
     "estimate_channel",
     "hard_decision",

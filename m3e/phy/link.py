@@ -1,4 +1,4 @@
-"""Digital payload path: bytes -> CRC-24B code blocks -> 5G LDPC -> QAM symbols, and
+"""Digital payload path: bytes -> CRC-24B (or CRC-16) code blocks -> 5G LDPC -> QAM symbols, and
 back from received symbols to bytes (with HARQ soft combining).
 
 This is what a traditional scheme (H.265, JPEG, AAC, ...) sends through the channel.
@@ -17,19 +17,19 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from m3e.phy.crc import CRC_BYTES, attach_crc, check_crc
+from m3e.phy.crc import attach_crc, check_crc, crc_bytes
 from m3e.phy.estimation import PilotLayout, estimate_channel
 from m3e.phy.harq import HarqProcess
 from m3e.phy.ldpc import K_MAX, LdpcDecoder, LdpcEncoder
 from m3e.phy.modulation import Constellation, DemapMethod
 
-MAX_BLOCK_BYTES = K_MAX // 8 - CRC_BYTES
+MAX_BLOCK_BYTES = K_MAX // 8 - crc_bytes()  # with the default CRC-24B
 
 
 @dataclass(frozen=True)
 class BlockPlan:
     """How a payload of ``n_bytes`` is cut: ``n_blocks`` blocks of ``block_bytes``
-    (zero-padded), k = 8·(block_bytes + 3) info bits and n coded bits each."""
+    (zero-padded), k = 8·(block_bytes + CRC bytes) info bits and n coded bits each."""
 
     n_bytes: int
     n_blocks: int
@@ -50,6 +50,7 @@ class TransportCoder:
         rate: LDPC code rate k/n (1/3 … 5/6 is the useful range).
         demap: "maxlog" or "exact" LLRs.
         pilots: pilot layout inserted into the symbols (None: the receiver is given h).
+        crc: each block's CRC, "crc24b" or "crc16" (``m3e.phy.crc.POLYNOMIALS``).
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class TransportCoder:
         rate: float = 0.75,
         demap: DemapMethod = "maxlog",
         pilots: PilotLayout | None = None,
+        crc: str = "crc24b",
     ) -> None:
         self.constellation = Constellation(modulation)
         if not (math.isfinite(rate) and 0.2 <= rate <= 0.95):
@@ -65,6 +67,7 @@ class TransportCoder:
         self.rate = rate
         self.demap_method = demap
         self.pilots = pilots
+        self.crc, self.crc_bytes = crc, crc_bytes(crc)
         # LDPC codes per block size (k, n), the least recently used dropped beyond MAX_CODES:
         # video payloads come in many sizes, and an unbounded cache (a method cache kept every
         # coder ever made alive, too) grew an evaluation worker to 12 GB
@@ -86,9 +89,9 @@ class TransportCoder:
     def plan(self, n_bytes: int) -> BlockPlan:
         if n_bytes < 0:
             raise ValueError(f"payload length must be >= 0, got {n_bytes}")
-        n_blocks = max(1, -(-n_bytes // MAX_BLOCK_BYTES))
+        n_blocks = max(1, -(-n_bytes // (K_MAX // 8 - self.crc_bytes)))
         block_bytes = -(-n_bytes // n_blocks)
-        k = 8 * (block_bytes + CRC_BYTES)
+        k = 8 * (block_bytes + self.crc_bytes)
         q = self.constellation.q
         n = -(-math.ceil(k / self.rate) // q) * q
         return BlockPlan(n_bytes, n_blocks, block_bytes, k, n)
@@ -111,7 +114,7 @@ class TransportCoder:
         p = self.plan(len(payload))
         chosen = _checked_blocks(blocks, p.n_blocks)
         padded = payload.ljust(p.n_blocks * p.block_bytes, b"\0")
-        coded = [attach_crc(padded[i * p.block_bytes : (i + 1) * p.block_bytes]) for i in chosen]
+        coded = [attach_crc(padded[i * p.block_bytes : (i + 1) * p.block_bytes], self.crc) for i in chosen]
         bits = np.unpackbits(np.frombuffer(b"".join(coded), dtype=np.uint8)).reshape(len(chosen), p.k)
         enc, _ = self._codec(p.k, p.n)
         symbols = self.constellation.map(enc(bits, rv).reshape(-1))
@@ -182,10 +185,10 @@ class PayloadReceiver:
         packed = np.packbits(result.bits, axis=1)
         for row, i in enumerate(waiting):
             block = packed[row].tobytes()
-            self._latest[i] = block[:-CRC_BYTES]
-            if result.ok[row] and check_crc(block):
+            self._latest[i] = block[: -self.coder.crc_bytes]
+            if result.ok[row] and check_crc(block, self.coder.crc):
                 self.block_ok[i] = True
-                self._blocks[i] = block[:-CRC_BYTES]
+                self._blocks[i] = block[: -self.coder.crc_bytes]
         if not self.block_ok.all():
             return None
         return b"".join(b for b in self._blocks if b is not None)[: self.plan.n_bytes]

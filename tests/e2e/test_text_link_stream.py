@@ -63,7 +63,7 @@ async def _talk(relay: str, token: str) -> tuple[list[pb.Feedback], pb.ChannelSt
     the feedback and the emulator's statistics at the end."""
     link = TextLink()
     (first, first_sb), (second, second_sb) = _bursts(link)
-    # twenty data symbols short of a sentence: fingerprint (56) + 8·T + difference can never fit
+    # twenty data symbols short of a sentence: fingerprint (64) + 8·T + difference can never fit
     malformed = burst_to_proto(dataclasses.replace(second, seq=99, iq=PILOTS.insert(second_sb.symbols[:-20])))
     outgoing: asyncio.Queue[pb.Uplink | None] = asyncio.Queue()
     for m in (

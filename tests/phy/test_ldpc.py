@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from m3e.phy.channels import awgn, snr_db_to_no
-from m3e.phy.crc import attach_crc, check_crc, crc24
+from m3e.phy.crc import attach_crc, check_crc, crc
 from m3e.phy.harq import HarqProcess, redundancy_version
 from m3e.phy.ldpc import LdpcDecoder, LdpcEncoder, make_code
 from m3e.phy.modulation import Constellation
@@ -181,7 +181,7 @@ def test_crc_matches_sionna_and_catches_corruption(rng: np.random.Generator) -> 
     from sionna.phy.fec.crc import CRCEncoder
 
     data = rng.integers(0, 256, 300, dtype=np.uint8).tobytes()
-    for kind in ("crc24a", "crc24b"):
+    for kind in ("crc24a", "crc24b", "crc16"):
         bits = np.unpackbits(np.frombuffer(data, np.uint8)).astype(np.float32)
         ref = CRCEncoder(kind.upper())(torch.tensor(bits[None]))[0].numpy().astype(np.uint8)
         assert np.packbits(ref).tobytes() == attach_crc(data, kind)
@@ -197,7 +197,7 @@ def test_crc_matches_sionna_and_catches_corruption(rng: np.random.Generator) -> 
             bad[i] ^= int(rng.integers(1, 256))
         assert not check_crc(bytes(bad))
     with pytest.raises(ValueError, match="unknown CRC"):
-        crc24(b"x", "crc16")
+        crc(b"x", "crc7")
 
 
 def _harq_bler(mode: str, attempts: int, snr: float, rng: np.random.Generator) -> float:
