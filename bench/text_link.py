@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.detector_only:
         result = json.loads(args.out.read_text())
-        result["detector"] = detector_quality(detector_samples(result["sentences"][:200]))
+        result["detector"] = detector_quality(detector_samples(result["sentences"]))
         args.out.write_text(json.dumps(result, indent=2))
         print(f"detector: {result['detector']}")
         return 0
@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             }
             for s, e in zip(ISSUE_EXAMPLES, res["last"], strict=True)
         ]
-    # the receiver's ξ̂ (fitted on the calibration sentences) judged on the evaluation ones
-    detector = detector_quality(detector_samples(natural[:200]))  # also --detector-only
+    # the receiver's ξ̂ (fitted on the calibration sentences) judged on all the evaluation ones:
+    # on 200 (until 2026-12-04) the recall of ~600 damaged sentences varied by ±0.01
+    detector = detector_quality(detector_samples(natural))  # also --detector-only
     result = {
         "code_rate": 0.75,
         "sentences": natural,

@@ -30,8 +30,8 @@
   (eq 9). Calibrated on natural held-out sentences.
 
 Shapes: token states (B, T, 384); symbols (B, T, k) complex64; logits (B, T, 30522).
-One sentence on air (``SentenceBurst``): T·k + 64 semantic and check symbols, then the
-difference's QPSK symbols, before pilots; a retransmission: the Huffman-coded sentence's
+One sentence on air (``SentenceBurst``): T·k + 64 semantic and check symbols with the
+difference's QPSK symbols spread evenly among them (``difference_positions``), before pilots; a retransmission: the Huffman-coded sentence's
 LDPC 1/3 QPSK symbols at its redundancy version, before pilots.
 """
 
@@ -226,7 +226,10 @@ class TextLink:
             semantic = np.empty(t * self.k + CHECK_SYMBOLS, np.complex64)
             semantic[check_at] = fingerprint(pooled[b])
             semantic[~_mask(semantic.shape[0], check_at)] = interleave(x[b : b + 1, :t])[0].numpy()
-            symbols = np.concatenate([semantic, self.difference_coder.encode(payload)]).astype(np.complex64)
+            difference = self.difference_coder.encode(payload)
+            symbols = np.empty(semantic.shape[0] + difference.shape[0], np.complex64)
+            at = difference_positions(semantic.shape[0], difference.shape[0])
+            symbols[at], symbols[~_mask(symbols.shape[0], at)] = difference, semantic
             bursts.append(SentenceBurst(symbols, t, len(payload), self.sentence_code.encode(sentence)))
         return bursts
 
@@ -311,6 +314,14 @@ def check_positions(n_tokens: int, symbols_per_token: int) -> npt.NDArray[np.int
     return np.floor((np.arange(CHECK_SYMBOLS) + 0.5) * n / CHECK_SYMBOLS).astype(np.intp)
 
 
+def difference_positions(n_semantic: int, n_difference: int) -> npt.NDArray[np.intp]:
+    """Where the text difference's symbols sit in a burst of n_semantic + n_difference: evenly
+    spread over the whole burst, so that its code sees every fade the sentence does (appended,
+    it saw one or two, and one deep fade lost it)."""
+    n = n_semantic + n_difference
+    return np.floor((np.arange(n_difference) + 0.5) * n / max(n_difference, 1)).astype(np.intp)
+
+
 def _mask(n: int, where: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
     m = np.zeros(n, bool)
     m[where] = True
@@ -390,7 +401,9 @@ class SentenceReceiver:
         self.n_tokens = n_tokens
         link, k = self.link, self.link.k
         n_semantic = n_tokens * k + CHECK_SYMBOLS
-        self.n_symbols = n_semantic + link.difference_coder.n_symbols(difference_bytes)
+        n_difference = link.difference_coder.n_symbols(difference_bytes)
+        self.n_symbols = n_semantic + n_difference
+        self._difference_at = _mask(self.n_symbols, difference_positions(n_semantic, n_difference))
         self.check_at = check_positions(n_tokens, k)
         self._data = ~_mask(n_semantic, self.check_at)
         self._num = np.zeros(n_semantic, np.complex128)
@@ -409,12 +422,12 @@ class SentenceReceiver:
         if self.latest is not None and self.latest.exact:  # a retransmission got there first
             return self.latest
         h, noise = np.broadcast_to(h, y.shape), np.broadcast_to(noise, y.shape)
-        n = self._num.shape[0]
-        self._num += np.conj(h[:n]) * y[:n] / noise[:n]
-        self._gain += np.abs(h[:n]) ** 2 / noise[:n]
+        d, s = self._difference_at, ~self._difference_at
+        self._num += np.conj(h[s]) * y[s] / noise[s]
+        self._gain += np.abs(h[s]) ** 2 / noise[s]
         self.transmissions += 1
         if self.difference is None:
-            payload = self._difference_rx.receive(y[n:], noise[n:], h[n:])
+            payload = self._difference_rx.receive(y[d], noise[d], h[d])
             if payload is not None:
                 try:
                     self.difference = TextDifference.from_bytes(payload)
