@@ -31,8 +31,9 @@
 
 Shapes: token states (B, T, 384); symbols (B, T, k) complex64; logits (B, T, 30522).
 One sentence on air (``SentenceBurst``): T·k + 64 semantic and check symbols with the
-difference's QPSK symbols spread evenly among them (``difference_positions``), before pilots; a retransmission: the Huffman-coded sentence's
-LDPC 1/3 QPSK symbols at its redundancy version, before pilots.
+difference's QPSK symbols spread evenly among them (``difference_positions``), before pilots;
+a retransmission: the Huffman-coded sentence's LDPC 1/3 QPSK symbols at its redundancy version,
+before pilots.
 """
 
 from __future__ import annotations
