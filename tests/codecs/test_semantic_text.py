@@ -8,6 +8,7 @@ from m3e.codecs.semantic_text import (
     SemanticTextCodec,
     TextLink,
     TextLinkConfig,
+    difference_positions,
     fingerprint,
     fingerprint_xi,
     mmse_combine,
@@ -160,6 +161,19 @@ def test_burst_layout_and_malformed_length(link: TextLink) -> None:
             link.tokens_in_burst(bad, size)
     with pytest.raises(ValueError, match="symbols for a"):
         link.receiver(burst.n_tokens, burst.difference_bytes).receive(burst.symbols[:-1], 1.0, 0.1)
+
+
+def test_the_difference_is_spread_over_the_whole_burst(link: TextLink) -> None:
+    n_semantic, n_difference = 14 * link.k + CHECK_SYMBOLS, 80
+    at = difference_positions(n_semantic, n_difference)
+    assert len(set(at.tolist())) == n_difference and 0 <= at.min() and at.max() < n_semantic + n_difference
+    # every 64-symbol fade of the burst holds about its share of the difference, never all of it
+    share = [np.sum((at >= s) & (at < s + 64)) for s in range(0, n_semantic + n_difference - 64, 64)]
+    assert max(share) <= 64 * n_difference / (n_semantic + n_difference) + 1
+    # and the receiver finds it there: a clean burst decodes exactly
+    (burst,) = link.encode_bursts(["Anna flies to Oslo on the 5th of May."])
+    rx = link.receiver(burst.n_tokens, burst.difference_bytes)
+    assert rx.receive(burst.symbols, 1.0, 1e-4).exact and rx.difference is not None
 
 
 def test_training_channel_statistics() -> None:

@@ -28,6 +28,18 @@ def test_harq_recovers_payload_over_rayleigh(rng: np.random.Generator) -> None:
     assert payload in results
 
 
+def test_crc16_blocks_are_smaller_and_round_trip(rng: np.random.Generator) -> None:
+    short, usual = TransportCoder("qpsk", 0.5, crc="crc16"), TransportCoder("qpsk", 0.5)
+    assert usual.n_symbols(8) - short.n_symbols(8) == 8  # one CRC byte fewer: 8 bits at 1 bit a symbol
+    payload = rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
+    out = BlockFadingChannel("awgn", seed=2)(short.encode(payload), 10.0)
+    assert short.receiver(8).receive(out.y, out.no) == payload
+    garbled = BlockFadingChannel("awgn", seed=2)(short.encode(payload), -20.0)
+    assert short.receiver(8).receive(garbled.y, garbled.no) is None
+    with pytest.raises(ValueError, match="unknown CRC"):
+        TransportCoder("qpsk", 0.5, crc="crc7")
+
+
 def test_plan_and_wrong_symbol_count() -> None:
     coder = TransportCoder("64qam", 0.5)
     plan = coder.plan(2500)
