@@ -23,7 +23,7 @@ from m3e.phy.harq import HarqProcess
 from m3e.phy.ldpc import K_MAX, LdpcDecoder, LdpcEncoder
 from m3e.phy.modulation import Constellation, DemapMethod
 
-MAX_BLOCK_BYTES = K_MAX // 8 - crc_bytes()  # with the default CRC-24B
+MAX_BLOCK_BYTES = K_MAX // 8 - crc_bytes()  # with the default CRC-24B (``TransportCoder.max_block_bytes``)
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class TransportCoder:
         self.demap_method = demap
         self.pilots = pilots
         self.crc, self.crc_bytes = crc, crc_bytes(crc)
+        self.max_block_bytes = K_MAX // 8 - self.crc_bytes
         # LDPC codes per block size (k, n), the least recently used dropped beyond MAX_CODES:
         # video payloads come in many sizes, and an unbounded cache (a method cache kept every
         # coder ever made alive, too) grew an evaluation worker to 12 GB
@@ -89,7 +90,7 @@ class TransportCoder:
     def plan(self, n_bytes: int) -> BlockPlan:
         if n_bytes < 0:
             raise ValueError(f"payload length must be >= 0, got {n_bytes}")
-        n_blocks = max(1, -(-n_bytes // (K_MAX // 8 - self.crc_bytes)))
+        n_blocks = max(1, -(-n_bytes // self.max_block_bytes))
         block_bytes = -(-n_bytes // n_blocks)
         k = 8 * (block_bytes + self.crc_bytes)
         q = self.constellation.q
@@ -185,10 +186,10 @@ class PayloadReceiver:
         packed = np.packbits(result.bits, axis=1)
         for row, i in enumerate(waiting):
             block = packed[row].tobytes()
-            self._latest[i] = block[: -self.coder.crc_bytes]
+            self._latest[i] = data = block[: -self.coder.crc_bytes]
             if result.ok[row] and check_crc(block, self.coder.crc):
                 self.block_ok[i] = True
-                self._blocks[i] = block[: -self.coder.crc_bytes]
+                self._blocks[i] = data
         if not self.block_ok.all():
             return None
         return b"".join(b for b in self._blocks if b is not None)[: self.plan.n_bytes]
