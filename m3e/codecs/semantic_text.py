@@ -24,13 +24,13 @@
   buffer gains new parity with every copy and the sentence arrives exactly once it decodes.
 - ξ̂ without the original (``SentenceReceiver``): 1 when the check matches; otherwise a logistic
   fit of the decoder's confidence, the channel's quality as received (mean log(1 + SNR)) and a
-  fingerprint of the sentence embedding B(s): its projection on 128 fixed random orthonormal
-  directions, sent *analog* as 64 complex symbols spread over the semantic symbols. The
+  fingerprint of the sentence embedding B(s): its projection on 144 fixed random orthonormal
+  directions, sent *analog* as 72 complex symbols spread over the semantic symbols. The
   receiver projects the embedding of its own decode the same way; their cosine estimates ξ
   (eq 9). Calibrated on natural held-out sentences.
 
 Shapes: token states (B, T, 384); symbols (B, T, k) complex64; logits (B, T, 30522).
-One sentence on air (``SentenceBurst``): T·k + 64 semantic and check symbols with the
+One sentence on air (``SentenceBurst``): T·k + 72 semantic and check symbols with the
 difference's QPSK symbols spread evenly among them (``difference_positions``), before pilots;
 a retransmission: the Huffman-coded sentence's LDPC 1/3 QPSK symbols at its redundancy version,
 before pilots.
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 
 WEIGHTS = Path(__file__).parent / "weights" / "semantic_text.pt"
 DETECTOR = WEIGHTS.with_name("semantic_text_detector.json")
-CHECK_SYMBOLS = 64  # the fingerprint: 128 real projections of B(s), two a complex symbol
+CHECK_SYMBOLS = 72  # the fingerprint: 144 real projections of B(s), two a complex symbol
 MAX_SENTENCE_BYTES = 1024  # a retransmission's header claims at most this (48 tokens need ~250)
 LIST_POSITIONS = 6  # list decoding: second-best tokens tried at this many least certain positions
 # the fingerprint's fixed random orthonormal directions, the same at both ends
@@ -271,7 +271,7 @@ def sentence_rv(attempt: int) -> int:
 
 @dataclass(frozen=True)
 class SentenceBurst:
-    """One sentence on air: (T·k + 64 + difference,) complex64 symbols before pilots, T WordPiece
+    """One sentence on air: (T·k + 72 + difference,) complex64 symbols before pilots, T WordPiece
     tokens, and the size of its text difference in bytes (which the burst header carries)."""
 
     symbols: npt.NDArray[np.complex64]
@@ -281,12 +281,12 @@ class SentenceBurst:
 
 
 def fingerprint(embedding: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:
-    """(384,) sentence embedding B(s) -> (64,) complex64 of unit average power: its projection
-    on 128 fixed random orthonormal directions, two a symbol. The cosine of two sentences'
+    """(384,) sentence embedding B(s) -> (72,) complex64 of unit average power: its projection
+    on 144 fixed random orthonormal directions, two a symbol. The cosine of two sentences'
     projections estimates their ξ (eq 9); with 64 projections its error was 0.06 (standard
     deviation near ξ = 0.6 on natural sentences), with their 64 sign bits (SimHash, the link's
     fingerprint until 2026-12-04) 0.09. Channel noise adds more at low SNR, which is why the
-    fingerprint has 64 symbols and not 32 (docs/text_link.md)."""
+    fingerprint has 72 symbols and not 32 (docs/text_link.md)."""
     p = embedding @ _PROJECTION
     z = p[0::2] + 1j * p[1::2]
     return (z * np.sqrt(CHECK_SYMBOLS) / max(float(np.linalg.norm(p)), 1e-9)).astype(np.complex64)
@@ -297,8 +297,8 @@ def fingerprint_xi(
     snr: npt.NDArray[np.floating],
     mine: npt.NDArray[np.complexfloating],
 ) -> float:
-    """ξ estimated from the received fingerprint (64,) (equalised, ``snr`` its per-symbol SNR
-    after combining) and the fingerprint of the receiver's own decode (64,): their cosine, each
+    """ξ estimated from the received fingerprint (72,) (equalised, ``snr`` its per-symbol SNR
+    after combining) and the fingerprint of the receiver's own decode (72,): their cosine, each
     symbol weighted by its reliability snr / (1 + snr) so that one lost in a fade barely counts.
     Both have unit average power, so the weighted correlation needs no noisy norm of the
     received one. In [−1, 1]."""
@@ -309,7 +309,7 @@ def fingerprint_xi(
 
 
 def check_positions(n_tokens: int, symbols_per_token: int) -> npt.NDArray[np.intp]:
-    """Where the 64 fingerprint symbols sit among the T·k + 64: evenly spread, so one deep fade
+    """Where the 72 fingerprint symbols sit among the T·k + 72: evenly spread, so one deep fade
     cannot take them all."""
     n = n_tokens * symbols_per_token + CHECK_SYMBOLS
     return np.floor((np.arange(CHECK_SYMBOLS) + 0.5) * n / CHECK_SYMBOLS).astype(np.intp)
@@ -414,7 +414,7 @@ class SentenceReceiver:
     def receive(
         self, y: npt.NDArray[np.complex64], h: npt.ArrayLike, noise: npt.ArrayLike
     ) -> SentenceEstimate:
-        """The first transmission. y, h, noise: (T·k + 64 + difference,) data symbols, channel
+        """The first transmission. y, h, noise: (T·k + 72 + difference,) data symbols, channel
         estimate, noise (+ error)."""
         if self.n_tokens is None:
             raise ValueError("start() the receiver with the sentence's size first")
