@@ -66,10 +66,9 @@ DETECTOR = WEIGHTS.with_name("semantic_text_detector.json")
 CHECK_SYMBOLS = 72  # the fingerprint: 144 real projections of B(s), two a complex symbol
 MAX_SENTENCE_BYTES = 1024  # a retransmission's header claims at most this (48 tokens need ~250)
 LIST_POSITIONS = 6  # list decoding: second-best tokens tried at this many least certain positions
-# the fingerprint's fixed random orthonormal directions, the same at both ends
-_PROJECTION = np.linalg.qr(np.random.default_rng(2026).standard_normal((384, 2 * CHECK_SYMBOLS)))[0].astype(
-    np.float32
-)
+# the fingerprint's fixed random orthonormal directions (384, 144), the same at both ends
+_gaussian = np.random.default_rng(2026).standard_normal((384, 2 * CHECK_SYMBOLS))
+FINGERPRINT_PROJECTION = np.linalg.qr(_gaussian)[0].astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -280,16 +279,20 @@ class SentenceBurst:
     sentence: bytes  # the exact sentence, Huffman-coded: what retransmissions carry (``again``)
 
 
-def fingerprint(embedding: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:
-    """(384,) sentence embedding B(s) -> (72,) complex64 of unit average power: its projection
-    on 144 fixed random orthonormal directions, two a symbol. The cosine of two sentences'
-    projections estimates their ξ (eq 9); with 64 projections its error was 0.06 (standard
-    deviation near ξ = 0.6 on natural sentences), with their 64 sign bits (SimHash, the link's
-    fingerprint until 2026-12-04) 0.09. Channel noise adds more at low SNR, which is why the
-    fingerprint has 72 symbols and not 32 (docs/text_link.md)."""
-    p = embedding @ _PROJECTION
-    z = p[0::2] + 1j * p[1::2]
-    return (z * np.sqrt(CHECK_SYMBOLS) / max(float(np.linalg.norm(p)), 1e-9)).astype(np.complex64)
+def fingerprint(
+    embedding: npt.NDArray[np.float32], projection: npt.NDArray[np.float32] = FINGERPRINT_PROJECTION
+) -> npt.NDArray[np.complex64]:
+    """(..., 384) sentence embeddings B(s) -> (..., 72) complex64 of unit average power: their
+    projections on 144 fixed random orthonormal directions (``projection``, (384, 144)), two a
+    symbol. The cosine of two sentences' projections estimates their ξ (eq 9); with 64
+    projections its error was 0.06 (standard deviation near ξ = 0.6 on natural sentences), with
+    their 64 sign bits (SimHash, the link's fingerprint until 2026-12-04) 0.09. Channel noise
+    adds more at low SNR, which is why the fingerprint has 72 symbols and not 32
+    (docs/text_link.md, ``bench.fingerprint_study``)."""
+    p = embedding @ projection
+    z = p[..., 0::2] + 1j * p[..., 1::2]
+    norm = np.maximum(np.linalg.norm(p, axis=-1, keepdims=True), 1e-9)
+    return (z * np.sqrt(z.shape[-1]) / norm).astype(np.complex64)
 
 
 def fingerprint_xi(
