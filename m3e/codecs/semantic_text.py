@@ -222,14 +222,12 @@ class TextLink:
             true_ids = ids[b, :t].tolist()
             diff = TextDifference.between(sentence, true_ids, clean[b, :t].tolist(), self.text(true_ids))
             payload = diff.to_bytes()
-            check_at = check_positions(t, self.k)
-            semantic = np.empty(t * self.k + CHECK_SYMBOLS, np.complex64)
-            semantic[check_at] = fingerprint(pooled[b])
-            semantic[~_mask(semantic.shape[0], check_at)] = interleave(x[b : b + 1, :t])[0].numpy()
             difference = self.difference_coder.encode(payload)
-            symbols = np.empty(semantic.shape[0] + difference.shape[0], np.complex64)
-            at = difference_positions(semantic.shape[0], difference.shape[0])
-            symbols[at], symbols[~_mask(symbols.shape[0], at)] = difference, semantic
+            at_difference, at_check = burst_layout(t, self.k, difference.shape[0])
+            symbols = np.empty(at_difference.shape[0], np.complex64)
+            symbols[at_difference] = difference
+            symbols[at_check] = fingerprint(pooled[b])
+            symbols[~at_difference & ~at_check] = interleave(x[b : b + 1, :t])[0].numpy()
             bursts.append(SentenceBurst(symbols, t, len(payload), self.sentence_code.encode(sentence)))
         return bursts
 
@@ -326,6 +324,19 @@ def difference_positions(n_semantic: int, n_difference: int) -> npt.NDArray[np.i
     return np.floor((np.arange(n_difference) + 0.5) * n / max(n_difference, 1)).astype(np.intp)
 
 
+def burst_layout(
+    n_tokens: int, symbols_per_token: int, n_difference: int
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Where a first transmission's symbols sit, as (n,) masks over its T·k + 72 + n_difference
+    symbols: the text difference's (``difference_positions``) and the fingerprint's
+    (``check_positions`` among the rest); the semantic symbols fill what is left, in order."""
+    n_semantic = n_tokens * symbols_per_token + CHECK_SYMBOLS
+    at_difference = _mask(n_semantic + n_difference, difference_positions(n_semantic, n_difference))
+    at_check = np.zeros_like(at_difference)
+    at_check[np.flatnonzero(~at_difference)[check_positions(n_tokens, symbols_per_token)]] = True
+    return at_difference, at_check
+
+
 def _mask(n: int, where: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
     m = np.zeros(n, bool)
     m[where] = True
@@ -405,9 +416,8 @@ class SentenceReceiver:
         self.n_tokens = n_tokens
         link, k = self.link, self.link.k
         n_semantic = n_tokens * k + CHECK_SYMBOLS
-        n_difference = link.difference_coder.n_symbols(difference_bytes)
-        self.n_symbols = n_semantic + n_difference
-        self._difference_at = _mask(self.n_symbols, difference_positions(n_semantic, n_difference))
+        self._difference_at = burst_layout(n_tokens, k, link.difference_coder.n_symbols(difference_bytes))[0]
+        self.n_symbols = self._difference_at.shape[0]
         self.check_at = check_positions(n_tokens, k)
         self._data = ~_mask(n_semantic, self.check_at)
         self._num = np.zeros(n_semantic, np.complex128)

@@ -6,10 +6,9 @@ from m3e.codecs.semantic_text import (
     CHECK_SYMBOLS,
     DETECTOR_FEATURES,
     SemanticTextCodec,
-    SentenceBurst,
     TextLink,
     TextLinkConfig,
-    check_positions,
+    burst_layout,
     difference_positions,
     fingerprint,
     fingerprint_xi,
@@ -107,19 +106,6 @@ def test_receiver_estimate_tracks_damage(link: TextLink) -> None:
         )
 
 
-def _semantic_data_at(burst: SentenceBurst, k: int) -> np.ndarray:
-    """(n,) bool: where a burst's semantic symbols sit (not its fingerprint, not its difference)."""
-    n_semantic = burst.n_tokens * k + CHECK_SYMBOLS
-    n = burst.symbols.shape[0]
-    semantic = np.ones(n, bool)
-    semantic[difference_positions(n_semantic, n - n_semantic)] = False
-    data = np.ones(n_semantic, bool)
-    data[check_positions(burst.n_tokens, k)] = False
-    out = np.zeros(n, bool)
-    out[np.flatnonzero(semantic)[data]] = True
-    return out
-
-
 def test_xi_hat_flags_a_deliberately_wrong_decode(link: TextLink) -> None:
     """The semantic symbols of one sentence under the fingerprint of another of the same length
     (its difference lost): the decode is fluent and wrong, and the receiver must not trust it."""
@@ -128,10 +114,13 @@ def test_xi_hat_flags_a_deliberately_wrong_decode(link: TextLink) -> None:
     others = [s for s in held_out_sentences(200, seed=7) if xi([a], [s])[0] < 0.3]
     bursts = link.encode_bursts(others)
     burst_b = next(o for o in bursts if o.n_tokens == burst_a.n_tokens)
+    (diff_a, check_a), (diff_b, check_b) = (
+        burst_layout(o.n_tokens, link.k, o.symbols.shape[0] - o.n_tokens * link.k - CHECK_SYMBOLS)
+        for o in (burst_a, burst_b)
+    )
     forged = burst_a.symbols.copy()
-    forged[_semantic_data_at(burst_a, link.k)] = burst_b.symbols[_semantic_data_at(burst_b, link.k)]
-    n_semantic = burst_a.n_tokens * link.k + CHECK_SYMBOLS
-    forged[difference_positions(n_semantic, forged.shape[0] - n_semantic)] = 0  # erased
+    forged[~diff_a & ~check_a] = burst_b.symbols[~diff_b & ~check_b]
+    forged[diff_a] = 0  # the difference erased
     estimate = link.receiver(burst_a.n_tokens, burst_a.difference_bytes).receive(forged, 1.0, 1e-3)
     assert not estimate.exact and xi([a], [estimate.text])[0] < 0.6
     assert estimate.xi_hat < 0.6
