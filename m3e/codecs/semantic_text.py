@@ -15,8 +15,8 @@
   sentence, which is what lets the text difference name a token by its position.
 - Text difference (``m3e.codecs.text_difference``): the sender decodes its own clean symbols and
   sends, as CRC + LDPC + QPSK, the tokens that decode wrong, the casing and spacing, and a 24-bit
-  check of the exact sentence. The receiver applies it, and while the check fails it tries its
-  second-best token at its least certain positions (list decoding with the check as judge).
+  check of the exact sentence. The receiver applies it, and while the check fails it tries
+  other likely tokens, cheapest swaps first (list decoding with the check as judge).
 - A retransmission (HARQ IR): the semantic symbols already said what they can, so a copy of
   them adds little at low SNR (a 0 dB Rayleigh sentence reached ξ 0.67 after three). A
   retransmission instead carries the exact sentence digitally: Huffman-coded (the baseline's
@@ -40,9 +40,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import heapq
 import itertools
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,7 +67,9 @@ WEIGHTS = Path(__file__).parent / "weights" / "semantic_text.pt"
 DETECTOR = WEIGHTS.with_name("semantic_text_detector.json")
 CHECK_SYMBOLS = 72  # the fingerprint: 144 real projections of B(s), two a complex symbol
 MAX_SENTENCE_BYTES = 1024  # a retransmission's header claims at most this (48 tokens need ~250)
-LIST_POSITIONS = 6  # list decoding: second-best tokens tried at this many least certain positions
+# list decoding: at most this many candidate decodes from each position's 4 most likely tokens
+# (a 2⁻²⁴ false match each; docs/text_link.md)
+LIST_SIZE, LIST_ALTERNATIVES = 8192, 4
 # the fingerprint's fixed random orthonormal directions (384, 144), the same at both ends
 _gaussian = np.random.default_rng(2026).standard_normal((384, 2 * CHECK_SYMBOLS))
 FINGERPRINT_PROJECTION = np.linalg.qr(_gaussian)[0].astype(np.float32)
@@ -492,24 +496,49 @@ class SentenceReceiver:
     def _decode(self, logp: torch.Tensor) -> tuple[str, float, bool]:
         """(T, V) log-probabilities -> (text, mean log-probability of the chosen tokens, exact).
         With the difference: its corrections, then list decoding judged by its sentence check."""
-        top = logp.topk(2, -1)
-        best, second = top.indices[:, 0].tolist(), top.indices[:, 1].tolist()
+        top = logp.topk(LIST_ALTERNATIVES, -1)
+        best = top.indices[:, 0].tolist()
         confidence = float(top.values[:, 0].mean())
         diff = self.difference
         if diff is None:
             return self.link.text(best), confidence, False
         fixed = {p: tok for p, tok in diff.corrections if p < len(best)}
         best = [fixed.get(i, tok) for i, tok in enumerate(best)]
-        margin = (top.values[:, 0] - top.values[:, 1]).tolist()
-        doubtful = sorted((i for i in range(len(best)) if i not in fixed), key=lambda i: margin[i])
-        doubtful = doubtful[:LIST_POSITIONS]
-        for n_swaps in range(len(doubtful) + 1):
-            for swap in itertools.combinations(doubtful, n_swaps):
-                ids = [second[i] if i in swap else tok for i, tok in enumerate(best)]
-                text = diff.apply_text(self.link.text(ids))
-                if sentence_check(text) == diff.check:
-                    return text, confidence, True
+        values, tokens = top.values.tolist(), top.indices.tolist()
+        swaps = sorted(
+            (values[i][0] - values[i][r], i, tokens[i][r])
+            for i in range(len(best))
+            if i not in fixed
+            for r in range(1, LIST_ALTERNATIVES)
+        )
+        for chosen in itertools.islice(cheapest_swaps(swaps), LIST_SIZE):
+            ids = list(best)
+            for _, i, tok in chosen:
+                ids[i] = tok
+            text = diff.apply_text(self.link.text(ids))
+            if sentence_check(text) == diff.check:
+                return text, confidence, True
         return diff.apply_text(self.link.text(best)), confidence, False
+
+
+def cheapest_swaps(swaps: list[tuple[float, int, int]]) -> Iterator[tuple[tuple[float, int, int], ...]]:
+    """Sets of token swaps in increasing total cost, at most one per position, the empty set
+    first. ``swaps``: (cost ≥ 0, position, token) sorted by cost, cost = the log-probability
+    lost against the position's best token. Each heap entry is a set of swap indices; its two
+    successors move the last index on by one or add the next, so every set of indices is
+    reached exactly once and in order (the usual k-best-subset-sums walk)."""
+    yield ()
+    heap: list[tuple[float, tuple[int, ...]]] = [(swaps[0][0], (0,))] if swaps else []
+    while heap:
+        cost, chosen = heapq.heappop(heap)
+        last = chosen[-1]
+        if last + 1 < len(swaps):
+            step = swaps[last + 1][0]
+            heapq.heappush(heap, (cost + step, (*chosen, last + 1)))
+            heapq.heappush(heap, (cost - swaps[last][0] + step, (*chosen[:-1], last + 1)))
+        positions = {swaps[i][1] for i in chosen}
+        if len(positions) == len(chosen):
+            yield tuple(swaps[i] for i in chosen)
 
 
 @functools.cache

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from m3e.codecs.semantic_text import (
     TextLink,
     TextLinkConfig,
     burst_layout,
+    cheapest_swaps,
     difference_positions,
     fingerprint,
     fingerprint_xi,
@@ -38,6 +41,25 @@ def test_maximum_ratio_combining() -> None:
     no = torch.tensor([[[0.1]]])
     y, snr = mmse_combine([h1 * x, h2 * x], [h1, h2], no)
     assert torch.allclose(y, x) and snr.item() == pytest.approx((0.25 + 4) / 0.1)
+
+
+def test_cheapest_swaps_lists_every_set_once_in_cost_order() -> None:
+    rng = np.random.default_rng(1)
+    swaps = sorted(
+        (float(c), int(p), t)
+        for t, (c, p) in enumerate(zip(rng.exponential(size=7), rng.integers(0, 4, 7), strict=True))
+    )
+    listed = list(cheapest_swaps(swaps))
+    costs = [sum(c for c, _, _ in s) for s in listed]
+    assert listed[0] == () and costs == sorted(costs)
+    expected = {
+        s
+        for n in range(len(swaps) + 1)
+        for s in itertools.combinations(swaps, n)
+        if len({p for _, p, _ in s}) == n
+    }  # brute force: every set with at most one swap per position
+    assert len(listed) == len(set(listed)) and set(listed) == expected
+    assert list(cheapest_swaps([])) == [()]
 
 
 @pytest.fixture(scope="module")
