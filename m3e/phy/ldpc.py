@@ -27,6 +27,8 @@ import numpy.typing as npt
 from m3e.phy import _ldpc  # type: ignore[attr-defined]
 
 K_MAX = 8448
+K_MAX_BG2 = 3840  # base graph 2's largest code block (TS 38.212 §5.2.2, K_cb)
+BG2_ANY_RATE_K = 3824  # up to this many bits base graph 2 is selected at any rate <= 0.67
 _LIFTING_SETS = (
     (2, 4, 8, 16, 32, 64, 128, 256),
     (3, 6, 12, 24, 48, 96, 192, 384),
@@ -56,7 +58,7 @@ def base_graph(bg: int, i_ls: int) -> npt.NDArray[np.int16]:
 
 def select_base_graph(k: int, rate: float) -> int:
     """Base graph for k information bits at code rate ``rate`` (TS 38.212 §7.2.2)."""
-    if k <= 292 or (k <= 3824 and rate <= 0.67) or rate <= 0.25:
+    if k <= 292 or (k <= BG2_ANY_RATE_K and rate <= 0.67) or rate <= 0.25:
         return 2
     return 1
 
@@ -114,8 +116,8 @@ def make_code(k: int, n: int, bg: int | None = None) -> LdpcCode:
         raise ValueError(
             f"code rate k/n = {k}/{n} = {rate:.3f} is outside [{min_rate:.3f}, 0.95] for base graph {bg}"
         )
-    if bg == 2 and k > 3840:
-        raise ValueError(f"base graph 2 supports k <= 3840, got {k}")
+    if bg == 2 and k > K_MAX_BG2:
+        raise ValueError(f"base graph 2 supports k <= {K_MAX_BG2}, got {k}")
     if bg == 1:
         kb_select = 22
     else:

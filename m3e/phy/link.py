@@ -20,10 +20,12 @@ import numpy.typing as npt
 from m3e.phy.crc import attach_crc, check_crc, crc_bytes
 from m3e.phy.estimation import PilotLayout, estimate_channel
 from m3e.phy.harq import HarqProcess
-from m3e.phy.ldpc import K_MAX, LdpcDecoder, LdpcEncoder
+from m3e.phy.ldpc import BG2_ANY_RATE_K, K_MAX, LdpcDecoder, LdpcEncoder
 from m3e.phy.modulation import Constellation, DemapMethod
 
 MAX_BLOCK_BYTES = K_MAX // 8 - crc_bytes()  # with the default CRC-24B (``TransportCoder.max_block_bytes``)
+# the smallest a code block gets (rates below 1/3): what bounds the number of blocks in a payload
+SMALLEST_BLOCK_BYTES = BG2_ANY_RATE_K // 8 - crc_bytes()
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ class TransportCoder:
         self.demap_method = demap
         self.pilots = pilots
         self.crc, self.crc_bytes = crc, crc_bytes(crc)
-        self.max_block_bytes = K_MAX // 8 - self.crc_bytes
+        # below base graph 1's mother rate 1/3 only base graph 2 (mother rate 1/5) codes:
+        # blocks small enough that 38.212 selects it at any rate
+        self.max_block_bytes = (K_MAX if rate >= 1 / 3 else BG2_ANY_RATE_K) // 8 - self.crc_bytes
         # LDPC codes per block size (k, n), the least recently used dropped beyond MAX_CODES:
         # video payloads come in many sizes, and an unbounded cache (a method cache kept every
         # coder ever made alive, too) grew an evaluation worker to 12 GB

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from m3e.phy.link import MAX_BLOCK_BYTES
+from m3e.phy.link import SMALLEST_BLOCK_BYTES
 from m3e.wire import link_pb2 as pb
 from m3e.wire.messages import (
     Burst,
@@ -28,7 +28,7 @@ from m3e.wire.messages import (
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 MAX_SYMBOLS = 3_000_000  # 12 MB on the wire: a 1 MB intra frame at QPSK rate 1/3 fits
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
-MAX_BLOCKS = -(-MAX_PAYLOAD_BYTES // MAX_BLOCK_BYTES)  # code blocks of the largest payload
+MAX_BLOCKS = -(-MAX_PAYLOAD_BYTES // SMALLEST_BLOCK_BYTES)  # code blocks of the largest payload
 GRPC_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

@@ -14,6 +14,19 @@ def test_payload_roundtrip_at_high_snr(n_bytes: int, rng: np.random.Generator) -
     assert coder.receiver(n_bytes).receive(out.y, out.no) == payload
 
 
+@pytest.mark.parametrize("rate", [0.2, 0.25, 0.3, 1 / 3])
+def test_rates_below_a_third_code_large_payloads_with_base_graph_2(rate: float, rng: np.random.Generator) -> None:
+    """Base graph 1's mother code is rate 1/3: below it every block must be small enough for
+    base graph 2 (a 13.7 kB payload at rate 0.25 failed with 'k <= 3840')."""
+    coder = TransportCoder("qpsk", rate)
+    payload = rng.integers(0, 256, 13_700, dtype=np.uint8).tobytes()
+    plan = coder.plan(len(payload))
+    assert plan.k <= 3824 if rate < 1 / 3 else plan.k > 3824
+    assert plan.k / plan.n <= rate + 1e-3
+    out = BlockFadingChannel("awgn", seed=4)(coder.encode(payload), 10.0)
+    assert coder.receiver(len(payload)).receive(out.y, out.no) == payload
+
+
 def test_harq_recovers_payload_over_rayleigh(rng: np.random.Generator) -> None:
     coder = TransportCoder("qpsk", 0.75)
     payload = rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
