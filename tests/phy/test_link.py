@@ -15,7 +15,7 @@ def test_payload_roundtrip_at_high_snr(n_bytes: int, rng: np.random.Generator) -
 
 
 @pytest.mark.parametrize("rate", [0.2, 0.25, 0.3, 1 / 3])
-def test_rates_below_a_third_code_large_payloads_with_base_graph_2(rate: float, rng: np.random.Generator) -> None:
+def test_rates_below_a_third_use_base_graph_2_blocks(rate: float, rng: np.random.Generator) -> None:
     """Base graph 1's mother code is rate 1/3: below it every block must be small enough for
     base graph 2 (a 13.7 kB payload at rate 0.25 failed with 'k <= 3840')."""
     coder = TransportCoder("qpsk", rate)
