@@ -55,9 +55,10 @@ class PilotLayout:
         out = np.empty(groups * self.spacing, dtype=np.complex64)
         framed = out.reshape(groups, self.spacing)  # one row per pilot group
         framed[:, : self.n_pilots] = 1.0
-        padded = np.zeros(groups * self.data_per_group, dtype=np.complex64)
-        padded[: d.shape[0]] = d
-        framed[:, self.n_pilots :] = padded.reshape(groups, self.data_per_group)
+        g, full = self.data_per_group, d.shape[0] // self.data_per_group
+        framed[:full, self.n_pilots :] = d[: full * g].reshape(full, g)
+        if full < groups:  # the short last group (what lies past n_tx is cut off)
+            framed[full, self.n_pilots : self.n_pilots + d.shape[0] - full * g] = d[full * g :]
         return out[:n_tx]
 
     def split(self, y: npt.ArrayLike) -> tuple[npt.NDArray[np.complex64], npt.NDArray[np.complex64]]:

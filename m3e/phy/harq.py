@@ -54,4 +54,5 @@ class HarqProcess:
         blocks already decoded need no second pass. The result has one row per decoded block."""
         self.decoder.encoder.accumulate(self.buffer, llr, rv, carried)
         self.transmissions += 1
-        return self.decoder.decode_buffer(self.buffer if decode is None else self.buffer[decode])
+        every = decode is None or np.array_equal(decode, np.arange(self.buffer.shape[0]))
+        return self.decoder.decode_buffer(self.buffer if every else self.buffer[decode])
