@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -105,8 +106,13 @@ class Mp4Recorder:
             self._queue.task_done()
 
     def _write_video(self, rgb: npt.NDArray[np.uint8], index: int | None) -> None:
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        frame = frame.reformat(self._video.width, self._video.height, "yuv420p")
+        w, h = self._video.width, self._video.height
+        if rgb.shape[:2] == (h, w) and w % 2 == 0 and h % 2 == 0:
+            # OpenCV's BT.601 conversion: within one level of swscale's, 17x faster (0.09 vs
+            # 1.5 ms at 720x480), and it ran on every frame the receiver played
+            frame = av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+        else:
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(w, h, "yuv420p")
         frame.pts = self.frames if index is None else index
         for p in self._video.encode(frame):
             self._out.mux(p)
