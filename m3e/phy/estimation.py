@@ -109,7 +109,8 @@ def estimate_channel(
     if method == "ls":
         shrink, err = 1.0, ls_var
     else:
-        shrink, err = channel_power / (channel_power + ls_var), channel_power * ls_var / (channel_power + ls_var)
+        shrink = channel_power / (channel_power + ls_var)
+        err = shrink * ls_var
     n_data = n_tx - -(-n_tx // layout.spacing) * layout.n_pilots
     data, h = np.empty(n_data, np.complex64), np.empty(n_data, np.complex64)
     _estimate_groups(y, layout.spacing, layout.n_pilots, np.float32(shrink), data, h)
