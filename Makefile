@@ -33,7 +33,8 @@ bench: $(STAMP)
 	$(PY) -m bench.phy
 	$(PY) -m bench.ldpc_stall
 	$(PY) -m bench.stream
-	$(PY) -m bench.stream --snr 0 --modulation qpsk --code-rate 0.34 --symbol-rate 0 --out results/stream_0db.json
+	$(PY) -m bench.stream --snr 0 --modulation qpsk --code-rate 0.25 --pilot-count 16 --symbol-rate 0 --out results/stream_0db.json
+	$(PY) -m bench.stream --snr 0 --modulation qpsk --code-rate 0.34 --symbol-rate 0 --out results/stream_0db_rate034.json
 	$(PY) -m bench.semantics
 	$(PY) -m bench.text_link
 	$(PY) -m bench.difference

@@ -2,8 +2,13 @@
 Rayleigh fading, and what a viewer would feel.
 
     python -m bench.stream [--seconds 20] [--snr 20] [--symbol-rate 2e6] [--out results/stream.json]
-    python -m bench.stream --snr 0 --modulation qpsk --code-rate 0.34 --symbol-rate 0 \
-        --out results/stream_0db.json     # the cliff: can the receiver's decoding keep up?
+    python -m bench.stream --snr 0 --modulation qpsk --code-rate 0.25 --pilot-count 16 \
+        --symbol-rate 0 --out results/stream_0db.json   # the cliff: can the receiver keep up?
+
+At the cliff the link is configured for it: rate 1/4 (base graph 2) with 16 pilots per 256
+symbols needs 2.3 symbols a bit where rate 0.34 with the default 4 pilots needs 3.0 (the
+channel estimate from 4 pilots at 0 dB loses most first transmissions; docs/phy.md).
+``--no-record``: the receiver plays without writing the MP4.
 
 Measures at the receiver: achieved fps, glass-to-glass latency (source capture to
 play-out, same clock) p50/p95 and whether it grows (backlog), and per process CPU and
@@ -81,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--crf", type=int, default=28)
     p.add_argument("--modulation", default="16qam")
     p.add_argument("--code-rate", type=float, default=0.75)
+    p.add_argument("--pilot-count", type=int, default=4, help="pilots per 256 symbols")
     p.add_argument("--out", type=Path, default=Path("results/stream.json"))
+    p.add_argument("--no-record", action="store_true", help="the receiver records no MP4 (play-out only)")
     args = p.parse_args(argv)
 
     codec = codec_cores(args.crf)
@@ -96,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(rx_port),
                 "--once",
                 "--no-viewer",
-                "--out",
-                str(tmp / "rx.mp4"),
+                *(["--no-record"] if args.no_record else ["--out", str(tmp / "rx.mp4")]),
                 "--stats-json",
                 str(tmp / "rx.json"),
             ],
@@ -142,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.modulation,
                 "--code-rate",
                 str(args.code_rate),
+                "--pilot-count",
+                str(args.pilot_count),
                 "--stats-json",
                 str(tmp / "tx.json"),
             ],
@@ -187,10 +195,12 @@ def main(argv: list[str] | None = None) -> int:
             "crf": args.crf,
             "modulation": args.modulation,
             "code_rate": args.code_rate,
+            "pilots_per_256": args.pilot_count,
             "snr_db": args.snr,
             "fading": args.fading,
             "symbol_rate": args.symbol_rate,
             "cores": os.cpu_count(),
+            "recorder": not args.no_record,
         },
         "sender_wall_s": wall,  # from its start (imports, models) to its end
         "codec_cores": codec,  # source coding alone, measured before the stream
