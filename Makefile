@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-fast bench lint clean
 
-$(STAMP): pyproject.toml m3e/phy/_ldpc.c
+$(STAMP): pyproject.toml m3e/phy/_ldpc.c m3e/phy/_noise.c
 	python3 -m venv $(VENV)
 	# CPU torch first, from this machine's local wheel; anything later that asks for
 	# torch is then already satisfied (otherwise pip fetches a CUDA build).
