@@ -1,11 +1,11 @@
 """Physical layer: symbols, not meaning (imports no codec or semantics).
 
-modulation (Gray QAM, LLR demapping) · channels (eq 6–7) · estimation (pilots,
+modulation (Gray QAM, LLR demapping) · channels (eq 6–7; noise from a SIMD kernel) · estimation (pilots,
 LS/LMMSE, ZF/MMSE) · crc · ldpc (5G NR) · harq · link (bytes <-> symbols) ·
 analog (learned symbols, torch) · theory (closed-form BER, capacity).
 """
 
-from m3e.phy.channels import BlockFadingChannel, ChannelOutput, awgn, snr_db_to_no
+from m3e.phy.channels import BlockFadingChannel, ChannelOutput, NormalSource, awgn, snr_db_to_no
 from m3e.phy.crc import attach_crc, check_crc, crc
 from m3e.phy.estimation import PilotLayout, equalize, estimate_channel
 from m3e.phy.harq import HarqProcess, redundancy_version
@@ -21,6 +21,7 @@ __all__ = [
     "HarqProcess",
     "LdpcDecoder",
     "LdpcEncoder",
+    "NormalSource",
     "PayloadReceiver",
     "PilotLayout",
     "TransportCoder",
