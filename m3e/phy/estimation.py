@@ -62,12 +62,17 @@ class PilotLayout:
             framed[full, self.n_pilots : self.n_pilots + d.shape[0] - full * g] = d[full * g :]
         return out[:n_tx]
 
+    def check_received(self, n_tx: int) -> None:
+        """ValueError when n_tx received symbols cannot be this layout (a last group of pilots
+        only)."""
+        if n_tx % self.spacing and n_tx % self.spacing <= self.n_pilots:
+            raise ValueError(f"{n_tx} symbols do not fit the pilot layout {self}")
+
     def split(self, y: npt.ArrayLike) -> tuple[npt.NDArray[np.complex64], npt.NDArray[np.complex64]]:
         """Received (n_tx,) -> (pilots (groups, n_pilots), data (n_data,))."""
         y = np.asarray(y, dtype=np.complex64)
         n_tx = y.shape[0]
-        if n_tx % self.spacing and n_tx % self.spacing <= self.n_pilots:
-            raise ValueError(f"{n_tx} symbols do not fit the pilot layout {self}")
+        self.check_received(n_tx)
         groups = -(-n_tx // self.spacing)
         framed = np.zeros(groups * self.spacing, dtype=np.complex64)
         framed[:n_tx] = y
@@ -103,8 +108,7 @@ def estimate_channel(
         raise ValueError(f"noise variance must be finite and > 0, got {no!r}")
     y = np.ascontiguousarray(y, dtype=np.complex64)
     n_tx = y.shape[0]
-    if n_tx % layout.spacing and n_tx % layout.spacing <= layout.n_pilots:
-        raise ValueError(f"{n_tx} symbols do not fit the pilot layout {layout}")
+    layout.check_received(n_tx)
     ls_var = no / layout.n_pilots
     if method == "ls":
         shrink, err = 1.0, ls_var
