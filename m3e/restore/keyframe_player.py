@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from m3e.codecs.m3e_keyframe import KeyframeMessage, KeyframeReceiver
 from m3e.codecs.prediction import Image, Prediction, estimate_motion
-from m3e.restore.interpolation import IDENTITY, MotionTrack, Warp, frames_between, warp
+from m3e.restore.interpolation import IDENTITY, MotionTrack, MovingPicture, Warp, frames_between
 from m3e.restore.smoothing import PositionSmoother
 
 MAX_ANCHORS, MAX_SAMPLES = 64, 1024  # keyframes waiting with motion, motion samples per keyframe
@@ -177,12 +177,10 @@ class LowLatencyPlayer:
         first = self._last[0] + 1 if self._last else frame
         if latency is not None and latency > LATE_MS:
             first = frame  # behind: the frames between are held, not warped (fewer, never later)
-        out = [
-            PlayedPicture(f, warp(memory.image, track(f))[0], None)
-            for f in range(max(first, since + 1), frame)
-        ]
+        moving = MovingPicture(memory.image)
+        out = [PlayedPicture(f, moving.at(track(f)), None) for f in range(max(first, since + 1), frame)]
         self._last = (out[-1].index, out[-1].rgb) if out else self._last
-        return out + self._play(frame, warp(memory.image, m)[0], latency)
+        return out + self._play(frame, moving.at(m), latency)
 
     def hold(self, now: float) -> list[PlayedPicture]:
         """The frames up to wall-clock ``now`` whose capture was ``HOLD_AFTER_S`` ago and that

@@ -1,10 +1,11 @@
+import cv2
 import numpy as np
 import pytest
 
 from m3e.codecs.prediction import estimate_motion
 from m3e.eval.video_quality import all_frame_scores
 from m3e.media.offline import picture, view
-from m3e.restore.interpolation import IDENTITY, Interpolator, MotionTrack, frames_between
+from m3e.restore.interpolation import IDENTITY, Interpolator, MotionTrack, frames_between, kept_rect, warp
 
 
 def test_eq10_halfway_shows_the_motion_halfway() -> None:
@@ -50,3 +51,36 @@ def test_frames_between_follow_the_camera_without_a_smeared_border() -> None:
     assert scores["edge_error_ratio"] < 1.5  # the entering border comes from the next keyframe
     cut = frames_between(frames[0], None, MotionTrack(0, samples), 1, 11)  # no next keyframe
     assert all_frame_scores(frames[1:12], cut)["ssim_all_frames"] > held["ssim_all_frames"]
+
+
+def _similarity(rng: np.random.Generator) -> np.ndarray:
+    angle, scale = rng.normal(0, 0.05), 1 + rng.normal(0, 0.05)
+    c, s = scale * np.cos(angle), scale * np.sin(angle)
+    return np.array([[c, -s, rng.normal(0, 20)], [s, c, rng.normal(0, 20)]], np.float32)
+
+
+def test_kept_rectangle_lies_inside_the_moved_picture() -> None:
+    w, h = 160, 120
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        m = _similarity(rng)
+        mask = cv2.warpAffine(np.ones((h, w), np.float32), m, (w, h), borderMode=cv2.BORDER_CONSTANT)
+        top, bottom, left, right = kept_rect(m, w, h)
+        assert (mask[top:bottom, left:right] == 1).all()
+        # and it is most of what is inside: the bands outside it are the softened border
+        assert (bottom - top) * (right - left) >= 0.8 * (mask == 1).sum() - 4 * (w + h)
+    assert kept_rect(np.array([[-1, 0, w - 1], [0, 1, 0]], np.float32), w, h) == (0, 0, 0, 0)  # a mirror
+
+
+def test_moving_picture_softens_only_what_came_from_outside() -> None:
+    image = view(picture("astronaut"), 0.0, "pan", (320, 240))
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        m = _similarity(rng)
+        sharp = cv2.warpAffine(image, m, (320, 240), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        moved, inside = warp(image, m)
+        assert np.array_equal(moved[inside == 1], sharp[inside == 1])
+        outside = inside == 0
+        if outside.sum() > 500:  # a blurred border: far less detail than the mirrored copy
+            detail = [np.abs(cv2.Laplacian(x, cv2.CV_32F))[outside].mean() for x in (moved, sharp)]
+            assert detail[0] < 0.5 * detail[1]
