@@ -22,6 +22,8 @@ from m3e.restore.interpolation import IDENTITY, MotionTrack, MovingPicture, Warp
 from m3e.restore.smoothing import PositionSmoother
 
 MAX_ANCHORS, MAX_SAMPLES = 64, 1024  # keyframes waiting with motion, motion samples per keyframe
+MAX_AHEAD = 300  # frames moved ahead of the next keyframe at most (10 s at 30 fps; 1 MB each at 720x480)
+MOVE_PER_SAMPLE = 6  # frames moved ahead per motion sample received (twice the pace samples come at)
 LATE_MS = 150.0  # low latency: a motion sample this late plays its own frame only
 HOLD_AFTER_S = 0.2  # low latency: a frame nothing moved this long after its capture holds the picture
 
@@ -48,6 +50,13 @@ class KeyframePlayer:
         self._next = 0
         self._last: tuple[int, Image] | None = None
         self._motion: dict[int, dict[int, Warp]] = {}  # keyframe frame -> {frame: warp from it}
+        # The frames after the last keyframe, moved along its motion a few at each motion burst
+        # (as if the next keyframe were of another scene): a keyframe's sentence comes after
+        # its scene's motion (it holds what was heard until the next keyframe), so by the next
+        # keyframe they are moved and it does not wait behind seconds of frames rendered at
+        # once. If it is of the same scene they are interpolated instead (the work is lost).
+        self._ahead: list[Image] = []
+        self._moving: MovingPicture | None = None  # the last keyframe, to move
 
     def text(self, index: int, text: str, pts: float, capture_time: float) -> None:
         self._texts.setdefault(index, (text, pts, capture_time))
@@ -66,6 +75,26 @@ class KeyframePlayer:
         samples = self._motion.setdefault(anchor, {})
         if len(samples) < MAX_SAMPLES and len(self._motion) <= MAX_ANCHORS:  # memory is bounded
             samples[frame] = prediction.warp
+        self._move_ahead(MOVE_PER_SAMPLE)
+
+    def _move_ahead(self, most: int) -> None:
+        """Up to ``most`` more of the last keyframe's frames, up to its newest motion sample,
+        moved (``_ahead``)."""
+        samples = self._motion.get(self._last[0]) if self._last is not None else None
+        if self._last is None or self._moving is None or not samples:
+            return
+        start = self._last[0]
+        first = start + 1 + len(self._ahead)
+        last = min(max(samples), start + MAX_AHEAD, first + most - 1)
+        track = MotionTrack(start, samples)
+        self._ahead += [self._moving.at(track(f)) for f in range(first, last + 1)]
+
+    def _moved(self, track: MotionTrack, first: int, last: int) -> list[Image]:
+        """Frames ``first``..``last`` after the last keyframe, moved along ``track`` (those
+        moved ahead already, and the rest)."""
+        ahead = self._ahead[: last - first + 1]
+        assert self._last is not None and first == self._last[0] + 1
+        return ahead + frames_between(self._last[1], None, track, first + len(ahead), last)
 
     def flush(self, end_s: float = 0.0) -> list[PlayedPicture]:
         """At the end of the stream: what can still be played (a keyframe whose video burst
@@ -83,10 +112,9 @@ class KeyframePlayer:
                 self._videos.pop(index)
                 self._next += 1
         if self._last is not None:
-            last_frame, image = self._last
+            last_frame = self._last[0]
             track = MotionTrack(last_frame, self._motion.pop(last_frame, {}))
-            end = round(end_s * self.fps)
-            moved = frames_between(image, None, track, last_frame + 1, end)
+            moved = self._moved(track, last_frame + 1, round(end_s * self.fps))
             out += [PlayedPicture(last_frame + 1 + i, rgb, None) for i, rgb in enumerate(moved)]
         return out
 
@@ -109,16 +137,17 @@ class KeyframePlayer:
         if self._last is not None and frame > self._last[0] + 1:
             last_frame, last_image = self._last
             track = MotionTrack(last_frame, self._motion.pop(last_frame, {}))
-            one_scene = same_scene(last_image, image)
-            a_to_b = estimate_motion(last_image, image) if one_scene else None
-            between = frames_between(
-                last_image, image if one_scene else None, track, last_frame + 1, frame - 1, a_to_b
-            )
+            if same_scene(last_image, image):
+                a_to_b = estimate_motion(last_image, image)
+                between = frames_between(last_image, image, track, last_frame + 1, frame - 1, a_to_b)
+            else:
+                between = self._moved(track, last_frame + 1, frame - 1)
             out += [PlayedPicture(last_frame + 1 + i, rgb, None) for i, rgb in enumerate(between)]
         if self._last is None or frame > self._last[0]:
             latency = (time.time() - captured) * 1000 if captured else None
             out.append(PlayedPicture(frame, image, latency))
             self._last = (frame, image)
+            self._moving, self._ahead = MovingPicture(image), []
             self._motion = {k: v for k, v in self._motion.items() if k >= frame}
         return out
 

@@ -89,3 +89,38 @@ def test_motion_samples_move_the_keyframe_until_the_next_one() -> None:
     assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(between))  # it moves
     err_moved = np.abs(played[9].rgb.astype(int) - pan[9]).mean()
     assert err_moved < np.abs(played[0].rgb.astype(int) - pan[9]).mean()  # towards where the camera went
+
+
+def test_frames_are_moved_as_motion_comes_and_play_the_same() -> None:
+    """Frames after a played keyframe are moved a few at each motion burst that comes (its own
+    samples, or the next scene's), not all at the next keyframe, and play the same."""
+    from m3e.codecs.prediction import Prediction, estimate_motion
+
+    pan = [view(picture("astronaut"), p / 20, "pan", SIZE) for p in range(10)]
+    cat = view(picture("chelsea"), 0.0, "pan", SIZE)
+    samples = [Prediction(0, estimate_motion(pan[0], pan[f])).to_bytes() for f in (3, 6, 9)]
+    runs = []
+    for order in ("at the next keyframe", "as its samples come", "as the next scene's come"):
+        live = order == "as its samples come"
+        player, sender = _player_and_sender()
+        keyframes = [(pan[0], "a person", 0.0), (cat, "a cat", 1.0)]
+        payloads = [sender.encode(image, text, 3000)[0].payload() for image, text, _ in keyframes]
+        if not live:
+            for f, sample in zip((3, 6, 9), samples, strict=True):
+                player.motion(sample, f / 10)
+        player.text(0, "a person", 0.0, 0.0)
+        player.video(0, payloads[0])
+        played = player.ready()
+        if live:
+            for f, sample in zip((3, 6, 9), samples, strict=True):
+                player.motion(sample, f / 10)
+            assert len(player._ahead) == 9  # moved already: frames 1..9
+        elif order == "as the next scene's come":
+            player.motion(Prediction(10, estimate_motion(cat, cat)).to_bytes(), 1.1)
+            assert len(player._ahead) == 6
+        player.text(1, "a cat", 1.0, 0.0)
+        player.video(1, payloads[1])
+        runs.append(played + player.ready())
+    for run in runs[1:]:
+        assert [p.index for p in run] == [p.index for p in runs[0]] == list(range(11))
+        assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(run, runs[0], strict=True))
