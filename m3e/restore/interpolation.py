@@ -4,7 +4,7 @@ Two parts:
 
 - **Global motion** (``MotionTrack``): the sender describes every examined frame by a
   similarity warp from its scene's keyframe (12 bytes, 10 a second); the receiver interpolates
-  the warp's parameters to every frame and moves the keyframe along it (``warp``). Border
+  the warp's parameters to every frame and moves the keyframe along it (``MovingPicture``). Border
   pixels the warp brings in from outside the picture are mirrored from inside it (a plain
   edge replication smears a stretched band along the border) and marked invalid, so that
   where the next keyframe covers them it is used instead.
@@ -62,6 +62,7 @@ class MovingPicture:
             to_small = _to_small(self.small, w, h)
             m_small = compose(to_small, compose(m, invert(to_small)))  # the warp in the small picture
             sh, sw = self.small.shape[:2]
+            # BORDER_REFLECT repeats the edge block: at full size the mirror shows the last pixels
             small = cv2.warpAffine(self.small, m_small, (sw, sh), flags=flags, borderMode=cv2.BORDER_REFLECT)
             _soften_bands(moved, np.asarray(small, np.uint8), bands)
         return moved

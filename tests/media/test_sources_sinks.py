@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from m3e.media.sinks import Mp4Recorder, SoundCard
+from m3e.media.sinks import JpegEncoder, Mp4Recorder, SoundCard
 from m3e.media.sources import AudioItem, MediaSource, SourceConfig, SourceError, VideoItem
 
 
@@ -186,3 +186,18 @@ def test_a_damaged_stretch_mid_file_is_skipped_not_fatal(
     assert audio[-1].pts >= seconds - 0.5
     skipped = [r for r in caplog.records if "skipped a damaged" in r.getMessage()]
     assert 1 <= len(skipped) <= 2 and all("\n" not in r.getMessage() for r in skipped)  # a line per stream
+
+
+def test_jpeg_frames_decode_to_the_picture_in_its_colours() -> None:
+    import cv2
+
+    from m3e.media.offline import picture, view
+
+    rgb = view(picture("astronaut"), 0.0, "pan", (320, 240))
+    jpeg = JpegEncoder().encode(rgb)
+    back = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert jpeg[:2] == b"\xff\xd8" and back.shape == rgb.shape
+    mse = np.mean((back.astype(float) - rgb) ** 2)
+    assert 10 * np.log10(255**2 / mse) > 28  # red stays red: channels in the right order
+    swapped = np.mean((back[..., ::-1].astype(float) - rgb) ** 2)
+    assert swapped > 4 * mse
