@@ -92,7 +92,7 @@ class KeyframePlayer:
     def _moved(self, track: MotionTrack, first: int, last: int) -> list[Image]:
         """Frames ``first``..``last`` after the last keyframe, moved along ``track`` (those
         moved ahead already, and the rest)."""
-        ahead = self._ahead[: last - first + 1]
+        ahead = self._ahead[: max(0, last - first + 1)]
         assert self._last is not None and first == self._last[0] + 1
         return ahead + frames_between(self._last[1], None, track, first + len(ahead), last)
 

@@ -124,3 +124,16 @@ def test_frames_are_moved_as_motion_comes_and_play_the_same() -> None:
     for run in runs[1:]:
         assert [p.index for p in run] == [p.index for p in runs[0]] == list(range(11))
         assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(run, runs[0], strict=True))
+
+
+def test_a_stream_ending_before_its_last_keyframe_adds_no_frames() -> None:
+    from m3e.codecs.prediction import Prediction, estimate_motion
+
+    player, sender = _player_and_sender()
+    pan = [view(picture("astronaut"), p / 20, "pan", SIZE) for p in range(4)]
+    player.text(0, "a person", 0.5, 0.0)  # at frame 5
+    player.video(0, sender.encode(pan[0], "a person", 3000)[0].payload())
+    assert [p.index for p in player.ready()] == [5]
+    for f in (1, 2, 3):  # frames 6, 7, 8 moved ahead
+        player.motion(Prediction(5, estimate_motion(pan[0], pan[f])).to_bytes(), (5 + f) / 10)
+    assert [p.index for p in player.flush(end_s=0.3)] == []  # an end time before it (a clock step)
