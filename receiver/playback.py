@@ -98,7 +98,8 @@ class Playback:
         stats.frames_frozen = self.frozen
         if self.played:
             since_first = time.time() - self.played[0][0]
-            recent = sum(t >= time.monotonic() - FPS_WINDOW_S for t in self._play_times)
+            since = time.monotonic() - FPS_WINDOW_S
+            recent = sum(t >= since for t in self._play_times)
             stats.fps = recent / max(0.5, min(FPS_WINDOW_S, since_first))
         if self._latencies:
             stats.latency_ms_p50 = float(np.percentile(self._latencies, 50))
