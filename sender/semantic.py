@@ -42,6 +42,7 @@ class SemanticWorker:
         emit: Callable[[KeyframeSemantics], None],
     ) -> None:
         self.extractor = SemanticExtractor()
+        self.extractor.load()  # here, before the sender's clock starts: not at the first keyframe
         # a keyframe at least as often as the audio a keyframe's text can carry, so no speech
         # falls between two texts on a scene that never cuts (a talking head)
         self.selector = KeyframeSelector(max_interval_s=self.extractor.max_audio_s)

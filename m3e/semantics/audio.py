@@ -353,3 +353,11 @@ class AudioRecognizer:
 
     def transcript(self, audio: npt.NDArray[np.float32]) -> str:
         return transcribe(audio, self.asr)
+
+    def load(self) -> None:
+        """Load the models now and run them once (they load at the first interval otherwise,
+        which then takes seconds more)."""
+        noise = np.random.default_rng(0).normal(0, 0.1, SAMPLE_RATE).astype(np.float32)
+        self.event_probabilities(noise)
+        if self.transcribe:
+            self.transcript(noise)

@@ -80,6 +80,13 @@ class SemanticExtractor:
         self._pending: list[_Pending] = []
         self.frame_test_ms: list[float] = []
 
+    def load(self) -> None:
+        """Load the recognisers' models now, before the first keyframe needs them."""
+        if self.use_image:
+            self.image.load()
+        if self.use_audio:
+            self.audio.load()
+
     # ---- input
     @property
     def _audio_end(self) -> float:

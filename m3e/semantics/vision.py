@@ -66,6 +66,13 @@ class ImageRecognizer:
         self.top_k = top_k
         self.min_confidence = min_confidence
 
+    def load(self) -> None:
+        """Load the models now and run them once (they load at the first frame otherwise,
+        which then takes a second more)."""
+        picture = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        self.class_probabilities(picture)
+        self.faces(picture)
+
     def class_probabilities(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """(H, W, 3) uint8 -> (1000,) ImageNet probabilities (224² input, (x-127)/128)."""
         import torch
