@@ -55,9 +55,12 @@ class MovingPicture:
 
     def at(self, m: Warp) -> Image:
         h, w = self.image.shape[:2]
+        return self._at(m, _band_masks(m, w, h))
+
+    def _at(self, m: Warp, bands: list[Band]) -> Image:
+        h, w = self.image.shape[:2]
         flags, border = cv2.INTER_LINEAR, cv2.BORDER_REFLECT101
         moved = np.asarray(cv2.warpAffine(self.image, m, (w, h), flags=flags, borderMode=border), np.uint8)
-        bands = _band_masks(m, w, h)
         if bands:
             to_small = _to_small(self.small, w, h)
             m_small = compose(to_small, compose(m, invert(to_small)))  # the warp in the small picture
@@ -72,10 +75,11 @@ def warp(image: Image, m: Warp) -> tuple[Image, Mask]:
     """``image`` moved by ``m`` (``MovingPicture.at``) and the mask of pixels that came from
     inside the picture."""
     h, w = image.shape[:2]
+    bands = _band_masks(m, w, h)
     inside = np.ones((h, w), np.float32)
-    for rows, cols, band in _band_masks(m, w, h):
+    for rows, cols, band in bands:
         inside[rows, cols] = band
-    return MovingPicture(image).at(m), inside
+    return MovingPicture(image)._at(m, bands), inside
 
 
 Rect = tuple[int, int, int, int]  # rows [top, bottom) × columns [left, right)
