@@ -42,6 +42,7 @@ from bench.cpu_hog import one_core_busy
 from m3e.eval.real_clips import source_video
 from m3e.eval.stamps import draw_stamp
 from m3e.eval.testset import speech_audio
+from m3e.eval.video_quality import luma, moving_fraction
 from m3e.media.sources import MediaSource, SourceConfig, VideoItem
 
 CLIPS = {"a": "talking-head", "b": "bikes"}
@@ -192,6 +193,7 @@ def direction(
         "latency_frames_matched": int(latency.size),
         "kbps": rx["payload_bytes"] * 8 / args.seconds / 1000 if rx else None,
         "keyframe_ssim": keyframe_ssim(rx, recording, arrivals, clip),
+        **motion(recording, clip),
         "texts_received": sum(_said(s, heard) for s in sentences),
         "texts_spoken": len(sentences),
         "texts_shown": len(page["texts"].get(receiver, [])),  # the last few, as the page lists them
@@ -242,6 +244,21 @@ def keyframe_ssim(
                 )
                 scores.append(structural_similarity(shown, source.to_ndarray(format="rgb24"), channel_axis=2))
     return float(np.mean(scores)) if scores else None
+
+
+def motion(recording: Path, clip: list[np.ndarray]) -> dict[str, float | None]:
+    """How much of the received video moves (each frame's mean luma change from the one before,
+    ``m3e.eval.video_quality``), after the warm-up, against the fed clip's: a video held on its
+    pictures has a high frame rate and moves not at all."""
+    if not recording.exists():
+        return {"moving_fraction": None, "source_moving_fraction": None}
+    with av.open(str(recording)) as c:
+        frames = (f for f in c.decode(video=0) if (f.time or 0.0) >= WARMUP_S)
+        played = [luma(np.asarray(f.to_ndarray(format="rgb24"), np.uint8)) for f in frames]
+    return {
+        "moving_fraction": moving_fraction(played) if len(played) > 1 else None,
+        "source_moving_fraction": moving_fraction([luma(f) for f in clip]),
+    }
 
 
 def _said(sentence: str, texts: list[str]) -> bool:

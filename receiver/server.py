@@ -28,7 +28,7 @@ from receiver.viewer import Viewer
 
 log = logging.getLogger("m3e.receiver")
 
-PLAY_OUT_HZ = 30.0  # how often due frames are looked for between bursts
+PLAY_OUT_HZ = 60.0  # how often due frames are looked for between bursts (twice the frame rate)
 
 
 class ReceiverService(rpc.LinkServicer):
@@ -230,8 +230,12 @@ class ReceiverService(rpc.LinkServicer):
         at its frame rate), on the decode worker like the bursts. Other schemes play as their
         bursts come (a frame per burst) and leave the worker to them."""
         loop = asyncio.get_running_loop()
+        period, tick = 1 / PLAY_OUT_HZ, loop.time()
         while True:
-            await asyncio.sleep(1 / PLAY_OUT_HZ)
+            # on a steady clock, not a sleep after each tick's work: ticks that drift past the
+            # frame period play two frames at once, and the viewer shows only the newer
+            tick = max(tick + period, loop.time() - period)
+            await asyncio.sleep(tick - loop.time())
             live = [s for sid, s in self.sessions.items() if s.header.low_latency and sid in self.workers]
             await asyncio.gather(*(loop.run_in_executor(self._worker(s), s.tick) for s in live))
 

@@ -2,7 +2,8 @@
 
 A WebSocket carries binary messages tagged by their first byte (``V`` + JPEG frame,
 ``A`` + little-endian int16 PCM, ``T`` + little-endian float64 and int64: the capture time,
-wall clock (NaN when unknown), and the stream's frame number of the frame that follows) and
+wall clock (NaN when unknown), and the stream's frame number of the frame that follows, ``R``:
+the frame that follows shows the picture sent before it, as a held picture does) and
 JSON text messages with the statistics; ``/mjpeg`` is the fallback for clients without
 WebSocket. The SNR control goes to the emulator's ``Control`` service when the receiver knows
 its address; it takes only same-origin JSON POSTs that carry the control token (the page
@@ -73,7 +74,7 @@ class Viewer:
         self.service: SessionSource | None = None
         self._lock = threading.Lock()
         self._jpeg = b""
-        self._jpeg_index = -1  # the frame self._jpeg shows
+        self._jpeg_rgb: npt.NDArray[np.uint8] | None = None  # the picture self._jpeg shows
         self._rgb: npt.NDArray[np.uint8] | None = None  # the newest frame, encoded when sent
         self._frame_index = -1
         self._captured = float("nan")  # wall-clock capture time of the newest frame's source
@@ -101,12 +102,13 @@ class Viewer:
         self._wake()
 
     def _newest(self) -> tuple[bytes, int, float]:
-        """The newest frame as JPEG (encoded here, once per frame sent: frames played faster
-        than a page takes them are never encoded), its index and capture time."""
+        """The newest frame as JPEG (encoded here, once per picture sent: frames played faster
+        than a page takes them are never encoded, and a picture held over frames, as M3E holds
+        its pictures between motion, once), its index and capture time."""
         with self._lock:
             rgb, index, captured = self._rgb, self._frame_index, self._captured
-            if rgb is not None and index != self._jpeg_index:
-                self._jpeg, self._jpeg_index = self._encoder.encode(rgb), index
+            if rgb is not None and rgb is not self._jpeg_rgb:
+                self._jpeg, self._jpeg_rgb = self._encoder.encode(rgb), rgb
             return self._jpeg, index, captured
 
     def on_audio(self, samples: npt.NDArray[np.int16]) -> None:
@@ -193,22 +195,24 @@ class Viewer:
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         """Each new frame as soon as it is played (only the newest: a client that is slower
-        than the play-out skips frames), the audio, and the statistics twice a second."""
+        than the play-out skips frames; ``R`` for one that holds the picture before it), the
+        audio, and the statistics twice a second."""
         ws = web.WebSocketResponse(heartbeat=10, max_msg_size=4096)
         await ws.prepare(request)
         self._clients += 1
         news = asyncio.Event()
         self._waiting.add(news)
         closed = asyncio.create_task(_until_closed(ws))
-        sent_index, last_stats = -2, 0.0
+        sent_index, sent_jpeg, last_stats = -2, b"", 0.0
         try:
             while not ws.closed and not closed.done():
                 news.clear()
                 jpeg, index, captured = self._newest()
                 if index != sent_index and jpeg:
                     await ws.send_bytes(b"T" + struct.pack("<dq", captured, index))
-                    await ws.send_bytes(b"V" + jpeg)
-                    sent_index = index
+                    # a held picture: the page has it (nothing to send, decode or draw)
+                    await ws.send_bytes(b"R" if jpeg is sent_jpeg else b"V" + jpeg)
+                    sent_index, sent_jpeg = index, jpeg
                 while self._audio:
                     await ws.send_bytes(b"A" + self._audio.popleft())
                 if time.monotonic() - last_stats > 0.5:

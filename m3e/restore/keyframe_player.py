@@ -193,7 +193,8 @@ class LowLatencyPlayer:
         frame = round(pts * self.fps)
         self._tick(frame, capture_time)
         if self._last is not None and frame <= self._last[0]:
-            return []  # late: its frame has been played
+            self._late(prediction.reference, frame, prediction.warp, memory.image)
+            return []
         if self._track is None or self._track[0] != prediction.reference:
             self._smoother.reset()  # a picture we did not start the track from
             start = self._last[0] if self._last else frame - 1
@@ -210,6 +211,21 @@ class LowLatencyPlayer:
         out = [PlayedPicture(f, moving.at(track(f)), None) for f in range(max(first, since + 1), frame)]
         self._last = (out[-1].index, out[-1].rgb) if out else self._last
         return out + self._play(frame, moving.at(m), latency)
+
+    def _late(self, reference: int, frame: int, warp: Warp, image: Image) -> None:
+        """A motion sample whose frame has been played (held): the frames from the next on show
+        the picture where it says, a little late, rather than stand still until a sample comes in
+        time. On a busy machine most samples come after ``HOLD_AFTER_S``; dropping them made
+        the video a slideshow of its pictures. One older than the last applied, or of another
+        picture than the one shown, says nothing new."""
+        if self._last is None or self._track is None:
+            return
+        if reference != self._track[0] or frame <= self._track[1]:
+            return
+        _, since, _ = self._track
+        m = self._smoother(warp, (frame - since) / self.fps)
+        self._track = (reference, frame, m)
+        self._last = (self._last[0], MovingPicture(image).at(m))
 
     def hold(self, now: float) -> list[PlayedPicture]:
         """The frames up to wall-clock ``now`` whose capture was ``HOLD_AFTER_S`` ago and that

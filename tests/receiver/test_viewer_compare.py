@@ -110,3 +110,33 @@ async def test_viewer_steers_only_for_its_own_page_with_the_token() -> None:
     finally:
         await viewer.stop()
         await server.stop(None)
+
+
+async def test_viewer_sends_a_held_picture_once() -> None:
+    """Frames that hold the picture before them (M3E between motion) go as ``R``: the page has
+    the picture, and nothing is encoded, sent or decoded again; a new picture goes as JPEG."""
+    import asyncio
+
+    import numpy as np
+
+    from m3e.schemes.base import PlayedFrame
+
+    viewer = Viewer("127.0.0.1", 0)
+    held = np.full((48, 64, 3), 90, np.uint8)
+    await viewer.start()
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(f"http://127.0.0.1:{viewer.port}/ws") as ws,
+        ):
+            tags = []
+            for index, rgb in enumerate((held, held, held, held.copy())):
+                viewer.on_frame(PlayedFrame(index, rgb, False, None))
+                while True:
+                    msg = await asyncio.wait_for(ws.receive(), 5)
+                    if msg.type == aiohttp.WSMsgType.BINARY and msg.data[:1] in (b"V", b"R"):
+                        tags.append(msg.data[:1])
+                        break
+            assert tags == [b"V", b"R", b"R", b"V"]
+    finally:
+        await viewer.stop()

@@ -70,6 +70,31 @@ def test_low_latency_shows_pictures_at_once_and_warps_them_forward() -> None:
     assert [p.index for p in player.flush(0.5)] == [3, 4, 5]
 
 
+def test_low_latency_late_motion_moves_the_frames_after_it() -> None:
+    """A motion sample that comes after its frame was held still moves the next frames (on a
+    busy machine most come late; dropping them froze the video on its pictures)."""
+    from m3e.codecs.prediction import Prediction, estimate_motion
+    from m3e.restore.keyframe_player import HOLD_AFTER_S, LowLatencyPlayer
+
+    _, sender = _player_and_sender()
+    player = LowLatencyPlayer(*SIZE, fps=10.0)
+    pan = [view(picture("astronaut"), p / 10, "pan", SIZE) for p in range(4)]
+    message, rebuilt = sender.encode(pan[0], None, 3000)
+    t0 = time.time()
+    player.picture(0, message.payload(), 0.0, t0)
+    held = player.hold(t0 + HOLD_AFTER_S + 0.35)
+    assert [p.index for p in held] == [1, 2, 3] and all(np.array_equal(p.rgb, rebuilt) for p in held)
+    late = Prediction(0, estimate_motion(rebuilt, pan[3])).to_bytes()
+    assert player.motion(late, 0.3, t0 + 0.3) == []  # frame 3 has been played
+    after = player.hold(t0 + HOLD_AFTER_S + 0.45)
+    assert [p.index for p in after] == [4]
+    error = lambda rgb: np.abs(rgb.astype(int) - pan[3]).mean()  # noqa: E731
+    assert error(after[0].rgb) < 0.8 * error(rebuilt)  # it moved to where the sample says
+    older = Prediction(0, estimate_motion(rebuilt, pan[1])).to_bytes()
+    player.motion(older, 0.1, t0 + 0.1)  # older than the one applied: changes nothing
+    assert np.array_equal(player.hold(t0 + HOLD_AFTER_S + 0.55)[0].rgb, after[0].rgb)
+
+
 def test_motion_samples_move_the_keyframe_until_the_next_one() -> None:
     from m3e.codecs.prediction import Prediction, estimate_motion
 
