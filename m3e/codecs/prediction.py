@@ -126,52 +126,76 @@ def exemplar_library() -> tuple[Memory, ...]:
 
 
 # ---------------------------------------------------------------- motion (sender -> receiver)
+class MotionReference:
+    """A picture that frames are measured against, again and again (the sender's keyframe,
+    ten times a second): its ORB features and small luma are computed once, not per frame,
+    which halves the motion estimate's cost on the sender's real-time thread. Results are the
+    same as ``estimate_motion`` / ``camera_motion`` on the picture."""
+
+    def __init__(self, image: Image) -> None:
+        self.image = image
+        self._scale = 0.5 if image.shape[1] >= 640 else 1.0  # half size for frames 640 wide or more
+        small = self._gray(image)
+        self._patch = 31 if min(small.shape) >= 200 else 15  # small pictures: features nearer the border
+        self._features = self._orb().detectAndCompute(small, None)
+        h, w = image.shape[:2]
+        self._quarter_size = (max(1, w // 4), max(1, h // 4))
+        self._quarter = self._quarter_luma(image)
+
+    def _gray(self, im: Image) -> npt.NDArray[np.uint8]:
+        s = self._scale
+        return np.asarray(cv2.cvtColor(cv2.resize(im, None, fx=s, fy=s), cv2.COLOR_RGB2GRAY), np.uint8)
+
+    def _orb(self) -> cv2.ORB:
+        return cv2.ORB.create(800, edgeThreshold=self._patch, patchSize=self._patch)
+
+    def _quarter_luma(self, im: Image) -> npt.NDArray[np.float32]:
+        small = cv2.resize(im, self._quarter_size, interpolation=cv2.INTER_AREA)
+        return np.asarray(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), np.float32)
+
+    def estimate(self, real: Image) -> npt.NDArray[np.float32]:
+        """A similarity warp (2, 3) taking the picture onto ``real`` (ORB matches, RANSAC); the
+        identity when too few points agree."""
+        k1, d1 = self._features
+        k2, d2 = self._orb().detectAndCompute(self._gray(real), None)
+        if d1 is None or d2 is None or len(k1) < 8 or len(k2) < 8:
+            return IDENTITY.copy()
+        matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(d1, d2)
+        if len(matches) < 8:
+            return IDENTITY.copy()
+        src = np.array([k1[m.queryIdx].pt for m in matches], np.float32) / self._scale
+        dst = np.array([k2[m.trainIdx].pt for m in matches], np.float32) / self._scale
+        warp, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0)
+        if warp is None or inliers is None or int(inliers.sum()) < 8:
+            return IDENTITY.copy()
+        return warp.astype(np.float32)
+
+    def camera_motion(self, frame: Image) -> npt.NDArray[np.float32]:
+        """The warp the receiver should move the picture by to show ``frame``: ``estimate``'s
+        when it brings the picture closer to the frame (mean luma error at 1/4 size, over the
+        pixels it keeps inside), else the identity. Features on a moving head or hand can
+        outvote a still background; moving the whole picture with them is worse than holding
+        it (on the talking-head clip, all-frame SSIM 0.73 moved against 0.78 held)."""
+        warp = self.estimate(frame)
+        ref, cur, size = self._quarter, self._quarter_luma(frame), self._quarter_size
+        quarter = warp.copy()
+        quarter[:, 2] /= 4
+        moved = cv2.warpAffine(ref, quarter, size, borderMode=cv2.BORDER_REFLECT101)
+        inside = cv2.warpAffine(np.ones_like(ref), quarter, size) > 0.999
+        if not inside.any():
+            return IDENTITY.copy()
+        helps = float(np.abs(moved - cur)[inside].mean()) < float(np.abs(ref - cur)[inside].mean())
+        return warp if helps else IDENTITY.copy()
+
+
 def estimate_motion(reference: Image, real: Image) -> npt.NDArray[np.float32]:
-    """A similarity warp (2, 3) taking ``reference`` onto ``real`` (ORB matches, at half size
-    for frames 640 pixels wide or more; RANSAC); the identity when too few points agree."""
-    scale = 0.5 if reference.shape[1] >= 640 else 1.0
-    small = [
-        cv2.cvtColor(cv2.resize(im, None, fx=scale, fy=scale), cv2.COLOR_RGB2GRAY) for im in (reference, real)
-    ]
-    patch = 31 if min(small[0].shape) >= 200 else 15  # small pictures: features nearer the border
-    orb = cv2.ORB.create(800, edgeThreshold=patch, patchSize=patch)
-    (k1, d1), (k2, d2) = (orb.detectAndCompute(s, None) for s in small)
-    if d1 is None or d2 is None or len(k1) < 8 or len(k2) < 8:
-        return IDENTITY.copy()
-    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(d1, d2)
-    if len(matches) < 8:
-        return IDENTITY.copy()
-    src = np.array([k1[m.queryIdx].pt for m in matches], np.float32) / scale
-    dst = np.array([k2[m.trainIdx].pt for m in matches], np.float32) / scale
-    warp, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0)
-    if warp is None or inliers is None or int(inliers.sum()) < 8:
-        return IDENTITY.copy()
-    return warp.astype(np.float32)
+    """``MotionReference(reference).estimate(real)``, for a reference used once."""
+    return MotionReference(reference).estimate(real)
 
 
 def camera_motion(keyframe: Image, frame: Image) -> npt.NDArray[np.float32]:
-    """The warp the receiver should move ``keyframe`` by to show ``frame``: ``estimate_motion``'s
-    when it brings the keyframe closer to the frame (mean luma error at 1/4 size, over the
-    pixels it keeps inside), else the identity. Features on a moving head or hand can outvote
-    a still background; moving the whole picture with them is worse than holding it (on the
-    talking-head clip, all-frame SSIM 0.73 moved against 0.78 held)."""
-    warp = estimate_motion(keyframe, frame)
-    h, w = keyframe.shape[:2]
-    size = (max(1, w // 4), max(1, h // 4))
-    ref, cur = (
-        cv2.cvtColor(cv2.resize(im, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY).astype(
-            np.float32
-        )
-        for im in (keyframe, frame)
-    )
-    quarter = warp.copy()
-    quarter[:, 2] /= 4
-    moved = cv2.warpAffine(ref, quarter, size, borderMode=cv2.BORDER_REFLECT101)
-    inside = cv2.warpAffine(np.ones_like(ref), quarter, size) > 0.999
-    if not inside.any():
-        return IDENTITY.copy()
-    helps = float(np.abs(moved - cur)[inside].mean()) < float(np.abs(ref - cur)[inside].mean())
-    return warp if helps else IDENTITY.copy()
+    """``MotionReference(keyframe).camera_motion(frame)``, for a keyframe used once."""
+    return MotionReference(keyframe).camera_motion(frame)
 
 
 def apply_motion(image: Image, warp: npt.NDArray[np.float32]) -> Image:

@@ -28,7 +28,7 @@ import av
 import numpy as np
 
 from m3e.codecs import SMALL_LAYER_CODING
-from m3e.codecs.prediction import Prediction, camera_motion
+from m3e.codecs.prediction import MotionReference, Prediction
 from m3e.codecs.traditional import VideoDecoder, VideoEncoder
 from m3e.eval.payload import send_payload, transport
 from m3e.eval.video_quality import all_frame_scores
@@ -55,12 +55,15 @@ def as_frames(played: list[PlayedPicture], n: int, blank: np.ndarray) -> Frames:
 def motion_samples(frames: Frames, keyframes: list[int], fps: float = 30.0) -> list[tuple[float, bytes]]:
     """The sender's motion bursts: (pts, 12-byte ``Prediction``) for every examined frame that is
     not a keyframe, from the latest keyframe at or before it (named by frame number)."""
-    out = []
+    out: list[tuple[float, bytes]] = []
+    references: dict[int, MotionReference] = {}
     for f in range(0, len(frames), EXAMINED_EVERY):
         anchor = max((k for k in keyframes if k <= f), default=None)
         if anchor is None or anchor == f:
             continue
-        out.append((f / fps, Prediction(anchor, camera_motion(frames[anchor], frames[f])).to_bytes()))
+        if anchor not in references:
+            references[anchor] = MotionReference(frames[anchor])
+        out.append((f / fps, Prediction(anchor, references[anchor].camera_motion(frames[f])).to_bytes()))
     return out
 
 
@@ -117,7 +120,7 @@ def low_latency_arm(
     channel = BlockFadingChannel(fading, coherence=256, seed=seed + 11)
     selector = KeyframeSelector()
     symbols, bits, played, pictures = 0, 0, list[PlayedPicture](), 0
-    anchor: tuple[int, np.ndarray] | None = None
+    anchor: tuple[int, MotionReference] | None = None
     for f in range(0, len(frames), EXAMINED_EVERY):
         pts = f / 30.0
         if selector.update(luma_thumbnail(frames[f]), pts):
@@ -127,9 +130,9 @@ def low_latency_arm(
             if got is not None:
                 played += player.picture(pictures, got, pts, 0.0)
                 sender.remember(pictures, "", rebuilt)  # acknowledged
-            anchor, pictures = (pictures, rebuilt), pictures + 1
+            anchor, pictures = (pictures, MotionReference(rebuilt)), pictures + 1
         elif anchor is not None:
-            payload = Prediction(anchor[0], camera_motion(anchor[1], frames[f])).to_bytes()
+            payload = Prediction(anchor[0], anchor[1].camera_motion(frames[f])).to_bytes()
             got, n = _robust(payload, snr, channel)
             if got is not None:
                 played += player.motion(got, pts, 0.0)

@@ -39,6 +39,7 @@ from m3e.wire.messages import Burst, Modality, StreamHeader
 
 if TYPE_CHECKING:
     from m3e.codecs.m3e_keyframe import KeyframeSender
+    from m3e.codecs.prediction import MotionReference
     from m3e.restore.keyframe_player import KeyframePlayer, LowLatencyPlayer, PlayedPicture
     from m3e.semantics.extractor import KeyframeSemantics
 
@@ -56,7 +57,7 @@ class M3EVideoEncoder(SchemeEncoder):
         self._keyframes: KeyframeSender | None = None
         self._live: LiveWorker | None = None
         self._pictures = 0  # low latency: keyframe pictures sent
-        self._anchor: tuple[int, Image] | None = None  # what motion refers to: (index, picture)
+        self._anchor: tuple[int, MotionReference] | None = None  # what motion refers to: (index, picture)
 
     def open(self) -> None:
         from m3e.codecs.m3e_keyframe import KeyframeSender
@@ -97,14 +98,14 @@ class M3EVideoEncoder(SchemeEncoder):
         (named by frame number: the keyframe's index is given only when its sentence is ready).
         It is played one keyframe interval later, so it goes like the side information (LDPC
         1/3 + QPSK with HARQ) rather than stale-when-late."""
-        from m3e.codecs.prediction import Prediction, camera_motion
+        from m3e.codecs.prediction import MotionReference, Prediction
 
         frame = round(t * self.options.media.fps)
         if is_keyframe:
-            self._anchor = (frame, rgb)
+            self._anchor = (frame, MotionReference(rgb))
         elif self._anchor is not None:
             anchor, picture = self._anchor
-            payload = Prediction(anchor, camera_motion(picture, rgb)).to_bytes()
+            payload = Prediction(anchor, picture.camera_motion(rgb)).to_bytes()
             self.emit(
                 Outgoing(Modality.VIDEO, self.scheme, t, payload, captured, keyframe=False, coding="small")
             )
@@ -112,7 +113,7 @@ class M3EVideoEncoder(SchemeEncoder):
     def _picture_or_motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
         """Low latency, every examined frame: a keyframe's picture, else motion from the latest.
         Both are stale when late: robust coding, no time for a retransmission (docs/m3e.md)."""
-        from m3e.codecs.prediction import Prediction, camera_motion
+        from m3e.codecs.prediction import MotionReference, Prediction
 
         keyframes = self._learn_confirmed()
         on_ack = None
@@ -120,11 +121,11 @@ class M3EVideoEncoder(SchemeEncoder):
             message, rebuilt = keyframes.encode(rgb, None, self.options.m3e_budget)
             index, payload = self._pictures, message.payload()
             self._pictures += 1
-            self._anchor = (index, rebuilt)
+            self._anchor = (index, MotionReference(rebuilt))
             on_ack = self._on_ack(index, "", rebuilt)
         elif self._anchor is not None:
             index, picture = self._anchor
-            payload = Prediction(index, camera_motion(picture, rgb)).to_bytes()
+            payload = Prediction(index, picture.camera_motion(rgb)).to_bytes()
         else:
             return
         self.emit(

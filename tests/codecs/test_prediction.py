@@ -51,8 +51,22 @@ def test_camera_motion_is_sent_only_when_it_brings_the_picture_closer(
     shifted = np.roll(frame, (6, -10), axis=(0, 1))
     assert prediction.camera_motion(frame, shifted)[0, 2] == pytest.approx(-10, abs=1.5)  # a pan
     wrong = np.array([[1, 0, 24], [0, 1, 0]], np.float32)  # features that moved with an object
-    monkeypatch.setattr(prediction, "estimate_motion", lambda a, b: wrong)
+    monkeypatch.setattr(prediction.MotionReference, "estimate", lambda self, real: wrong)
     assert np.array_equal(prediction.camera_motion(frame, frame), IDENTITY)  # holding is better
+
+
+def test_a_motion_reference_kept_over_frames_measures_each_as_a_fresh_one() -> None:
+    """The sender keeps its keyframe's features over the frames after it (computed once):
+    every frame's motion is what a reference made for that frame alone gives."""
+    from m3e.codecs.prediction import MotionReference, camera_motion
+
+    for size in (SIZE, (720, 480)):  # features at full and at half size
+        pan = [view(picture("astronaut"), p / 20, "pan", size) for p in range(5)]
+        kept = MotionReference(pan[0])
+        for frame in [*pan[1:], pan[2], np.roll(pan[0], 7, axis=1)]:
+            assert np.array_equal(kept.camera_motion(frame), camera_motion(pan[0], frame))
+            assert np.array_equal(kept.estimate(frame), estimate_motion(pan[0], frame))
+        assert kept.estimate(pan[4])[0, 2] != 0  # it does measure the pan
 
 
 def test_knowledge_base_finds_by_text_and_keeps_keyframes() -> None:
