@@ -42,7 +42,7 @@ from bench.cpu_hog import one_core_busy
 from m3e.eval.real_clips import source_video
 from m3e.eval.stamps import draw_stamp
 from m3e.eval.testset import speech_audio
-from m3e.eval.video_quality import luma, moving_fraction
+from m3e.eval.video_quality import MOVING_LEVEL, luma, moving_fraction
 from m3e.media.sources import MediaSource, SourceConfig, VideoItem
 
 CLIPS = {"a": "talking-head", "b": "bikes"}
@@ -193,7 +193,7 @@ def direction(
         "latency_frames_matched": int(latency.size),
         "kbps": rx["payload_bytes"] * 8 / args.seconds / 1000 if rx else None,
         "keyframe_ssim": keyframe_ssim(rx, recording, arrivals, clip),
-        **motion(recording, clip),
+        **motion(rx, recording, clip),
         "texts_received": sum(_said(s, heard) for s in sentences),
         "texts_spoken": len(sentences),
         "texts_shown": len(page["texts"].get(receiver, [])),  # the last few, as the page lists them
@@ -246,19 +246,26 @@ def keyframe_ssim(
     return float(np.mean(scores)) if scores else None
 
 
-def motion(recording: Path, clip: list[np.ndarray]) -> dict[str, float | None]:
-    """How much of the received video moves (each frame's mean luma change from the one before,
-    ``m3e.eval.video_quality``), after the warm-up, against the fed clip's: a video held on its
-    pictures has a high frame rate and moves not at all."""
-    if not recording.exists():
-        return {"moving_fraction": None, "source_moving_fraction": None}
+def motion(rx: dict[str, Any] | None, recording: Path, clip: list[np.ndarray]) -> dict[str, float | None]:
+    """How much of the received video moves, after the warm-up, against the fed clip's: the
+    share of frame times (at the stream's rate) at which the receiver played a picture whose
+    mean luma differs visibly from the one before (``m3e.eval.video_quality``). A video held on
+    its pictures has a high frame rate and moves not at all. The recording holds every frame
+    played, in order (M3E plays every frame time; H.265 only the frames it decoded), so its
+    frames are timed by the receiver's play-out log."""
+    source = moving_fraction([luma(f) for f in clip])
+    played = [t for t, *_ in (rx or {}).get("played", [])]
+    if not recording.exists() or len(played) < 2:
+        return {"moving_fraction": None, "source_moving_fraction": source}
+    start = played[0] + WARMUP_S
+    moving, before = 0, None
     with av.open(str(recording)) as c:
-        frames = (f for f in c.decode(video=0) if (f.time or 0.0) >= WARMUP_S)
-        played = [luma(np.asarray(f.to_ndarray(format="rgb24"), np.uint8)) for f in frames]
-    return {
-        "moving_fraction": moving_fraction(played) if len(played) > 1 else None,
-        "source_moving_fraction": moving_fraction([luma(f) for f in clip]),
-    }
+        for at, frame in zip(played, c.decode(video=0), strict=False):
+            now = luma(np.asarray(frame.to_ndarray(format="rgb24"), np.uint8))
+            moving += at >= start and before is not None and float(np.abs(now - before).mean()) > MOVING_LEVEL
+            before = now
+    slots = (played[-1] - start) * CAMERA[2]  # the call streams at the camera's rate
+    return {"moving_fraction": min(1.0, moving / slots) if slots > 0 else None, "source_moving_fraction": source}
 
 
 def _said(sentence: str, texts: list[str]) -> bool:

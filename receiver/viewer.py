@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("m3e.viewer")
 PAGE = Path(__file__).parent / "static" / "viewer.html"
+MIN_FRAME_GAP_S = 0.02  # frames to a page at most 50 a second (the stream's are 1/30 s apart)
+_Frame = tuple[int, int, npt.NDArray[np.uint8], float]  # see Viewer._frames
 
 
 class SessionSource(Protocol):
@@ -75,9 +77,11 @@ class Viewer:
         self._lock = threading.Lock()
         self._jpeg = b""
         self._jpeg_rgb: npt.NDArray[np.uint8] | None = None  # the picture self._jpeg shows
-        self._rgb: npt.NDArray[np.uint8] | None = None  # the newest frame, encoded when sent
+        # the last frames played: (number of frames played before it, index, RGB, wall-clock
+        # capture time of its source or NaN), encoded when sent
+        self._frames: collections.deque[_Frame] = collections.deque(maxlen=4)
+        self._played = 0
         self._frame_index = -1
-        self._captured = float("nan")  # wall-clock capture time of the newest frame's source
         self._clients = 0
         self._audio: collections.deque[bytes] = collections.deque(maxlen=200)
         self._encoder = JpegEncoder()
@@ -98,18 +102,31 @@ class Viewer:
     def on_frame(self, frame: PlayedFrame) -> None:
         captured = float("nan") if frame.latency_ms is None else time.time() - frame.latency_ms / 1000
         with self._lock:
-            self._rgb, self._frame_index, self._captured = frame.rgb, frame.index, captured
+            self._frames.append((self._played, frame.index, frame.rgb, captured))
+            self._played += 1
+            self._frame_index = frame.index
         self._wake()
 
-    def _newest(self) -> tuple[bytes, int, float]:
-        """The newest frame as JPEG (encoded here, once per picture sent: frames played faster
-        than a page takes them are never encoded, and a picture held over frames, as M3E holds
-        its pictures between motion, once), its index and capture time."""
+    def _frame_after(self, sent: int) -> tuple[int, bytes, int, float] | None:
+        """The frame to send a page that has the ``sent``-th frame played: the next one, unless
+        the page is more than a frame behind (then the one before the newest: frames skipped,
+        never queued), as ``_encoded``; None when there is nothing newer."""
         with self._lock:
-            rgb, index, captured = self._rgb, self._frame_index, self._captured
-            if rgb is not None and rgb is not self._jpeg_rgb:
-                self._jpeg, self._jpeg_rgb = self._encoder.encode(rgb), rgb
-            return self._jpeg, index, captured
+            pending = [f for f in self._frames if f[0] > sent]
+            return self._encoded(pending[max(0, len(pending) - 2)]) if pending else None
+
+    def _newest(self) -> tuple[int, bytes, int, float]:
+        with self._lock:
+            return self._encoded(self._frames[-1]) if self._frames else (-1, b"", -1, float("nan"))
+
+    def _encoded(self, frame: _Frame) -> tuple[int, bytes, int, float]:
+        """(its number among the frames played, JPEG, index, capture time): encoded once per
+        picture sent: frames played faster than a page takes them are never encoded, and a
+        picture held over frames (M3E holds its pictures between motion) once. Under ``_lock``."""
+        played, index, rgb, captured = frame
+        if rgb is not self._jpeg_rgb:
+            self._jpeg, self._jpeg_rgb = self._encoder.encode(rgb), rgb
+        return played, self._jpeg, index, captured
 
     def on_audio(self, samples: npt.NDArray[np.int16]) -> None:
         if self._clients:
@@ -194,32 +211,36 @@ class Viewer:
         return web.json_response(self.stats())
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
-        """Each new frame as soon as it is played (only the newest: a client that is slower
-        than the play-out skips frames; ``R`` for one that holds the picture before it), the
-        audio, and the statistics twice a second."""
+        """Each frame as it is played, at least ``MIN_FRAME_GAP_S`` apart (frames played
+        together, as a late motion burst brings them, are spread out rather than all but the
+        last lost on the page; a page more than a frame behind skips frames), ``R`` for one
+        that holds the picture before it; the audio; the statistics twice a second."""
         ws = web.WebSocketResponse(heartbeat=10, max_msg_size=4096)
         await ws.prepare(request)
         self._clients += 1
         news = asyncio.Event()
         self._waiting.add(news)
         closed = asyncio.create_task(_until_closed(ws))
-        sent_index, sent_jpeg, last_stats = -2, b"", 0.0
+        sent, sent_jpeg, last_stats, next_at = -1, b"", 0.0, 0.0
         try:
             while not ws.closed and not closed.done():
                 news.clear()
-                jpeg, index, captured = self._newest()
-                if index != sent_index and jpeg:
-                    await ws.send_bytes(b"T" + struct.pack("<dq", captured, index))
-                    # a held picture: the page has it (nothing to send, decode or draw)
-                    await ws.send_bytes(b"R" if jpeg is sent_jpeg else b"V" + jpeg)
-                    sent_index, sent_jpeg = index, jpeg
+                wait = 0.5
+                if (frame := self._frame_after(sent)) is not None:
+                    if (now := time.monotonic()) >= next_at:
+                        sent, jpeg, index, captured = frame
+                        await ws.send_bytes(b"T" + struct.pack("<dq", captured, index))
+                        # a held picture: the page has it (nothing to send, decode or draw)
+                        await ws.send_bytes(b"R" if jpeg is sent_jpeg else b"V" + jpeg)
+                        sent_jpeg, next_at = jpeg, now + MIN_FRAME_GAP_S
+                    wait = max(0.0, next_at - time.monotonic())
                 while self._audio:
                     await ws.send_bytes(b"A" + self._audio.popleft())
                 if time.monotonic() - last_stats > 0.5:
                     await ws.send_str(json.dumps(self.stats()))
                     last_stats = time.monotonic()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(news.wait(), 0.5)
+                    await asyncio.wait_for(news.wait(), wait)
         except (ConnectionResetError, RuntimeError):
             pass
         finally:
@@ -232,13 +253,13 @@ class Viewer:
         resp = web.StreamResponse(headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame"})
         await resp.prepare(request)
         self._clients += 1
-        sent = -2
+        sent = -1
         try:
             while True:
-                jpeg, index, _ = self._newest()
-                if index != sent and jpeg:
+                played, jpeg, _, _ = self._newest()
+                if played != sent and jpeg:
                     await resp.write(b"--frame\r\nContent-Type: image/jpeg\r\n\r\n" + jpeg + b"\r\n")
-                    sent = index
+                    sent = played
                 await asyncio.sleep(1 / 60)
         except (ConnectionResetError, asyncio.CancelledError):
             pass

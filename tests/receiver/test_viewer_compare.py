@@ -140,3 +140,49 @@ async def test_viewer_sends_a_held_picture_once() -> None:
             assert tags == [b"V", b"R", b"R", b"V"]
     finally:
         await viewer.stop()
+
+
+async def test_viewer_spreads_frames_played_together_and_never_queues() -> None:
+    """Frames played at once (a late motion burst brings several) reach the page one by one,
+    ``MIN_FRAME_GAP_S`` apart, rather than only the last; a page further behind skips to the
+    frame before the newest; a new session's frames (numbered from 0 again) are sent too."""
+    import asyncio
+    import struct
+    import time
+
+    import numpy as np
+
+    from m3e.schemes.base import PlayedFrame
+    from receiver.viewer import MIN_FRAME_GAP_S
+
+    viewer = Viewer("127.0.0.1", 0)
+    await viewer.start()
+
+    async def received(ws: aiohttp.ClientWebSocketResponse, n: int) -> list[tuple[int, float]]:
+        out: list[tuple[int, float]] = []
+        while len(out) < n:
+            msg = await asyncio.wait_for(ws.receive(), 5)
+            if msg.type == aiohttp.WSMsgType.BINARY and msg.data[:1] == b"T":
+                out.append((struct.unpack("<dq", msg.data[1:])[1], time.monotonic()))
+        return out
+
+    def play(indices: range) -> None:
+        for i in indices:
+            viewer.on_frame(PlayedFrame(i, np.full((48, 64, 3), i, np.uint8), False, None))
+
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(f"http://127.0.0.1:{viewer.port}/ws") as ws,
+        ):
+            play(range(0, 1))
+            await received(ws, 1)
+            play(range(1, 3))  # together
+            got = await received(ws, 2)
+            assert [i for i, _ in got] == [1, 2] and got[1][1] - got[0][1] >= 0.8 * MIN_FRAME_GAP_S
+            play(range(3, 13))  # far behind: 4 kept, the page gets the last two
+            assert [i for i, _ in await received(ws, 2)] == [11, 12]
+            play(range(0, 2))  # a new session
+            assert [i for i, _ in await received(ws, 2)] == [0, 1]
+    finally:
+        await viewer.stop()
