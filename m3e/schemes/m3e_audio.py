@@ -4,6 +4,10 @@ it names, shaped by T′, on one track by presentation time (docs/m3e.md)."""
 
 from __future__ import annotations
 
+import logging
+import queue
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from m3e.codecs.audio_semantic import RATE, encode_difference
@@ -21,6 +25,8 @@ from m3e.wire.messages import Burst, Modality, StreamHeader
 
 if TYPE_CHECKING:
     from m3e.semantics.extractor import KeyframeSemantics
+
+log = logging.getLogger("m3e.receiver")
 
 
 class M3EAudioEncoder(SchemeEncoder):
@@ -41,21 +47,44 @@ class M3EAudioEncoder(SchemeEncoder):
 
 
 class M3EAudioDecoder(AudioSchemeDecoder):
+    """Segments are regenerated on a thread of their own, in arrival order: speaking a sentence
+    takes 100–300 ms on a busy machine, and on the session's thread it held the video played
+    there (a low-latency picture stood still at every sentence). ``ready`` returns the segments
+    regenerated since the last call."""
+
     def __init__(self, header: StreamHeader, options: DecoderOptions) -> None:
         super().__init__(header, options)
-        self.player = SegmentPlayer()
+        self.player = SegmentPlayer()  # touched on the worker only
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="m3e-audio")
+        self._done: queue.SimpleQueue[AudioBlock] = queue.SimpleQueue()
+
+    def _then_play(self, change: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                change()
+                for segment in self.player.ready():
+                    self._done.put(to_int16(segment))
+            except Exception:  # one bad segment must not silence the rest
+                log.exception("M3E audio segment failed")
+
+        self._worker.submit(run)
 
     def payload(self, burst: Burst, payload: bytes, now: float) -> None:
-        self.player.difference(burst.index, payload, burst.pts)
+        self._then_play(lambda: self.player.difference(burst.index, payload, burst.pts))
 
     def lost(self, burst: Burst) -> None:
-        self.player.difference(burst.index, None, burst.pts)  # the sentence alone
+        self._then_play(lambda: self.player.difference(burst.index, None, burst.pts))  # the sentence alone
 
     def sentence(self, index: int, text: str, pts: float, capture_time: float) -> None:
-        self.player.text(index, text, pts)
+        self._then_play(lambda: self.player.text(index, text, pts))
 
     def ready(self, now: float) -> list[AudioBlock]:
-        return [to_int16(segment) for segment in self.player.ready()]
+        out = []
+        while not self._done.empty():
+            out.append(self._done.get_nowait())
+        return out
 
     def flush(self, end_pts: float) -> list[AudioBlock]:
-        return [to_int16(segment) for segment in self.player.ready() + self.player.flush()]
+        """What was regenerated, then the rest (the worker has finished)."""
+        self._worker.shutdown(wait=True)
+        return self.ready(end_pts) + [to_int16(segment) for segment in self.player.flush()]
