@@ -265,7 +265,10 @@ def motion(rx: dict[str, Any] | None, recording: Path, clip: list[np.ndarray]) -
             moving += at >= start and before is not None and float(np.abs(now - before).mean()) > MOVING_LEVEL
             before = now
     slots = (played[-1] - start) * CAMERA[2]  # the call streams at the camera's rate
-    return {"moving_fraction": min(1.0, moving / slots) if slots > 0 else None, "source_moving_fraction": source}
+    return {
+        "moving_fraction": min(1.0, moving / slots) if slots > 0 else None,
+        "source_moving_fraction": source,
+    }
 
 
 def _said(sentence: str, texts: list[str]) -> bool:

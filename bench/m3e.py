@@ -6,8 +6,10 @@ Per clip and SNR, every scheme's whole played video against the source (all-fram
 PSNR, the share of frames that move vs the source's, the edge/centre error ratio; see
 ``m3e.eval.video_quality``), its keyframe SSIM and top-5 agreement as before, symbols and
 kbit/s: the three M3E schemes (keyframes + motion samples, interpolation mode), ``m3e`` low
-latency, H.265 + LDPC 3/4 QPSK / 16-QAM (crf 28), ``h265-equal-rate`` (x265 ABR at M3E's own
-bits per second, lower resolution and frame rate allowed) and JPEG keyframes. Points are
+latency (with its new pictures between cuts, ``PictureRefresh``), H.265 + LDPC 3/4 QPSK /
+16-QAM (crf 28), ``h265-equal-rate`` (x265 ABR at M3E's own bits per second, lower resolution
+and frame rate allowed), ``h265-equal-rate-low-latency`` (the same at the low-latency M3E's
+bits per second, which differ) and JPEG keyframes. Points are
 means over the clips (``per_clip`` keeps each); a contact sheet PNG per run shows the same
 instants of source | H.265 | H.265 at M3E's rate | M3E | M3E low latency.
 
@@ -72,6 +74,7 @@ def clip_points(clip: Path, args: argparse.Namespace) -> tuple[list[dict[str, An
     shown: dict[str, list[np.ndarray]] = {"source": frames}
     timing: dict[str, list[float]] = {"keyframe_ms": [], "regenerate_ms": []}
     equal_rate: EqualRateStream | None = None
+    equal_rate_ll: EqualRateStream | None = None
     for snr in args.snr:
         at: dict[str, dict[str, Any]] = {}
         for scheme in SCHEMES:
@@ -89,6 +92,10 @@ def clip_points(clip: Path, args: argparse.Namespace) -> tuple[list[dict[str, An
         row, played = low_latency_arm(frames, args.budget, snr, args.seed)
         at[row["scheme"]] = row
         shown.setdefault(row["scheme"], played)
+        if equal_rate_ll is None:  # its source bits do not depend on the SNR either
+            equal_rate_ll = equal_rate_stream(frames, row["bits_per_gop"] / 1000)
+        row, _ = equal_rate_arm(frames, equal_rate_ll, snr, args.seed)
+        at["h265-equal-rate-low-latency"] = {**row, "scheme": "h265-equal-rate-low-latency"}
         for modulation in ("qpsk", "16qam"):
             row, played = h265_arm(modulation, packets, frames, keyframes, audio, snr, args.seed)
             at[row["scheme"]] = {**row, **all_frame_scores(frames, played)}
@@ -238,17 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     plot(result, args.out.with_suffix(".png"))
     contact_sheet(infos, args.out.with_name(args.out.stem + "_sheet.png"))
     head = (
-        f"{'scheme':16s} {'SNR':>4s} {'kbit/s':>7s} {'SSIM all':>8s} {'PSNR':>5s} {'moving':>6s} {'src':>5s}"
+        f"{'scheme':28s} {'SNR':>4s} {'kbit/s':>7s} {'SSIM all':>8s} {'PSNR':>5s} {'moving':>6s} {'src':>5s}"
     )
     print(head + f" {'edge':>5s} {'key SSIM':>8s} {'top-5':>5s}")
     for r in result["points"]:
         key_ssim = "-" if r["ssim"] is None else f"{r['ssim']:.3f}"
         top5 = "-" if r["agreement_top5"] is None else f"{r['agreement_top5']:.2f}"
         if r["ssim_all_frames"] is None:
-            print(f"{r['scheme']:16s} {r['snr_db']:4.0f} {r['kbps']:7.1f} {'keyframes only':>38s} {key_ssim}")
+            print(f"{r['scheme']:28s} {r['snr_db']:4.0f} {r['kbps']:7.1f} {'keyframes only':>38s} {key_ssim}")
             continue
         print(
-            f"{r['scheme']:16s} {r['snr_db']:4.0f} {r['kbps']:7.1f} {r['ssim_all_frames']:8.3f}"
+            f"{r['scheme']:28s} {r['snr_db']:4.0f} {r['kbps']:7.1f} {r['ssim_all_frames']:8.3f}"
             f" {r['psnr_all_frames']:5.1f} {r['moving_fraction']:6.2f} {r['source_moving_fraction']:5.2f}"
             f" {r['edge_error_ratio']:5.2f} {key_ssim:>8s} {top5:>5s}"
         )

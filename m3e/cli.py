@@ -91,6 +91,12 @@ _OPTIONS: dict[str, list[tuple[str, str, Any, str]]] = {
             "video scheme: h265 | jpeg | h265-equal-rate | m3e | m3e-no-diff | m3e-text-only",
         ),
         ("--m3e-budget", "m3e_budget", int, "M3E schemes: bytes of image difference V′ per keyframe"),
+        (
+            "--m3e-refresh-kbps",
+            "m3e_refresh_kbps",
+            float,
+            "M3E low latency: kbit/s of new pictures between cuts, for what motion cannot show (0: none)",
+        ),
         ("--audio-scheme", "audio_scheme", str, "audio scheme: aac | opus | mp3 | flac | pcm | none"),
         ("--modulation", "modulation", str, "bpsk | qpsk | 16qam | 64qam"),
         ("--code-rate", "code_rate", float, "LDPC code rate"),

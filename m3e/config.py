@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     scheme: str = "h265"  # any video scheme of the registry (m3e.schemes)
     m3e_budget: int = Field(5000, ge=0, le=1_000_000)
     equal_rate_kbps: float = Field(8.0, ge=1, le=100_000)  # h265-equal-rate: M3E's own rate
+    m3e_refresh_kbps: float = Field(4.0, ge=0, le=100_000)  # M3E low latency: pictures between cuts
     audio_scheme: str = "aac"  # an audio scheme of the registry, or "none"
     modulation: Literal["bpsk", "qpsk", "16qam", "64qam"] = "16qam"
     code_rate: float = Field(0.75, ge=0.2, le=0.95)

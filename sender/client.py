@@ -138,7 +138,9 @@ class Sender:
             raise ValueError(f"--low-latency needs --scheme {' or '.join(schemes.low_latency_names())}")
         text = video.text or (c.text_scheme if c.semantics else "")
         audio = (video.audio or c.audio_scheme) if self.source.has_audio and c.audio_scheme else ""
-        options = EncoderOptions(m, c.gop, c.crf, c.m3e_budget, c.low_latency, c.equal_rate_kbps)
+        options = EncoderOptions(
+            m, c.gop, c.crf, c.m3e_budget, c.low_latency, c.equal_rate_kbps, c.m3e_refresh_kbps
+        )
         chosen = [(Modality.TEXT, text), (Modality.VIDEO, video.name), (Modality.AUDIO, audio)]
         encoders = {mod: schemes.encoder(mod, name, options, self._emit) for mod, name in chosen if name}
         sample_rate, channels, audio_config = encoders[Modality.AUDIO].audio_format if audio else (0, 0, b"")

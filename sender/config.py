@@ -30,6 +30,7 @@ class SenderConfig:
     semantics: bool = False  # also send each keyframe's text (MODALITY_TEXT)
     m3e_budget: int = 5000  # M3E schemes: at most this many bytes of V′ per keyframe (docs/m3e.md)
     equal_rate_kbps: float = 8.0  # h265-equal-rate's target (docs/equal_rate.md)
+    m3e_refresh_kbps: float = 4.0  # M3E low latency: new pictures between cuts (docs/m3e.md)
     low_latency: bool = False  # M3E: pictures at once and motion per frame, sentences later
     text_scheme: str = "m3e-text"  # with semantics: "m3e-text" (learned symbols) or "json"
     direction: str = ""  # the emulator's route for this stream (a call: "a-b" or "b-a")
@@ -102,6 +103,7 @@ def sender_config(
         semantics=semantics,
         m3e_budget=s.m3e_budget,
         equal_rate_kbps=s.equal_rate_kbps,
+        m3e_refresh_kbps=s.m3e_refresh_kbps,
         low_latency=low_latency,
         text_scheme=s.text_scheme,
         direction=direction,

@@ -28,6 +28,7 @@ import av
 import numpy as np
 
 from m3e.codecs import SMALL_LAYER_CODING
+from m3e.codecs.m3e_keyframe import REFRESH_KBPS
 from m3e.codecs.prediction import MotionReference, Prediction
 from m3e.codecs.traditional import VideoDecoder, VideoEncoder
 from m3e.eval.payload import send_payload, transport
@@ -109,30 +110,41 @@ def m3e_played(
 
 
 def low_latency_arm(
-    frames: Frames, motion_budget: int, snr: float, seed: int, fading: str = "rayleigh"
+    frames: Frames,
+    motion_budget: int,
+    snr: float,
+    seed: int,
+    fading: str = "rayleigh",
+    refresh_kbps: float = REFRESH_KBPS,
 ) -> tuple[dict[str, Any], Frames]:
     """``m3e`` low latency: keyframes by the live selector (every examined frame), each picture
-    coded against what the receiver confirmed, motion from the latest picture."""
-    from m3e.codecs.m3e_keyframe import KeyframeSender
+    coded against what the receiver confirmed, motion from the latest picture, and new pictures
+    between keyframes within ``refresh_kbps`` (``PictureRefresh``), as the sender does."""
+    from m3e.codecs.m3e_keyframe import KeyframeSender, PictureRefresh
 
     h, w = frames[0].shape[:2]
     sender, player = KeyframeSender("m3e", (w, h)), LowLatencyPlayer(w, h, 30.0)
+    refresh = PictureRefresh(refresh_kbps)
     channel = BlockFadingChannel(fading, coherence=256, seed=seed + 11)
     selector = KeyframeSelector()
     symbols, bits, played, pictures = 0, 0, list[PlayedPicture](), 0
     anchor: tuple[int, MotionReference] | None = None
     for f in range(0, len(frames), EXAMINED_EVERY):
         pts = f / 30.0
-        if selector.update(luma_thumbnail(frames[f]), pts):
-            message, rebuilt = sender.encode(frames[f], None, motion_budget)
+        cut = selector.update(luma_thumbnail(frames[f]), pts)
+        warp, error = anchor[1].motion_and_error(frames[f]) if anchor is not None and not cut else (None, 0.0)
+        if cut or (anchor is not None and refresh.wants(error, pts)):
+            message, rebuilt = sender.encode(frames[f], None, motion_budget if cut else refresh.budget_bytes)
             payload = message.payload()
+            if not cut:
+                refresh.spent(len(payload), pts)
             got, n = _robust(payload, snr, channel)
             if got is not None:
                 played += player.picture(pictures, got, pts, 0.0)
                 sender.remember(pictures, "", rebuilt)  # acknowledged
             anchor, pictures = (pictures, MotionReference(rebuilt)), pictures + 1
-        elif anchor is not None:
-            payload = Prediction(anchor[0], anchor[1].camera_motion(frames[f])).to_bytes()
+        elif anchor is not None and warp is not None:
+            payload = Prediction(anchor[0], warp).to_bytes()
             got, n = _robust(payload, snr, channel)
             if got is not None:
                 played += player.motion(got, pts, 0.0)

@@ -79,6 +79,7 @@ class EncoderOptions:
     m3e_budget: int = 5000  # M3E: at most this many bytes of V′ per keyframe (docs/m3e.md)
     low_latency: bool = False  # M3E: pictures at once and motion per frame, sentences later
     equal_rate_kbps: float = 8.0  # h265-equal-rate: the bit rate (M3E's own, docs/equal_rate.md)
+    m3e_refresh_kbps: float = 4.0  # M3E low latency: new pictures between cuts (PictureRefresh)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ the camera moved and interpolates between keyframes (eq 10; docs/m3e.md).
 
 Low latency (``m3e`` only): a keyframe's picture goes at once (against references that need no
 text), every other examined frame as 12 bytes of motion from the latest picture, which the
-receiver warps forward.
+receiver warps forward, or as a new picture when the frame changed in ways motion cannot show
+(``PictureRefresh``, within ``m3e_refresh_kbps``).
 
 Keyframes are decided on the producer thread (``Examined``); motion is estimated on a thread of
 its own (``LiveWorker``) that works on the newest frame and never skips a keyframe.
@@ -38,7 +39,7 @@ from m3e.schemes.base import (
 from m3e.wire.messages import Burst, Modality, StreamHeader
 
 if TYPE_CHECKING:
-    from m3e.codecs.m3e_keyframe import KeyframeSender
+    from m3e.codecs.m3e_keyframe import KeyframeSender, PictureRefresh
     from m3e.codecs.prediction import MotionReference
     from m3e.restore.keyframe_player import KeyframePlayer, LowLatencyPlayer, PlayedPicture
     from m3e.semantics.extractor import KeyframeSemantics
@@ -55,16 +56,18 @@ class M3EVideoEncoder(SchemeEncoder):
         super().__init__(scheme, options, emit)
         self._confirmed: queue.SimpleQueue[tuple[int, str, Image]] = queue.SimpleQueue()
         self._keyframes: KeyframeSender | None = None
+        self._refresh: PictureRefresh | None = None
         self._live: LiveWorker | None = None
-        self._pictures = 0  # low latency: keyframe pictures sent
+        self._pictures = 0  # low latency: pictures sent
         self._anchor: tuple[int, MotionReference] | None = None  # what motion refers to: (index, picture)
 
     def open(self) -> None:
-        from m3e.codecs.m3e_keyframe import KeyframeSender
+        from m3e.codecs.m3e_keyframe import KeyframeSender, PictureRefresh
 
         m = self.options.media
         self._keyframes = KeyframeSender(self.scheme, (m.width, m.height))
         on_frame = self._picture_or_motion if self.options.low_latency else self._motion
+        self._refresh = PictureRefresh(self.options.m3e_refresh_kbps)
         self._live = LiveWorker(on_frame)
 
     def video(self, item: VideoItem, examined: Examined | None, captured: float) -> None:
@@ -111,21 +114,28 @@ class M3EVideoEncoder(SchemeEncoder):
             )
 
     def _picture_or_motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
-        """Low latency, every examined frame: a keyframe's picture, else motion from the latest.
-        Both are stale when late: robust coding, no time for a retransmission (docs/m3e.md)."""
+        """Low latency, every examined frame: a keyframe's picture, else motion from the latest,
+        or a new picture when the motion leaves too much unshown (``PictureRefresh``). Both are
+        stale when late: robust coding, no time for a retransmission (docs/m3e.md)."""
         from m3e.codecs.prediction import MotionReference, Prediction
 
-        keyframes = self._learn_confirmed()
-        on_ack = None
-        if is_keyframe:
-            message, rebuilt = keyframes.encode(rgb, None, self.options.m3e_budget)
+        keyframes, policy = self._learn_confirmed(), self._refresh
+        assert policy is not None, "open() first"
+        on_ack, warp, error = None, None, 0.0
+        if not is_keyframe and self._anchor is not None:
+            warp, error = self._anchor[1].motion_and_error(rgb)
+        refresh = warp is not None and policy.wants(error, t)
+        if is_keyframe or refresh:
+            budget = policy.budget_bytes if refresh else self.options.m3e_budget
+            message, rebuilt = keyframes.encode(rgb, None, budget)
             index, payload = self._pictures, message.payload()
+            if refresh:
+                policy.spent(len(payload), t)
             self._pictures += 1
             self._anchor = (index, MotionReference(rebuilt))
             on_ack = self._on_ack(index, "", rebuilt)
-        elif self._anchor is not None:
-            index, picture = self._anchor
-            payload = Prediction(index, picture.camera_motion(rgb)).to_bytes()
+        elif self._anchor is not None and warp is not None:
+            index, payload = self._anchor[0], Prediction(self._anchor[0], warp).to_bytes()
         else:
             return
         self.emit(
@@ -135,7 +145,7 @@ class M3EVideoEncoder(SchemeEncoder):
                 t,
                 payload,
                 captured,
-                keyframe=is_keyframe,
+                keyframe=on_ack is not None,  # a picture
                 coding="robust",
                 index=index,
                 on_ack=on_ack,
