@@ -177,8 +177,15 @@ class LowLatencyPlayer:
         latency = (time.time() - capture_time) * 1000 if capture_time else None
         frame = round(pts * self.fps)
         self._tick(frame, capture_time)
+        if self._track is not None and index < self._track[0]:
+            return []  # older than the picture shown
         self._smoother.reset()
         self._track = (index, frame, IDENTITY)
+        if self._last is not None and frame <= self._last[0]:
+            # late: its frame was played (held). The frames from the next on show it, as a late
+            # motion sample moves them: dropped, the older picture held until the next cut
+            self._last = (self._last[0], image)
+            return []
         return self._play(frame, image, latency)
 
     def motion(self, payload: bytes, pts: float, capture_time: float) -> list[PlayedPicture]:

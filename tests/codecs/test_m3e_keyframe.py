@@ -94,7 +94,7 @@ def test_low_latency_sends_a_new_picture_when_motion_cannot_show_the_change() ->
     import time
 
     from m3e.media.sources import SourceConfig
-    from m3e.schemes.base import EncoderOptions, Examined
+    from m3e.schemes.base import EncoderOptions
     from m3e.schemes.m3e_video import M3EVideoEncoder
     from m3e.wire.messages import Modality
 

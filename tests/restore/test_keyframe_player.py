@@ -95,6 +95,27 @@ def test_low_latency_late_motion_moves_the_frames_after_it() -> None:
     assert np.array_equal(player.hold(t0 + HOLD_AFTER_S + 0.55)[0].rgb, after[0].rgb)
 
 
+def test_low_latency_late_picture_shows_from_the_next_frame() -> None:
+    """A picture that comes after its frame was held replaces the held one from the next frame
+    (it was dropped, and the older picture held until the next cut); an older one does not."""
+    from m3e.restore.keyframe_player import HOLD_AFTER_S, LowLatencyPlayer
+
+    _, sender = _player_and_sender()
+    player = LowLatencyPlayer(*SIZE, fps=10.0)
+    first, second = (view(picture(name), 0.0, "pan", SIZE) for name in ("astronaut", "chelsea"))
+    message, rebuilt = sender.encode(first, None, 3000)
+    sender.remember(0, "", rebuilt)
+    t0 = time.time()
+    player.picture(0, message.payload(), 0.0, t0)
+    assert [p.index for p in player.hold(t0 + HOLD_AFTER_S + 0.35)] == [1, 2, 3]
+    late, late_rebuilt = sender.encode(second, None, 3000)
+    assert player.picture(1, late.payload(), 0.2, t0 + 0.2) == []  # frame 2 has been played
+    after = player.hold(t0 + HOLD_AFTER_S + 0.45)
+    assert [p.index for p in after] == [4] and np.array_equal(after[0].rgb, late_rebuilt)
+    assert player.picture(0, message.payload(), 0.3, t0 + 0.3) == []  # older than the one shown
+    assert np.array_equal(player.hold(t0 + HOLD_AFTER_S + 0.55)[0].rgb, late_rebuilt)
+
+
 def test_motion_samples_move_the_keyframe_until_the_next_one() -> None:
     from m3e.codecs.prediction import Prediction, estimate_motion
 
