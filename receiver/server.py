@@ -233,7 +233,7 @@ class ReceiverService(rpc.LinkServicer):
         period, tick = 1 / PLAY_OUT_HZ, loop.time()
         while True:
             # on a steady clock, not a sleep after each tick's work: ticks that drift past the
-            # frame period play two frames at once, and the viewer shows only the newer
+            # frame period play two frames at once (the frame rate halved on the page, measured)
             tick = max(tick + period, loop.time() - period)
             await asyncio.sleep(tick - loop.time())
             live = [s for sid, s in self.sessions.items() if s.header.low_latency and sid in self.workers]
