@@ -130,13 +130,19 @@ async def run_call(
             browsers[party] = Browser(f"{links[party]}&stamps=1", out / f"profile-{party}", flags)
             await browsers[party].connect()
         stats = {p: out / f"received-by-{p}.json" for p in "ab"}
+        if args.screenshot and scheme == "m3e":  # mid-call, live: the other side's video, texts
+            until = time.monotonic() + args.seconds + 60  # the senders start once their models load
+            while time.monotonic() < until and not await browsers["a"].evaluate(
+                "(window.m3e.shown.a || []).length"
+            ):
+                await asyncio.sleep(1.0)
+            await asyncio.sleep(args.seconds / 2)
+            await browsers["a"].screenshot(args.screenshot)
         deadline = time.monotonic() + args.seconds + 120
         while not all(s.exists() for s in stats.values()) and time.monotonic() < deadline:
             await asyncio.sleep(1.0)
         pages = {p: await b.evaluate("window.m3e") for p, b in browsers.items()}
         (out / "pages.json").write_text(json.dumps(pages))
-        if args.screenshot and scheme == "m3e":
-            await browsers["a"].screenshot(args.screenshot)
     finally:
         for b in browsers.values():
             with contextlib.suppress(Exception):
