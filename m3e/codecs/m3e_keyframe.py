@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from m3e.codecs import M3E_SCHEMES
 from m3e.codecs.difference import DIFFERENCE_CODERS, DifferenceCoder
@@ -25,6 +26,7 @@ from m3e.codecs.prediction import (
     Image,
     KnowledgeBase,
     Memory,
+    MotionReference,
     Prediction,
     estimate_motion,
     exemplar_library,
@@ -74,6 +76,19 @@ class PictureRefresh:
         self.kbps, self.level, self.budget_bytes = kbps, level, budget_bytes
         self._credit = 0.0  # bits
         self._time: float | None = None
+
+    def choose(
+        self, anchor: MotionReference | None, frame: Image, cut: bool, t: float, cut_budget: int
+    ) -> tuple[int | None, npt.NDArray[np.float32] | None]:
+        """What the low-latency sender sends for the examined frame at ``t`` s: ``(V′ budget,
+        None)`` for a picture (a cut, or a change the motion from ``anchor`` cannot show), else
+        ``(None, warp)`` for motion, or ``(None, None)`` before any picture. ``spent`` after."""
+        if cut:
+            return cut_budget, None
+        if anchor is None:
+            return None, None
+        warp, error = anchor.motion_and_error(frame)
+        return (self.budget_bytes, None) if self.wants(error, t) else (None, warp)
 
     def wants(self, error: float, t: float) -> bool:
         """Whether the frame at ``t`` s, ``error`` away from the moved picture, gets a picture."""

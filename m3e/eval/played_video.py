@@ -132,9 +132,9 @@ def low_latency_arm(
     for f in range(0, len(frames), EXAMINED_EVERY):
         pts = f / 30.0
         cut = selector.update(luma_thumbnail(frames[f]), pts)
-        warp, error = anchor[1].motion_and_error(frames[f]) if anchor is not None and not cut else (None, 0.0)
-        if cut or (anchor is not None and refresh.wants(error, pts)):
-            message, rebuilt = sender.encode(frames[f], None, motion_budget if cut else refresh.budget_bytes)
+        budget, warp = refresh.choose(anchor[1] if anchor else None, frames[f], cut, pts, motion_budget)
+        if budget is not None:
+            message, rebuilt = sender.encode(frames[f], None, budget)
             payload = message.payload()
             if not cut:
                 refresh.spent(len(payload), pts)

@@ -121,20 +121,18 @@ class M3EVideoEncoder(SchemeEncoder):
 
         keyframes, policy = self._learn_confirmed(), self._refresh
         assert policy is not None, "open() first"
-        on_ack, warp, error = None, None, 0.0
-        if not is_keyframe and self._anchor is not None:
-            warp, error = self._anchor[1].motion_and_error(rgb)
-        refresh = warp is not None and policy.wants(error, t)
-        if is_keyframe or refresh:
-            budget = policy.budget_bytes if refresh else self.options.m3e_budget
+        on_ack = None
+        anchor = self._anchor[1] if self._anchor is not None else None
+        budget, warp = policy.choose(anchor, rgb, is_keyframe, t, self.options.m3e_budget)
+        if budget is not None:
             message, rebuilt = keyframes.encode(rgb, None, budget)
             index, payload = self._pictures, message.payload()
-            if refresh:
+            if not is_keyframe:
                 policy.spent(len(payload), t)
             self._pictures += 1
             self._anchor = (index, MotionReference(rebuilt))
             on_ack = self._on_ack(index, "", rebuilt)
-        elif self._anchor is not None and warp is not None:
+        elif self._anchor is not None and warp is not None:  # motion
             index, payload = self._anchor[0], Prediction(self._anchor[0], warp).to_bytes()
         else:
             return
