@@ -227,28 +227,38 @@ def glass_to_glass(shown: np.ndarray, arrivals: np.ndarray, taken: np.ndarray) -
 def keyframe_ssim(
     rx: dict[str, Any] | None, recording: Path, arrivals: np.ndarray, clip: list[np.ndarray]
 ) -> float | None:
-    """Mean SSIM of each keyframe as the receiver showed it (its recording at the keyframe's
-    index) against the clip frame the keyframe was taken from (by its stamp)."""
+    """Mean SSIM of each keyframe as the receiver showed it against the clip frame the keyframe
+    was taken from (by the stamp that arrived at its capture time). Shown: the first frame
+    played with its picture (``first_shown``: a low-latency picture that came after its frame
+    shows from the next frame played), or, for a scheme that plays only the frames it decoded,
+    the latest recorded frame at or before the keyframe's (what was on screen)."""
     if rx is None or not recording.exists() or not len(arrivals):
         return None
-    fps = float(rx.get("fps", 30.0))
+    fps = CAMERA[2]  # the stream's frame rate (the summary's "fps" is the rate measured)
+    first_shown = dict(rx.get("first_shown", []))
     wanted = {}
     for t in rx.get("texts", []):
         if t.get("captured") is None:
             continue
         i = int(np.argmin(np.abs(arrivals[:, 0] - t["captured"])))
-        if abs(arrivals[i, 0] - t["captured"]) < 0.05:  # the sentence's time: within a frame or so
-            wanted[round(t["time_s"] * fps)] = int(arrivals[i, 1]) % len(clip)
-    scores = []
+        if abs(arrivals[i, 0] - t["captured"]) < 0.05:  # the keyframe's capture: within a frame or so
+            k = round(t["time_s"] * fps)
+            wanted[first_shown.get(k, k)] = int(arrivals[i, 1]) % len(clip)
+    if not wanted:
+        return None
+    shown: dict[int, np.ndarray] = {}  # keyframe's frame -> the recorded frame on screen then
     with av.open(str(recording)) as c:
         for frame in c.decode(video=0):
-            n = wanted.pop(round(float(frame.time or 0.0) * fps), None)
-            if n is not None:
-                shown = frame.to_ndarray(format="rgb24")
-                source = av.VideoFrame.from_ndarray(clip[n], format="rgb24").reformat(
-                    shown.shape[1], shown.shape[0]
-                )
-                scores.append(structural_similarity(shown, source.to_ndarray(format="rgb24"), channel_axis=2))
+            pts = round(float(frame.time or 0.0) * fps)
+            if later := [a for a in wanted if a >= pts]:
+                rgb = frame.to_ndarray(format="rgb24")
+                shown.update(dict.fromkeys(later, rgb))  # the latest so far at or before each
+    scores = []
+    for at, rgb in shown.items():
+        source = av.VideoFrame.from_ndarray(clip[wanted[at]], format="rgb24").reformat(
+            rgb.shape[1], rgb.shape[0]
+        )
+        scores.append(structural_similarity(rgb, source.to_ndarray(format="rgb24"), channel_axis=2))
     return float(np.mean(scores)) if scores else None
 
 

@@ -340,5 +340,6 @@ class ReceiverSession:
             # frames played with their own picture: what was delivered (the rest froze)
             "delivered_fraction": round((len(played) - frozen) / len(played), 4) if played else 0.0,
             "played": [list(p) for p in self.playback.played],
+            "first_shown": sorted(self._video.first_shown().items()),
             "texts": self.texts,
         }

@@ -123,6 +123,8 @@ class Sender:
         self._wake = asyncio.Event()  # something new to send (a burst or a retransmission)
         self._source_done = False  # the producer has put its last burst in the queue
         self._end_pts = 0.0  # media time of the last frame produced
+        # each keyframe's wall-clock capture time, until its semantics are out (seconds later)
+        self._keyframe_captured: collections.OrderedDict[int, float] = collections.OrderedDict()
         self.timer = FeedbackTimer(config.feedback_timeout_ms / 1000)
         self._video_unconfirmed: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._last_forced = 0.0  # when a lost video payload last asked for a keyframe
@@ -181,8 +183,10 @@ class Sender:
         self._loop.call_soon_threadsafe(self._wake.set)
 
     def _on_keyframe(self, k: KeyframeSemantics) -> None:
-        """A keyframe's semantics (on the semantic worker): one index for all sent about it."""
-        captured = time.time()
+        """A keyframe's semantics (on the semantic worker): one index for all sent about it,
+        and the keyframe's capture time (a text's latency is from the camera, not from when
+        recognition finished)."""
+        captured = self._keyframe_captured.pop(k.index, None) or time.time()
         index = self.bursts.next_index(Modality.TEXT)
         for encoder in self.encoders:
             encoder.keyframe(k, index, captured)
@@ -222,6 +226,10 @@ class Sender:
                 if worker is not None and examined(item.index, self.config.media.fps):
                     rgb = np.asarray(item.frame.to_ndarray(format="rgb24"), np.uint8)
                     seen = Examined(rgb, worker.offer_frame(rgb, item.index, item.pts))
+                    if seen.keyframe:
+                        self._keyframe_captured[item.index] = captured
+                        while len(self._keyframe_captured) > 64:  # one the worker dropped
+                            self._keyframe_captured.popitem(last=False)
                 for encoder in self.encoders:
                     encoder.video(item, seen, captured)
         finally:

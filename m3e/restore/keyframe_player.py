@@ -166,14 +166,29 @@ class LowLatencyPlayer:
         # (reference, frame, smoothed warp) of the last motion played
         self._track: tuple[int, int, Warp] | None = None
         self._clock: float | None = None  # wall-clock capture time of frame 0, from the last burst
+        # each picture's frame -> the first frame played with it (later when it came late)
+        self.first_shown: dict[int, int] = {}
 
     def picture(
         self, index: int, payload: bytes | None, pts: float, capture_time: float
     ) -> list[PlayedPicture]:
+        """``decode`` then ``show``, on the caller's thread."""
         if payload is None:
             return []  # lost: the motion that follows refers to a picture we lack, so hold
+        return self.show(index, self.decode(index, payload), pts, capture_time)
+
+    def decode(self, index: int, payload: bytes) -> Image:
+        """The picture from its side information and V′ (50–150 ms: x265 codes the reference
+        again), remembered so that motion and the next picture can refer to it. Pictures must
+        be decoded in order (one is coded against the one before); any thread, one at a time.
+        ValueError for a payload that is not a picture."""
         image = self.receiver.decode(KeyframeMessage.from_payload("", payload))
         self.receiver.remember(index, "", image)
+        return image
+
+    def show(self, index: int, image: Image, pts: float, capture_time: float) -> list[PlayedPicture]:
+        """The decoded picture ``index`` from its frame on, or from the next frame played when
+        its frame has been played; nothing when a newer picture is shown."""
         latency = (time.time() - capture_time) * 1000 if capture_time else None
         frame = round(pts * self.fps)
         self._tick(frame, capture_time)
@@ -185,7 +200,9 @@ class LowLatencyPlayer:
             # late: its frame was played (held). The frames from the next on show it, as a late
             # motion sample moves them: dropped, the older picture held until the next cut
             self._last = (self._last[0], image)
+            self.first_shown[frame] = self._last[0] + 1
             return []
+        self.first_shown[frame] = frame
         return self._play(frame, image, latency)
 
     def motion(self, payload: bytes, pts: float, capture_time: float) -> list[PlayedPicture]:

@@ -177,6 +177,12 @@ class SchemeDecoder(Generic[Played]):
     def flush(self, end_pts: float) -> list[Played]:
         return []
 
+    def first_shown(self) -> dict[int, int]:
+        """Video: each picture's frame -> the first frame played with it, where a picture can
+        come after its frame was played (low-latency M3E); empty where every frame plays at
+        its own index."""
+        return {}
+
 
 VideoSchemeDecoder = SchemeDecoder[PlayedFrame]
 AudioSchemeDecoder = SchemeDecoder[AudioBlock]

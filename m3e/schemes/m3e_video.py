@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -244,7 +245,12 @@ PACE_S = 0.1  # low latency: frames play this long after capture (motion comes 1
 
 class LowLatencyDecoder(VideoSchemeDecoder):
     """Low-latency M3E: a picture plays as soon as it arrives and motion warps it forward
-    (``LowLatencyPlayer``); the sentence only names the picture."""
+    (``LowLatencyPlayer``); the sentence only names the picture.
+
+    Pictures are decoded on a thread of their own, in order: a V′ takes 50–150 ms (x265 codes
+    the reference again), and on the session's thread the frames due meanwhile stood still;
+    in a two-browser call the play-out stalled at every picture. A motion sample for a
+    picture still being decoded is dropped (the next one, 0.1 s later, says where it is)."""
 
     def __init__(self, header: StreamHeader, options: DecoderOptions) -> None:
         from m3e.restore.keyframe_player import LowLatencyPlayer
@@ -252,21 +258,41 @@ class LowLatencyDecoder(VideoSchemeDecoder):
         super().__init__(header, options)
         self.player: LowLatencyPlayer = LowLatencyPlayer(header.width, header.height, header.fps)
         self._due: list[PlayedFrame] = []
+        self._pictures = ThreadPoolExecutor(1, thread_name_prefix="m3e-pictures")
+        self._decoded: queue.SimpleQueue[tuple[Burst, Image]] = queue.SimpleQueue()
 
     def payload(self, burst: Burst, payload: bytes, now: float) -> None:
+        if burst.keyframe:
+            self._pictures.submit(self._decode, burst, payload)
+            return
+        self._show_decoded()
         try:
-            if burst.keyframe:
-                pictures = self.player.picture(burst.index, payload, burst.pts, burst.capture_time)
-            else:
-                pictures = self.player.motion(payload, burst.pts, burst.capture_time)
+            pictures = self.player.motion(payload, burst.pts, burst.capture_time)
         except ValueError as exc:  # a damaged description: the picture holds
             log.debug("M3E burst %d not used: %s", burst.seq, exc)
             return
         self._due += _played(pictures)
 
+    def _decode(self, burst: Burst, payload: bytes) -> None:
+        try:
+            self._decoded.put((burst, self.player.decode(burst.index, payload)))
+        except ValueError as exc:  # a damaged picture: the one before holds
+            log.debug("M3E picture %d not used: %s", burst.seq, exc)
+        except Exception:  # one bad picture must not stop the pictures after it
+            log.exception("M3E picture %d failed", burst.seq)
+
+    def _show_decoded(self) -> None:
+        while not self._decoded.empty():
+            burst, image = self._decoded.get_nowait()
+            self._due += _played(self.player.show(burst.index, image, burst.pts, burst.capture_time))
+
+    def first_shown(self) -> dict[int, int]:
+        return self.player.first_shown
+
     def ready(self, now: float) -> list[PlayedFrame]:
         """The frames whose time has come: a motion sample brings the frames since the last one
         at once, and they play ``PACE_S`` after their capture at the frame rate, not as a burst."""
+        self._show_decoded()
         wall = time.time()
         n = next((i for i, f in enumerate(self._due) if self.player.due_at(f.index) + PACE_S > wall), None)
         due, self._due = (self._due, []) if n is None else (self._due[:n], self._due[n:])
@@ -279,6 +305,8 @@ class LowLatencyDecoder(VideoSchemeDecoder):
         ]
 
     def flush(self, end_pts: float) -> list[PlayedFrame]:
+        self._pictures.shutdown(wait=True)
+        self._show_decoded()
         held = [PlayedFrame(p.index, p.rgb, True, None) for p in self.player.flush(end_pts)]
         due, self._due = self._due, []
         return due + held

@@ -195,6 +195,11 @@ async def test_two_browser_parties_call_with_their_own_cameras_switch_scheme_and
                 f"document.querySelector('#party-{party} video.preview').videoWidth"
             )
             assert own > 0, party  # its own camera in its preview
+            sent = await browsers[party].evaluate(
+                f"window.m3e.sending.{party}.getStats().then(r => [...r.values()]"
+                ".filter(s => s.type === 'outbound-rtp' && s.kind === 'video').map(s => s.frameWidth))"
+            )
+            assert sent == [640], (party, sent)  # the camera goes at its own size, not WebRTC's 320x240
         switched = "document.querySelector('#party-a .scheme')"
         await browsers["a"].evaluate(f"{switched}.value = 'h265'; {switched}.onchange(); 1")
         frames = "+document.querySelector('#party-b .frame').textContent"

@@ -112,6 +112,7 @@ def test_low_latency_late_picture_shows_from_the_next_frame() -> None:
     assert player.picture(1, late.payload(), 0.2, t0 + 0.2) == []  # frame 2 has been played
     after = player.hold(t0 + HOLD_AFTER_S + 0.45)
     assert [p.index for p in after] == [4] and np.array_equal(after[0].rgb, late_rebuilt)
+    assert player.first_shown == {0: 0, 2: 4}  # where each picture first showed
     assert player.picture(0, message.payload(), 0.3, t0 + 0.3) == []  # older than the one shown
     assert np.array_equal(player.hold(t0 + HOLD_AFTER_S + 0.55)[0].rgb, late_rebuilt)
 

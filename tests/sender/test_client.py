@@ -231,3 +231,23 @@ async def test_the_timer_resends_one_transmission_per_rto_until_an_answer() -> N
         assert len(_drain(retransmit)) == 1 and sender.timer.backoff == 2
     finally:
         timer.cancel()
+
+
+def test_a_keyframes_semantics_carry_the_keyframes_capture_time() -> None:
+    """The sentence is ready seconds after its keyframe; its latency (and a benchmark's match
+    of the keyframe to the camera frame) count from the camera, not from recognition."""
+    from m3e.semantics.extractor import KeyframeSemantics
+
+    sender = Sender(SenderConfig(source="testsrc", media=MEDIA, video_scheme="m3e", text_scheme="json"))
+    got: list[tuple[int, float]] = []
+
+    class Recording:
+        def keyframe(self, k: KeyframeSemantics, index: int, captured: float) -> None:
+            got.append((k.index, captured))
+
+    sender.encoders = [Recording()]  # type: ignore[list-item]
+    sender._keyframe_captured[30] = 1000.0  # what the producer saw when frame 30 became a keyframe
+    sender._on_keyframe(KeyframeSemantics(30, 1.0, {}, "a cat", ""))
+    sender._on_keyframe(KeyframeSemantics(60, 2.0, {}, "a dog", ""))  # not seen: now
+    assert got[0] == (30, 1000.0) and abs(got[1][1] - time.time()) < 5
+    assert 30 not in sender._keyframe_captured
