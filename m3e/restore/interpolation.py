@@ -192,6 +192,13 @@ def soften_outside(image: Image, inside: Mask, keep: Rect = NO_RECT) -> Image:
     return image
 
 
+def same_warp(a: Warp, b: Warp, pixels: float = 0.05) -> bool:
+    """Whether two warps move no pixel of a picture (up to 1000 wide) ``pixels`` apart: a
+    still camera's motion samples say nothing new."""
+    shift, linear = np.abs(a[:, 2] - b[:, 2]).max(), np.abs(a[:, :2] - b[:, :2]).max()
+    return bool(shift < pixels and linear * 1000 < pixels)
+
+
 def compose(outer: Warp, inner: Warp) -> Warp:
     """The warp ``outer ∘ inner`` (first ``inner``, then ``outer``)."""
     full = np.vstack([outer, [0, 0, 1]]) @ np.vstack([inner, [0, 0, 1]])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from m3e.codecs.m3e_keyframe import KeyframeMessage, KeyframeReceiver
 from m3e.codecs.prediction import Image, Prediction, estimate_motion
-from m3e.restore.interpolation import IDENTITY, MotionTrack, MovingPicture, Warp, frames_between
+from m3e.restore.interpolation import IDENTITY, MotionTrack, MovingPicture, Warp, frames_between, same_warp
 from m3e.restore.smoothing import PositionSmoother
 
 MAX_ANCHORS, MAX_SAMPLES = 64, 1024  # keyframes waiting with motion, motion samples per keyframe
@@ -219,13 +219,17 @@ class LowLatencyPlayer:
         if self._last is not None and frame <= self._last[0]:
             self._late(prediction.reference, frame, prediction.warp, memory.image)
             return []
-        if self._track is None or self._track[0] != prediction.reference:
+        restarted = self._track is None or self._track[0] != prediction.reference
+        if restarted:
             self._smoother.reset()  # a picture we did not start the track from
             start = self._last[0] if self._last else frame - 1
             self._track = (prediction.reference, start, IDENTITY)
+        assert self._track is not None
         _, since, before = self._track
         m = self._smoother(prediction.warp, (frame - since) / self.fps)
         self._track = (prediction.reference, frame, m)
+        if self._last is not None and not restarted and same_warp(m, before):
+            return self._play(frame, self._last[1], latency)  # still: the same picture, not a copy
         track = MotionTrack(since, {frame: m})
         track.warps[0] = before
         first = self._last[0] + 1 if self._last else frame
@@ -246,10 +250,11 @@ class LowLatencyPlayer:
             return
         if reference != self._track[0] or frame <= self._track[1]:
             return
-        _, since, _ = self._track
+        _, since, before = self._track
         m = self._smoother(warp, (frame - since) / self.fps)
         self._track = (reference, frame, m)
-        self._last = (self._last[0], MovingPicture(image).at(m))
+        if not same_warp(m, before):
+            self._last = (self._last[0], MovingPicture(image).at(m))
 
     def hold(self, now: float) -> list[PlayedPicture]:
         """The frames up to wall-clock ``now`` whose capture was ``HOLD_AFTER_S`` ago and that

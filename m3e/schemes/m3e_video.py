@@ -10,7 +10,8 @@ receiver warps forward, or as a new picture when the frame changed in ways motio
 (``PictureRefresh``, within ``m3e_refresh_kbps``).
 
 Keyframes are decided on the producer thread (``Examined``); motion is estimated on a thread of
-its own (``LiveWorker``) that works on the newest frame and never skips a keyframe.
+its own (``LiveWorker``) that works on the newest frame and never skips a keyframe; in low
+latency pictures are coded on another (the painter), so motion goes on meanwhile.
 """
 
 from __future__ import annotations
@@ -46,12 +47,15 @@ if TYPE_CHECKING:
     from m3e.semantics.extractor import KeyframeSemantics
 
 log = logging.getLogger("m3e.sender")
+# low latency: motion within STILL_PX pixels of the last sample sent goes at most every
+# RESEND_STILL_S (a talking head's still camera sent 10 identical samples a second)
+STILL_PX, RESEND_STILL_S = 0.5, 1.0
 Image = npt.NDArray[np.uint8]
 
 
 class M3EVideoEncoder(SchemeEncoder):
-    """The knowledge base is owned by one thread (the semantic worker, or the live worker in
-    low latency): keyframes the receiver confirmed join it there, before the next prediction."""
+    """The knowledge base is owned by one thread (the semantic worker, or the painter in low
+    latency): keyframes the receiver confirmed join it there, before the next prediction."""
 
     def __init__(self, scheme: str, options: EncoderOptions, emit: Emit) -> None:
         super().__init__(scheme, options, emit)
@@ -60,6 +64,10 @@ class M3EVideoEncoder(SchemeEncoder):
         self._refresh: PictureRefresh | None = None
         self._live: LiveWorker | None = None
         self._pictures = 0  # low latency: pictures sent
+        self._painter = ThreadPoolExecutor(1, thread_name_prefix="m3e-painter")  # low latency: pictures
+        self._painting = 0  # pictures handed to the painter and not yet sent
+        self._last_motion: tuple[int, npt.NDArray[np.float32], float] | None = None  # (picture, warp, t)
+        self._counting = threading.Lock()
         self._anchor: tuple[int, MotionReference] | None = None  # what motion refers to: (index, picture)
 
     def open(self) -> None:
@@ -96,6 +104,7 @@ class M3EVideoEncoder(SchemeEncoder):
     def close(self) -> None:
         if self._live is not None:
             self._live.close()
+        self._painter.shutdown(wait=True)  # the last pictures go before the end of the stream
 
     def _motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
         """Between keyframes, every examined frame: its global motion from the scene's keyframe
@@ -115,28 +124,38 @@ class M3EVideoEncoder(SchemeEncoder):
             )
 
     def _picture_or_motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
-        """Low latency, every examined frame: a keyframe's picture, else motion from the latest,
-        or a new picture when the motion leaves too much unshown (``PictureRefresh``). Both are
-        stale when late: robust coding, no time for a retransmission (docs/m3e.md)."""
-        from m3e.codecs.prediction import MotionReference, Prediction
+        """Low latency, every examined frame (on the live worker): a keyframe's picture, else
+        motion from the latest picture, or a new picture when the motion leaves too much
+        unshown (``PictureRefresh``). A picture is coded on a thread of its own (``_painter``):
+        it takes 50–200 ms, 0.5–1 s on a busy machine, and on this thread no motion went
+        meanwhile (a browser call sent 2 motion samples a second, not 10). A cut always goes;
+        a refresh only when no picture is being coded, else the motion goes, also while a cut
+        is coded: most cuts are a fast pan, and where the scene changed the motion from the
+        picture before is the identity (``motion_and_error``). Both are stale when late: robust
+        coding, no time for a retransmission (docs/m3e.md)."""
+        from m3e.codecs.prediction import Prediction
+        from m3e.restore.interpolation import same_warp
 
-        keyframes, policy = self._learn_confirmed(), self._refresh
+        policy = self._refresh
         assert policy is not None, "open() first"
-        on_ack = None
-        anchor = self._anchor[1] if self._anchor is not None else None
-        budget, warp = policy.choose(anchor, rgb, is_keyframe, t, self.options.m3e_budget)
-        if budget is not None:
-            message, rebuilt = keyframes.encode(rgb, None, budget)
-            index, payload = self._pictures, message.payload()
-            if not is_keyframe:
-                policy.spent(len(payload), t)
-            self._pictures += 1
-            self._anchor = (index, MotionReference(rebuilt))
-            on_ack = self._on_ack(index, "", rebuilt)
-        elif self._anchor is not None and warp is not None:  # motion
-            index, payload = self._anchor[0], Prediction(self._anchor[0], warp).to_bytes()
-        else:
+        anchor = self._anchor
+        reference = anchor[1] if anchor else None
+        budget, warp = policy.choose(reference, rgb, is_keyframe, t, self.options.m3e_budget)
+        with self._counting:
+            paint = budget is not None and (is_keyframe or self._painting == 0)
+            self._painting += paint
+        if paint:
+            assert budget is not None
+            self._painter.submit(self._paint, rgb, t, is_keyframe, captured, budget)
             return
+        if anchor is None or warp is None:
+            return  # no picture yet
+        last = self._last_motion
+        still = last is not None and last[0] == anchor[0] and same_warp(warp, last[1], STILL_PX)
+        if still and last is not None and t - last[2] < RESEND_STILL_S:
+            return  # the camera stands still: the receiver holds the picture where it is
+        self._last_motion = (anchor[0], warp, t)
+        payload = Prediction(anchor[0], warp).to_bytes()
         self.emit(
             Outgoing(
                 Modality.VIDEO,
@@ -144,12 +163,43 @@ class M3EVideoEncoder(SchemeEncoder):
                 t,
                 payload,
                 captured,
-                keyframe=on_ack is not None,  # a picture
+                keyframe=False,
                 coding="robust",
-                index=index,
-                on_ack=on_ack,
+                index=anchor[0],
             )
         )
+
+    def _paint(self, rgb: Image, t: float, is_keyframe: bool, captured: float, budget: int) -> None:
+        """One picture coded and sent (on the painter thread, which owns the knowledge base in
+        low latency); later motion refers to it."""
+        from m3e.codecs.prediction import MotionReference
+
+        try:
+            message, rebuilt = self._learn_confirmed().encode(rgb, None, budget)
+            index, payload = self._pictures, message.payload()
+            if not is_keyframe:
+                assert self._refresh is not None
+                self._refresh.spent(len(payload), t)
+            self._pictures += 1
+            self.emit(
+                Outgoing(
+                    Modality.VIDEO,
+                    self.scheme,
+                    t,
+                    payload,
+                    captured,
+                    keyframe=True,  # a picture
+                    coding="robust",
+                    index=index,
+                    on_ack=self._on_ack(index, "", rebuilt),
+                )
+            )
+            self._anchor = (index, MotionReference(rebuilt))
+        except Exception:  # a failure on one picture must not stop the stream
+            log.exception("M3E picture failed at %.2f s", t)
+        finally:
+            with self._counting:
+                self._painting -= 1
 
     def _on_ack(self, index: int, text: str, rebuilt: Image) -> Callable[[], None]:
         """The receiver has keyframe ``index``: both may refer to it from now on."""
@@ -249,8 +299,8 @@ class LowLatencyDecoder(VideoSchemeDecoder):
 
     Pictures are decoded on a thread of their own, in order: a V′ takes 50–150 ms (x265 codes
     the reference again), and on the session's thread the frames due meanwhile stood still;
-    in a two-browser call the play-out stalled at every picture. A motion sample for a
-    picture still being decoded is dropped (the next one, 0.1 s later, says where it is)."""
+    in a two-browser call the play-out stalled at every picture. The latest motion sample for
+    a picture still being decoded waits for it."""
 
     def __init__(self, header: StreamHeader, options: DecoderOptions) -> None:
         from m3e.restore.keyframe_player import LowLatencyPlayer
@@ -259,13 +309,23 @@ class LowLatencyDecoder(VideoSchemeDecoder):
         self.player: LowLatencyPlayer = LowLatencyPlayer(header.width, header.height, header.fps)
         self._due: list[PlayedFrame] = []
         self._pictures = ThreadPoolExecutor(1, thread_name_prefix="m3e-pictures")
-        self._decoded: queue.SimpleQueue[tuple[Burst, Image]] = queue.SimpleQueue()
+        self._decoded: queue.SimpleQueue[tuple[Burst, Image | None]] = queue.SimpleQueue()
+        # each picture being decoded -> the latest motion sample that refers to it (its burst
+        # and payload); touched on the session's thread only
+        self._decoding: dict[int, tuple[Burst, bytes] | None] = {}
 
     def payload(self, burst: Burst, payload: bytes, now: float) -> None:
         if burst.keyframe:
+            self._decoding[burst.index] = None
             self._pictures.submit(self._decode, burst, payload)
             return
         self._show_decoded()
+        if burst.index in self._decoding:
+            self._decoding[burst.index] = (burst, payload)
+        else:
+            self._motion(burst, payload)
+
+    def _motion(self, burst: Burst, payload: bytes) -> None:
         try:
             pictures = self.player.motion(payload, burst.pts, burst.capture_time)
         except ValueError as exc:  # a damaged description: the picture holds
@@ -274,17 +334,23 @@ class LowLatencyDecoder(VideoSchemeDecoder):
         self._due += _played(pictures)
 
     def _decode(self, burst: Burst, payload: bytes) -> None:
+        image = None
         try:
-            self._decoded.put((burst, self.player.decode(burst.index, payload)))
+            image = self.player.decode(burst.index, payload)
         except ValueError as exc:  # a damaged picture: the one before holds
             log.debug("M3E picture %d not used: %s", burst.seq, exc)
         except Exception:  # one bad picture must not stop the pictures after it
             log.exception("M3E picture %d failed", burst.seq)
+        self._decoded.put((burst, image))
 
     def _show_decoded(self) -> None:
         while not self._decoded.empty():
             burst, image = self._decoded.get_nowait()
-            self._due += _played(self.player.show(burst.index, image, burst.pts, burst.capture_time))
+            waiting = self._decoding.pop(burst.index, None)
+            if image is not None:
+                self._due += _played(self.player.show(burst.index, image, burst.pts, burst.capture_time))
+                if waiting is not None:
+                    self._motion(*waiting)
 
     def first_shown(self) -> dict[int, int]:
         return self.player.first_shown

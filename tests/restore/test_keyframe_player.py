@@ -184,3 +184,21 @@ def test_a_stream_ending_before_its_last_keyframe_adds_no_frames() -> None:
     for f in (1, 2, 3):  # frames 6, 7, 8 moved ahead
         player.motion(Prediction(5, estimate_motion(pan[0], pan[f])).to_bytes(), (5 + f) / 10)
     assert [p.index for p in player.flush(end_s=0.3)] == []  # an end time before it (a clock step)
+
+
+def test_low_latency_still_camera_plays_the_picture_itself() -> None:
+    """A still camera's motion samples (the identity) play the picture held, one array, so the
+    viewer encodes and sends it once instead of a copy per frame."""
+    from m3e.codecs.prediction import Prediction
+    from m3e.restore.interpolation import IDENTITY
+    from m3e.restore.keyframe_player import LowLatencyPlayer
+
+    _, sender = _player_and_sender()
+    player = LowLatencyPlayer(*SIZE, fps=10.0)
+    message, _ = sender.encode(view(picture("astronaut"), 0.0, "pan", SIZE), None, 3000)
+    t0 = time.time()
+    shown = player.picture(0, message.payload(), 0.0, t0)
+    sample = Prediction(0, IDENTITY).to_bytes()
+    still = [p for f in (1, 2, 3) for p in player.motion(sample, f / 10, t0 + f / 10)]
+    assert [p.index for p in still] == [1, 2, 3]
+    assert all(p.rgb is shown[0].rgb for p in still)
