@@ -81,15 +81,14 @@ class PictureRefresh:
         self, anchor: MotionReference | None, frame: Image, cut: bool, t: float, cut_budget: int
     ) -> tuple[int | None, npt.NDArray[np.float32] | None]:
         """What the low-latency sender sends for the examined frame at ``t`` s: ``(V′ budget,
-        warp)`` for a picture (a cut, without a warp, or a change the motion from ``anchor``
-        cannot show, with the motion to send should the picture not go), ``(None, warp)`` for
-        motion, or ``(None, None)`` before any picture. ``spent`` after a picture went."""
+        None)`` for a picture (a cut, or a change the motion from ``anchor`` cannot show), else
+        ``(None, warp)`` for motion, or ``(None, None)`` before any picture. ``spent`` after."""
         if cut:
             return cut_budget, None
         if anchor is None:
             return None, None
         warp, error = anchor.motion_and_error(frame)
-        return (self.budget_bytes if self.wants(error, t) else None), warp
+        return (self.budget_bytes, None) if self.wants(error, t) else (None, warp)
 
     def wants(self, error: float, t: float) -> bool:
         """Whether the frame at ``t`` s, ``error`` away from the moved picture, gets a picture."""

@@ -10,8 +10,7 @@ receiver warps forward, or as a new picture when the frame changed in ways motio
 (``PictureRefresh``, within ``m3e_refresh_kbps``).
 
 Keyframes are decided on the producer thread (``Examined``); motion is estimated on a thread of
-its own (``LiveWorker``) that works on the newest frame and never skips a keyframe; in low
-latency pictures are coded on another (the painter), so motion goes on meanwhile.
+its own (``LiveWorker``) that works on the newest frame and never skips a keyframe.
 """
 
 from __future__ import annotations
@@ -54,8 +53,8 @@ Image = npt.NDArray[np.uint8]
 
 
 class M3EVideoEncoder(SchemeEncoder):
-    """The knowledge base is owned by one thread (the semantic worker, or the painter in low
-    latency): keyframes the receiver confirmed join it there, before the next prediction."""
+    """The knowledge base is owned by one thread (the semantic worker, or the live worker in
+    low latency): keyframes the receiver confirmed join it there, before the next prediction."""
 
     def __init__(self, scheme: str, options: EncoderOptions, emit: Emit) -> None:
         super().__init__(scheme, options, emit)
@@ -64,10 +63,7 @@ class M3EVideoEncoder(SchemeEncoder):
         self._refresh: PictureRefresh | None = None
         self._live: LiveWorker | None = None
         self._pictures = 0  # low latency: pictures sent
-        self._painter = ThreadPoolExecutor(1, thread_name_prefix="m3e-painter")  # low latency: pictures
-        self._painting = 0  # pictures handed to the painter and not yet sent
         self._last_motion: tuple[int, npt.NDArray[np.float32], float] | None = None  # (picture, warp, t)
-        self._counting = threading.Lock()
         self._anchor: tuple[int, MotionReference] | None = None  # what motion refers to: (index, picture)
 
     def open(self) -> None:
@@ -104,7 +100,6 @@ class M3EVideoEncoder(SchemeEncoder):
     def close(self) -> None:
         if self._live is not None:
             self._live.close()
-        self._painter.shutdown(wait=True)  # the last pictures go before the end of the stream
 
     def _motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
         """Between keyframes, every examined frame: its global motion from the scene's keyframe
@@ -124,38 +119,39 @@ class M3EVideoEncoder(SchemeEncoder):
             )
 
     def _picture_or_motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
-        """Low latency, every examined frame (on the live worker): a keyframe's picture, else
-        motion from the latest picture, or a new picture when the motion leaves too much
-        unshown (``PictureRefresh``). A picture is coded on a thread of its own (``_painter``):
-        it takes 50–200 ms, 0.5–1 s on a busy machine, and on this thread no motion went
-        meanwhile (a browser call sent 2 motion samples a second, not 10). A cut always goes;
-        a refresh only when no picture is being coded, else the motion goes, also while a cut
-        is coded: most cuts are a fast pan, and where the scene changed the motion from the
-        picture before is the identity (``motion_and_error``). Both are stale when late: robust
-        coding, no time for a retransmission (docs/m3e.md)."""
-        from m3e.codecs.prediction import Prediction
+        """Low latency, every examined frame: a keyframe's picture, else motion from the latest,
+        or a new picture when the motion leaves too much unshown (``PictureRefresh``). Both are
+        stale when late: robust coding, no time for a retransmission (docs/m3e.md). A still
+        camera's motion goes once a second."""
+        from m3e.codecs.prediction import MotionReference, Prediction
         from m3e.restore.interpolation import same_warp
 
-        policy = self._refresh
+        keyframes, policy = self._learn_confirmed(), self._refresh
         assert policy is not None, "open() first"
-        anchor = self._anchor
-        reference = anchor[1] if anchor else None
-        budget, warp = policy.choose(reference, rgb, is_keyframe, t, self.options.m3e_budget)
-        with self._counting:
-            paint = budget is not None and (is_keyframe or self._painting == 0)
-            self._painting += paint
-        if paint:
-            assert budget is not None
-            self._painter.submit(self._paint, rgb, t, is_keyframe, captured, budget)
+        on_ack = None
+        anchor = self._anchor[1] if self._anchor is not None else None
+        budget, warp = policy.choose(anchor, rgb, is_keyframe, t, self.options.m3e_budget)
+        if budget is not None:
+            message, rebuilt = keyframes.encode(rgb, None, budget)
+            index, payload = self._pictures, message.payload()
+            if not is_keyframe:
+                policy.spent(len(payload), t)
+            self._pictures += 1
+            self._anchor = (index, MotionReference(rebuilt))
+            on_ack = self._on_ack(index, "", rebuilt)
+        elif self._anchor is not None and warp is not None:  # motion
+            index, last = self._anchor[0], self._last_motion
+            if (
+                last
+                and last[0] == index
+                and t - last[2] < RESEND_STILL_S
+                and same_warp(warp, last[1], STILL_PX)
+            ):
+                return  # the camera stands still: the receiver holds the picture where it is
+            self._last_motion = (index, warp, t)
+            payload = Prediction(index, warp).to_bytes()
+        else:
             return
-        if anchor is None or warp is None:
-            return  # no picture yet
-        last = self._last_motion
-        still = last is not None and last[0] == anchor[0] and same_warp(warp, last[1], STILL_PX)
-        if still and last is not None and t - last[2] < RESEND_STILL_S:
-            return  # the camera stands still: the receiver holds the picture where it is
-        self._last_motion = (anchor[0], warp, t)
-        payload = Prediction(anchor[0], warp).to_bytes()
         self.emit(
             Outgoing(
                 Modality.VIDEO,
@@ -163,43 +159,12 @@ class M3EVideoEncoder(SchemeEncoder):
                 t,
                 payload,
                 captured,
-                keyframe=False,
+                keyframe=on_ack is not None,  # a picture
                 coding="robust",
-                index=anchor[0],
+                index=index,
+                on_ack=on_ack,
             )
         )
-
-    def _paint(self, rgb: Image, t: float, is_keyframe: bool, captured: float, budget: int) -> None:
-        """One picture coded and sent (on the painter thread, which owns the knowledge base in
-        low latency); later motion refers to it."""
-        from m3e.codecs.prediction import MotionReference
-
-        try:
-            message, rebuilt = self._learn_confirmed().encode(rgb, None, budget)
-            index, payload = self._pictures, message.payload()
-            if not is_keyframe:
-                assert self._refresh is not None
-                self._refresh.spent(len(payload), t)
-            self._pictures += 1
-            self.emit(
-                Outgoing(
-                    Modality.VIDEO,
-                    self.scheme,
-                    t,
-                    payload,
-                    captured,
-                    keyframe=True,  # a picture
-                    coding="robust",
-                    index=index,
-                    on_ack=self._on_ack(index, "", rebuilt),
-                )
-            )
-            self._anchor = (index, MotionReference(rebuilt))
-        except Exception:  # a failure on one picture must not stop the stream
-            log.exception("M3E picture failed at %.2f s", t)
-        finally:
-            with self._counting:
-                self._painting -= 1
 
     def _on_ack(self, index: int, text: str, rebuilt: Image) -> Callable[[], None]:
         """The receiver has keyframe ``index``: both may refer to it from now on."""
