@@ -25,7 +25,10 @@ MAX_ANCHORS, MAX_SAMPLES = 64, 1024  # keyframes waiting with motion, motion sam
 MAX_AHEAD = 300  # frames moved ahead of the next keyframe at most (10 s at 30 fps; 1 MB each at 720x480)
 MOVE_PER_SAMPLE = 6  # frames moved ahead per motion sample received (twice the pace samples come at)
 LATE_MS = 150.0  # low latency: a motion sample this late plays its own frame only
-HOLD_AFTER_S = 0.2  # low latency: a frame nothing moved this long after its capture holds the picture
+# low latency: a frame nothing moved this long after its capture holds the picture. Late motion
+# and pictures move the frames after theirs, so this sets the latency of a still picture: 0.2 s
+# gave the browser call p50 265 ms, 0.15 s 220 ms at the same frame rate (docs/call.md)
+HOLD_AFTER_S = 0.15
 
 
 @dataclass
