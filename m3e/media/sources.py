@@ -241,7 +241,10 @@ class _FrameClock:
     """Frames at any times -> the configured size and frame rate: every output frame whose time
     has come shows the newest source frame (dropping or repeating). A live source's gap longer
     than ``max_fill_s`` (frames dropped upstream) is skipped, not filled with repeats that
-    would only delay what comes next."""
+    would only delay what comes next: the frame numbers jump over it, so a frame's media time
+    stays its capture time. (Closing the gap instead put the media time behind the capture
+    clock by the gap; a low-latency receiver, whose play-out follows that clock, then stood
+    still for as long as the gap, up to 9 s in a loaded browser call.)"""
 
     def __init__(self, config: SourceConfig, max_fill_s: float = float("inf")) -> None:
         self.config = config
@@ -254,8 +257,7 @@ class _FrameClock:
         self._start = t if self._start is None else self._start
         due = t - self._start + 0.5 / cfg.fps
         if due - self.index / cfg.fps > self.max_fill_s:
-            self._start += due - self.index / cfg.fps
-            due = self.index / cfg.fps
+            self.index = int(due * cfg.fps)
         if self.index / cfg.fps > due:
             return
         converted = frame.reformat(cfg.width, cfg.height, "yuv420p")

@@ -47,6 +47,8 @@ def test_a_gap_in_a_live_feed_is_skipped_not_filled_and_stale_frames_are_dropped
     video = [i for i in _read(MAGIC + stale + fresh, monkeypatch) if isinstance(i, VideoItem)]
     assert video[0].captured == pytest.approx(now)
     assert len(video) <= 12  # 10 frames, the 2-s gap not filled with 60 repeats
+    # the frame numbers jump over the gap: media time stays the capture clock
+    assert all(v.pts == pytest.approx(v.captured - now, abs=1 / 30) for v in video)
 
 
 def test_a_live_feed_ends_after_its_duration_in_wall_clock_time(monkeypatch) -> None:
