@@ -27,7 +27,8 @@ _UNSET = b"\x00unset"
 
 @dataclass
 class _Segment:
-    pts: float = 0.0
+    pts: float = 0.0  # the keyframe's
+    start: float | None = None  # its audio interval's, from T′'s burst (later when a sentence ran on)
     text: str | None = None
     difference: bytes | None = _UNSET  # None: lost
 
@@ -47,9 +48,9 @@ class SegmentPlayer:
         segment.text, segment.pts = text, pts
 
     def difference(self, index: int, payload: bytes | None, pts: float) -> None:
-        """T′ of keyframe ``index`` (None: it was lost)."""
+        """T′ of keyframe ``index`` (None: it was lost); ``pts``: where its audio interval begins."""
         segment = self._segments.setdefault(index, _Segment(pts))
-        segment.difference = payload
+        segment.difference, segment.start = payload, pts
 
     def ready(self) -> list[Audio]:
         out = []
@@ -79,7 +80,7 @@ class SegmentPlayer:
             audio = self._regenerate(text, difference)
         except ValueError:  # a damaged T′: the sentence alone
             audio = self._regenerate(text, None)
-        gap = round((segment.pts - self._cursor) * RATE)
+        gap = round(((segment.pts if segment.start is None else segment.start) - self._cursor) * RATE)
         if gap > 0:
             audio = np.concatenate([np.zeros(gap, np.float32), audio])
         else:

@@ -35,15 +35,15 @@ class M3EAudioEncoder(SchemeEncoder):
         self.audio_format = (RATE, 1, b"")
 
     def keyframe(self, k: KeyframeSemantics, index: int, captured: float) -> None:
-        """T′ of the keyframe's audio interval, with its sentence's index. T′ is small
+        """T′ of the keyframe's audio interval (its pts: where that interval begins, which is
+        after the keyframe when the keyframe before it spoke on), with its sentence's index. T′ is small
         (≈ 250 bit/s): strong coding costs little, and on 16-QAM 3/4 at 8 dB Rayleigh enough
         of it was lost to take the timbre from 0.83 to 0.71."""
         if k.audio is None:
             return
         data = encode_difference(k.audio)
-        self.emit(
-            Outgoing(Modality.AUDIO, self.scheme, k.time_s, data, captured, coding="small", index=index)
-        )
+        pts = k.audio_start_s
+        self.emit(Outgoing(Modality.AUDIO, self.scheme, pts, data, captured, coding="small", index=index))
 
 
 class M3EAudioDecoder(AudioSchemeDecoder):

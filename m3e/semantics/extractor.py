@@ -1,8 +1,10 @@
 """The semantic extractor: frames and audio in, one ``KeyframeSemantics`` per keyframe out.
 
 Each keyframe's audio is its keyframe interval, from the keyframe to the next one (at most
-``max_audio_s``); a keyframe is described as soon as that much audio has followed it (or at
-``finish()``), so the text of a keyframe lags it by 0.5–6 s in a live stream.
+``max_audio_s``), except that a sentence is never cut: a cut while someone speaks moves to the
+next pause (``speech_pauses``), and the next keyframe's audio begins there. A keyframe is
+described as soon as its audio is complete (or at ``finish()``), so the text of a keyframe
+lags it by 0.5–10 s in a live stream.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy.typing as npt
 from m3e.semantics.audio import SAMPLE_RATE, AudioRecognizer
 from m3e.semantics.fusion import FusionWeights, KeyframeText, fuse
 from m3e.semantics.keyframes import KeyframeSelector, luma_thumbnail
+from m3e.semantics.speech_pauses import CONTEXT_S, MAX_HOLD_S, WINDOW_S, speech_probability, utterance_end
 from m3e.semantics.verification import SequenceVerifier
 from m3e.semantics.vision import ImageRecognizer
 
@@ -35,6 +38,7 @@ class KeyframeSemantics:
     latency_ms: dict[str, float] = field(default_factory=dict)
     rgb: npt.NDArray[np.uint8] | None = field(default=None, repr=False)  # the keyframe itself
     audio: npt.NDArray[np.float32] | None = field(default=None, repr=False)  # its interval, 16 kHz
+    audio_start_s: float = 0.0  # when ``audio`` begins: after time_s when the keyframe before spoke on
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,7 +57,7 @@ class _Pending:
     rgb: npt.NDArray[np.uint8]
     thumb_ms: float
     continuity: float
-    end: float | None = None  # end of its audio interval, once the next keyframe is known
+    end: float | None = None  # nominal end of its audio interval, once the next keyframe is known
 
 
 class SemanticExtractor:
@@ -77,6 +81,8 @@ class SemanticExtractor:
         self.use_image, self.use_audio = use_image, use_audio
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_start = 0.0  # time of self._audio[0]
+        self._heard_until = 0.0  # audio before this went into an earlier keyframe's text
+        self._looked_until = -1.0  # audio end when a pause was last looked for
         self._pending: list[_Pending] = []
         self.frame_test_ms: list[float] = []
 
@@ -86,6 +92,7 @@ class SemanticExtractor:
             self.image.load()
         if self.use_audio:
             self.audio.load()
+            speech_probability(np.zeros(SAMPLE_RATE, np.float32))
 
     # ---- input
     @property
@@ -120,8 +127,11 @@ class SemanticExtractor:
 
     def finish(self) -> list[KeyframeSemantics]:
         """Describe the keyframes still waiting, with whatever audio followed them."""
-        out = [self._describe(p, min(self._limit(p), max(self._audio_end, p.time_s))) for p in self._pending]
-        self._pending = []
+        out = []
+        while self._pending:
+            end = self._audio_end_of(self._pending[0], complete=True)
+            assert end is not None  # the audio is complete: always decided
+            out.append(self._describe(self._pending.pop(0), end))
         return out
 
     def _limit(self, p: _Pending) -> float:
@@ -129,10 +139,25 @@ class SemanticExtractor:
 
     def _ready(self) -> list[KeyframeSemantics]:
         out = []
-        while self._pending and self._audio_end >= self._limit(self._pending[0]):
-            p = self._pending.pop(0)
-            out.append(self._describe(p, self._limit(p)))
+        while self._pending and (end := self._audio_end_of(self._pending[0])) is not None:
+            out.append(self._describe(self._pending.pop(0), end))
         return out
+
+    def _audio_end_of(self, p: _Pending, complete: bool = False) -> float | None:
+        """Where keyframe ``p``'s audio ends: its nominal end, or the pause after it when that
+        falls inside speech; None until the audio heard decides."""
+        cut = max(self._limit(p), self._heard_until)
+        if complete:
+            cut = min(cut, max(self._audio_end, self._heard_until, p.time_s))
+        elif self._audio_end < cut or self._audio_end < self._looked_until + 0.1:
+            return None  # (a pause is looked for at most every 0.1 s of new audio)
+        if not self.use_audio:
+            return cut
+        self._looked_until = self._audio_end
+        start = max(self._audio_start, cut - CONTEXT_S)
+        speech = speech_probability(self._interval_audio(start, min(self._audio_end, cut + MAX_HOLD_S)))
+        end = utterance_end(speech, round((cut - start) / WINDOW_S), complete)
+        return None if end is None else max(cut, min(self._audio_end, start + end * WINDOW_S))
 
     # ---- work
     def _interval_audio(self, start: float, end: float) -> npt.NDArray[np.float32]:
@@ -145,7 +170,9 @@ class SemanticExtractor:
         t = time.perf_counter()
         seen = self.image(k.rgb) if self.use_image else []
         lat["image"] = (time.perf_counter() - t) * 1000
-        interval = self._interval_audio(k.time_s, end)
+        start = min(max(k.time_s, self._heard_until), end)
+        interval = self._interval_audio(start, end)
+        self._heard_until, self._looked_until = end, -1.0
         heard, transcript = self.audio(interval) if self.use_audio else ([], "")
         lat.update(self.audio.last_ms if self.use_audio else {})
         t = time.perf_counter()
@@ -172,6 +199,7 @@ class SemanticExtractor:
             lat,
             k.rgb,
             interval.copy(),
+            start,
         )
 
 

@@ -28,6 +28,19 @@ def test_segments_play_in_keyframe_order_on_one_track_by_presentation_time() -> 
     assert to_int16(second).shape == (second.shape[0], 1)
 
 
+def test_a_segment_begins_where_its_audio_interval_began() -> None:
+    """A keyframe whose predecessor's sentence ran on past it: its T′ burst carries the later
+    start of its audio, and the segment is laid there, not at the keyframe's time."""
+    player = SegmentPlayer()
+    player.text(0, "a cup", 0.0)
+    player.difference(0, encode_difference(_loud(1.0)), 0.0)
+    player.difference(1, encode_difference(_loud(1.0)), 1.5)  # the keyframe was at 0.5 s
+    player.text(1, "a cup", 0.5)
+    first, second = player.ready()
+    assert first.shape[0] == RATE
+    assert np.all(second[: RATE // 2] == 0) and second.shape[0] == RATE + RATE // 2
+
+
 def test_an_unsettled_segment_does_not_hold_the_track_for_ever() -> None:
     player = SegmentPlayer()
     for i in range(1, 5):
