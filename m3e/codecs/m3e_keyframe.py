@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -28,7 +27,7 @@ from m3e.codecs.prediction import (
     Memory,
     MotionReference,
     Prediction,
-    estimate_motion,
+    coarse,
     exemplar_library,
     generate,
 )
@@ -138,21 +137,24 @@ class KeyframeSender(_Side):
             assert text is not None
             return KeyframeMessage(text, b"", b""), generate(self.kb, text)
         candidates = [] if text is None else [self.kb.nearest(text)]
+        small = coarse(frame)
         if self.kb.keyframes:
             candidates.append(next(reversed(self.kb.keyframes.values())))  # the latest keyframe
             # the earlier keyframe that looks most like this one (a scene seen before, its
             # text maybe worded otherwise: "a cup and a phone" lies nearer "a cat and a phone")
-            candidates.append(min(self.kb.keyframes.values(), key=lambda m: prediction_error(frame, m.image)))
+            alike = min(self.kb.keyframes.values(), key=lambda m: prediction_error(small, m.coarse))
+            candidates.append(alike)
         if self.scheme == "m3e":
             candidates.append(self.kb.blank())  # when nothing known fits: plain intra coding
         final = self.scheme == "m3e-no-diff"
         best: tuple[float, Prediction] | None = None
         for memory in {m.key: m for m in candidates}.values():
-            warp = estimate_motion(memory.image, frame) if memory.key >= 0 else IDENTITY
+            warp = memory.motion.estimate(frame) if memory.key >= 0 else IDENTITY
             # the receiver decodes the side information: predict from what it will read
             prediction = Prediction.from_bytes(Prediction(memory.key, warp).to_bytes())
             # compared unguided: guidance (30 classifier steps) changes little at 1/8 size
-            cost = prediction_error(frame, generate(self.kb, text or "", prediction, guided=False))
+            predicted = generate(self.kb, text or "", prediction, guided=False)
+            cost = prediction_error(small, coarse(predicted))
             if best is None or cost < best[0]:
                 best = (cost, prediction)
         assert best is not None
@@ -165,14 +167,12 @@ class KeyframeSender(_Side):
         return KeyframeMessage(text or "", prediction.to_bytes(), difference), image
 
 
-def prediction_error(real: Image, prediction: Image) -> float:
-    """Mean square error at 1/8 size: what V′ must still carry. The fine detail costs V′ about
-    the same whatever P is (a decoded keyframe lacks it too), so only the coarse error tells
-    a good prediction from a bad one (a full-size measure chose mid-grey even for the same
-    scene a second later)."""
-    h, w = real.shape[:2]
-    a, b = (cv2.resize(im, (w // 8, h // 8), interpolation=cv2.INTER_AREA) for im in (real, prediction))
-    return float(np.mean((a.astype(np.float32) - b) ** 2))
+def prediction_error(real: npt.NDArray[np.float32], prediction: npt.NDArray[np.float32]) -> float:
+    """Mean square error between two ``coarse`` pictures (1/8 size): what V′ must still carry.
+    The fine detail costs V′ about the same whatever P is (a decoded keyframe lacks it too), so
+    only the coarse error tells a good prediction from a bad one (a full-size measure chose
+    mid-grey even for the same scene a second later)."""
+    return float(np.mean((real - prediction) ** 2))
 
 
 class KeyframeReceiver(_Side):

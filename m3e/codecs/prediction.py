@@ -40,6 +40,17 @@ class Memory:
     embedding: npt.NDArray[np.float32]  # (384,)
     image: Image
 
+    # made once per picture, not once per keyframe sent: a low-latency sender compares every
+    # new picture with all 64 it remembers, which took half of a picture's time
+    @functools.cached_property
+    def coarse(self) -> npt.NDArray[np.float32]:
+        """``coarse(image)``."""
+        return coarse(self.image)
+
+    @functools.cached_property
+    def motion(self) -> MotionReference:
+        return MotionReference(self.image)
+
 
 class KnowledgeBase:
     """Exemplars and decoded keyframes at one frame size, nearest by text embedding."""
@@ -75,6 +86,12 @@ class KnowledgeBase:
         e = embed([text])[0]
         scores = [float(m.embedding @ e) + 1e-6 * i for i, m in enumerate(pool)]
         return pool[int(np.argmax(scores))]
+
+
+def coarse(image: Image) -> npt.NDArray[np.float32]:
+    """(H, W, 3) -> (H/8, W/8, 3) float32: the coarse picture a prediction is judged by."""
+    h, w = image.shape[:2]
+    return np.asarray(cv2.resize(image, (w // 8, h // 8), interpolation=cv2.INTER_AREA), np.float32)
 
 
 def fit(image: Image, size: tuple[int, int]) -> Image:

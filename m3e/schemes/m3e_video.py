@@ -63,6 +63,7 @@ class M3EVideoEncoder(SchemeEncoder):
         self._refresh: PictureRefresh | None = None
         self._live: LiveWorker | None = None
         self._pictures = 0  # low latency: pictures sent
+        self._motions = 0  # motion samples sent
         self._last_motion: tuple[int, npt.NDArray[np.float32], float] | None = None  # (picture, warp, t)
         self._anchor: tuple[int, MotionReference] | None = None  # what motion refers to: (index, picture)
 
@@ -100,6 +101,12 @@ class M3EVideoEncoder(SchemeEncoder):
     def close(self) -> None:
         if self._live is not None:
             self._live.close()
+            live = self._live
+            log.info(
+                "m3e video: %d examined frames worked on in %.1f s (%d dropped while busy): "
+                "%d pictures, %d motion samples sent",
+                live.worked, live.busy_s, live.dropped, self._pictures, self._motions,
+            )  # fmt: skip
 
     def _motion(self, rgb: Image, t: float, is_keyframe: bool, captured: float) -> None:
         """Between keyframes, every examined frame: its global motion from the scene's keyframe
@@ -114,6 +121,7 @@ class M3EVideoEncoder(SchemeEncoder):
         elif self._anchor is not None:
             anchor, picture = self._anchor
             payload = Prediction(anchor, picture.camera_motion(rgb)).to_bytes()
+            self._motions += 1
             self.emit(
                 Outgoing(Modality.VIDEO, self.scheme, t, payload, captured, keyframe=False, coding="small")
             )
@@ -149,6 +157,7 @@ class M3EVideoEncoder(SchemeEncoder):
             ):
                 return  # the camera stands still: the receiver holds the picture where it is
             self._last_motion = (index, warp, t)
+            self._motions += 1
             payload = Prediction(index, warp).to_bytes()
         else:
             return
@@ -186,6 +195,8 @@ class LiveWorker:
     def __init__(self, on_frame: Callable[[Image, float, bool, float], None]) -> None:
         self.on_frame = on_frame
         self.dropped = 0
+        self.worked = 0
+        self.busy_s = 0.0  # time spent in on_frame
         self._waiting: list[tuple[Examined, float, float]] = []  # keyframes, then the newest frame
         self._closed = False
         self._cond = threading.Condition()
@@ -214,10 +225,13 @@ class LiveWorker:
                 if not self._waiting:
                     return
                 examined, t, captured = self._waiting.pop(0)
+            start = time.perf_counter()
             try:
                 self.on_frame(examined.rgb, t, examined.keyframe, captured)
             except Exception:  # a failure on one frame must not stop the stream
                 log.exception("M3E motion failed on a frame")
+            self.worked += 1
+            self.busy_s += time.perf_counter() - start
 
 
 class M3EVideoDecoder(VideoSchemeDecoder):
