@@ -11,8 +11,10 @@ sending page's camera took a frame (``requestVideoFrameCallback``'s capture time
 frame's stamp) to the moment the other page drew what was regenerated from it, on one clock;
 kbit/s of payload; SSIM of the shown keyframes (the receiver's recording at each keyframe)
 against the clip frame they came from; sentences spoken and those whose words arrive in a
-received text. Once idle and once with a CPU hog holding one core; M3E and, as the reference in
-the same run, H.265 (over QPSK 1/2, its best transport at 10 dB Rayleigh).
+received text; how long a keyframe's text takes, from its capture to its sentence settled at
+the receiver (``text_latency_s_p50``/``_p95``). Once idle and once with a CPU hog holding one
+core; M3E and, as the reference in the same run, H.265 (over QPSK 1/2, its best transport at
+10 dB Rayleigh).
 """
 
 from __future__ import annotations
@@ -192,6 +194,8 @@ def direction(
     fps = (len(steady) - 1) / ((steady[-1, 1] - steady[0, 1]) / 1000) if len(steady) > 1 else 0.0
     latency = glass_to_glass(steady, arrivals, np.array(taken, float).reshape(-1, 2))
     heard = [t["text"] for t in (rx or {}).get("texts", [])]
+    # a keyframe's text: from its capture to when its sentence settled at the receiver
+    text_s = [t["arrived"] - t["captured"] for t in (rx or {}).get("texts", []) if t.get("captured")]
     return {
         "fps": float(fps),
         "latency_ms_p50": float(np.percentile(latency, 50)) if latency.size else None,
@@ -200,6 +204,8 @@ def direction(
         "kbps": rx["payload_bytes"] * 8 / args.seconds / 1000 if rx else None,
         "keyframe_ssim": keyframe_ssim(rx, recording, arrivals, clip),
         **motion(rx, recording, clip),
+        "text_latency_s_p50": float(np.percentile(text_s, 50)) if text_s else None,
+        "text_latency_s_p95": float(np.percentile(text_s, 95)) if text_s else None,
         "texts_received": sum(_said(s, heard) for s in sentences),
         "texts_spoken": len(sentences),
         "texts_shown": len(page["texts"].get(receiver, [])),  # the last few, as the page lists them
@@ -315,14 +321,15 @@ def main(args: argparse.Namespace) -> int:
                 result.setdefault("h265_reference", {})[load] = row
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    head = ("load", "scheme", "dir", "fps", "p50 ms", "p95 ms", "kbit/s", "SSIM", "texts")
-    print("{:6s} {:6s} {:4s} {:>5s} {:>7s} {:>7s} {:>7s} {:>5s} {}".format(*head))
+    head = ("load", "scheme", "dir", "fps", "p50 ms", "p95 ms", "kbit/s", "SSIM", "texts", "text s p50")
+    print("{:6s} {:6s} {:4s} {:>5s} {:>7s} {:>7s} {:>7s} {:>5s} {:5s} {}".format(*head))
     for load in ("idle", "loaded"):
         for scheme, rows in (("m3e", result[load]), ("h265", result["h265_reference"][load])):
             for d, s in rows.items():
                 f = lambda v, p=0: "-" if v is None else f"{v:.{p}f}"  # noqa: E731
                 print(f"{load:6s} {scheme:6s} {d:4s} {s['fps']:5.1f} {f(s['latency_ms_p50']):>7s} "
                       f"{f(s['latency_ms_p95']):>7s} {f(s['kbps'], 1):>7s} {f(s['keyframe_ssim'], 2):>5s} "
-                      f"{s['texts_received']}/{s['texts_spoken']}")  # fmt: skip
+                      f"{s['texts_received']}/{s['texts_spoken']:<3d} "
+                      f"{f(s['text_latency_s_p50'], 1)}")  # fmt: skip
     print(f"wrote {args.out}")
     return 0

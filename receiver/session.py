@@ -227,6 +227,7 @@ class ReceiverSession:
             "index": burst.index,
             "time_s": burst.pts,
             "captured": burst.capture_time,
+            "arrived": time.time(),  # (wall clock, as captured) of the transmission that settled it
             "text": estimate.text,
             "xi_hat": round(estimate.xi_hat, 3),
             "exact": estimate.exact,
@@ -263,7 +264,7 @@ class ReceiverSession:
         except ValueError as exc:
             log.warning("%s", exc)
             return ""
-        self.texts.append({**item, "captured": burst.capture_time})
+        self.texts.append({**item, "captured": burst.capture_time, "arrived": time.time()})
         text = str(item["text"])
         log.info("keyframe %.2f s: %s", burst.pts, text)
         self._sentence(burst, text)
