@@ -201,7 +201,9 @@ class Sender:
                 from sender.semantic import SemanticWorker, examined
 
                 m = self.config.media
-                worker = SemanticWorker(m.fps, m.sample_rate, self._on_keyframe)
+                worker = SemanticWorker(
+                    m.fps, m.sample_rate, self._on_keyframe, keyframe_at_utterance_end=self.config.low_latency
+                )
             start = time.monotonic()  # after the models have loaded: no catching up on the source
             for item in self.source:
                 if stop.is_set():

@@ -19,9 +19,11 @@ from scipy.signal import resample_poly
 
 from m3e.semantics.extractor import KeyframeSemantics, SemanticExtractor
 from m3e.semantics.keyframes import KeyframeSelector, luma_thumbnail
+from m3e.semantics.speech_pauses import UtteranceEnds
 
 log = logging.getLogger("m3e.sender")
 ANALYSIS_FPS = 10.0  # frames per second examined for keyframes
+UTTERANCE_KEYFRAME_S = 1.5
 
 
 def examined(index: int, fps: float) -> bool:
@@ -40,12 +42,19 @@ class SemanticWorker:
         fps: float,
         sample_rate: int,
         emit: Callable[[KeyframeSemantics], None],
+        keyframe_at_utterance_end: bool = False,
     ) -> None:
         self.extractor = SemanticExtractor()
         self.extractor.load()  # here, before the sender's clock starts: not at the first keyframe
         # a keyframe at least as often as the audio a keyframe's text can carry, so no speech
         # falls between two texts on a scene that never cuts (a talking head)
         self.selector = KeyframeSelector(max_interval_s=self.extractor.max_audio_s)
+        # live: a keyframe also where an utterance ends (at least UTTERANCE_KEYFRAME_S after the
+        # last), so a sentence's text, and the voice regenerated from it, need not wait for the
+        # next cut (a talking head: up to max_audio_s, and the text came 9-16 s after capture)
+        self._utterances = UtteranceEnds() if keyframe_at_utterance_end else None
+        self._utterance_ended = False
+        self._key_t = -np.inf
         ratio = Fraction(16000, sample_rate)
         self._up, self._down = ratio.numerator, ratio.denominator
         self.emit = emit
@@ -56,14 +65,21 @@ class SemanticWorker:
     def offer_frame(self, rgb: npt.NDArray[np.uint8], index: int, time_s: float) -> bool:
         """An examined frame (``examined(index, fps)``) as (H, W, 3) RGB; True when it is a
         keyframe (then it is described on the worker)."""
-        if not self.selector.update(luma_thumbnail(rgb), time_s):
+        force = self._utterance_ended and time_s - self._key_t >= UTTERANCE_KEYFRAME_S
+        self._utterance_ended = False  # the audio before this frame said so: now or never
+        if not self.selector.update(luma_thumbnail(rgb), time_s, force):
             return False
+        self._key_t = time_s
         self._inbox.put(("keyframe", rgb, index, time_s, self.selector.continuity))
         return True
 
     def offer_audio(self, samples: npt.NDArray[np.int16]) -> None:
-        mono = samples.mean(axis=1) / 32768.0
-        self._inbox.put(("audio", resample_poly(mono, self._up, self._down).astype(np.float32), 0, 0.0, 0.0))
+        """Audio as it comes, (n, channels) int16 at the media's rate; on the same thread as
+        ``offer_frame``."""
+        mono = resample_poly(samples.mean(axis=1) / 32768.0, self._up, self._down).astype(np.float32)
+        if self._utterances is not None and self._utterances.push(mono):
+            self._utterance_ended = True
+        self._inbox.put(("audio", mono, 0, 0.0, 0.0))
 
     def close(self) -> None:
         """Describe what is still pending, then stop the thread."""

@@ -81,14 +81,17 @@ class KeyframeSelector:
         self._key_t = -np.inf
         self.continuity = 0.0  # eq-1 correlation of the latest keyframe with the one before
 
-    def update(self, thumb: npt.NDArray[np.float32], t: float) -> bool:
-        """Feed the thumbnail of the frame at time ``t`` (s); True if it is a keyframe."""
+    def update(self, thumb: npt.NDArray[np.float32], t: float, force: bool = False) -> bool:
+        """Feed the thumbnail of the frame at time ``t`` (s); True if it is a keyframe.
+        ``force``: make it one unless the last keyframe is less than ``min_interval_s`` ago."""
         since = t - self._key_t
         prev, self._prev = self._prev, thumb
         if self._key is None or prev is None or since >= self.max_interval_s:
             is_key = True
         elif since < self.min_interval_s:
             is_key = False
+        elif force:
+            is_key = True
         else:
             is_key = (
                 shifted_ncc(prev, thumb) < self.threshold

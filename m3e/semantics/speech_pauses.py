@@ -68,3 +68,28 @@ def utterance_end(speech: npt.NDArray[np.float32], cut: int, complete: bool) -> 
         window = speech[cut : cut + hold]
         return cut + int(np.argmin(window)) if window.size else cut
     return None
+
+
+class UtteranceEnds:
+    """Streaming: ``push`` 16 kHz audio as it comes; True once each time an utterance has
+    just ended (speech, then ``PAUSE_S`` of silence). It looks at the last second every
+    ``CHECK_S`` of new audio (about 1 ms of VAD each time)."""
+
+    CHECK_S, LOOK_S = 0.2, 1.0
+
+    def __init__(self) -> None:
+        self._tail = np.zeros(0, np.float32)  # the last LOOK_S, less what an ended utterance had
+        self._new = 0  # samples since the last look
+
+    def push(self, samples: npt.NDArray[np.float32]) -> bool:
+        look = int(self.LOOK_S * SAMPLE_RATE)
+        self._tail = np.concatenate([self._tail, np.asarray(samples, np.float32).reshape(-1)])[-look:]
+        self._new += samples.size
+        if self._new < self.CHECK_S * SAMPLE_RATE:
+            return False
+        self._new = 0
+        speech, pause = speech_probability(self._tail), round(PAUSE_S / WINDOW_S)
+        if len(speech) <= pause or speech[:-pause].max() < SPEECH or (speech[-pause:] >= SILENCE).any():
+            return False
+        self._tail = np.zeros(0, np.float32)  # that utterance is reported: once
+        return True

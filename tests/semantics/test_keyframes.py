@@ -41,6 +41,13 @@ def test_streaming_selector_finds_cuts_and_respects_intervals(natural: dict[str,
     assert all(b - a >= 15 for a, b in itertools.pairwise(flips))  # min interval
 
 
+def test_a_forced_keyframe_waits_for_the_min_interval(natural: dict[str, np.ndarray]) -> None:
+    still = luma_thumbnail(natural["chelsea"][:300, :400])
+    sel = KeyframeSelector(min_interval_s=0.5, max_interval_s=10.0)
+    keys = [t for t in range(60) if sel.update(still, t / 30, force=t in (10, 20, 45))]
+    assert keys == [0, 20, 45]  # frame 10 is 0.33 s after the first
+
+
 def test_batch_definition(natural: dict[str, np.ndarray]) -> None:
     a, b = luma_thumbnail(natural["chelsea"]), luma_thumbnail(natural["coffee"])
     assert select_keyframes_batch([a, a, b, b, a]) == [0, 2]  # a seen before: not new

@@ -8,7 +8,13 @@ import pytest
 from m3e.eval.testset import _sound, speech_audio
 from m3e.semantics.audio import AudioRecognizer
 from m3e.semantics.extractor import SemanticExtractor
-from m3e.semantics.speech_pauses import MAX_HOLD_S, SAMPLE_RATE, speech_probability, utterance_end
+from m3e.semantics.speech_pauses import (
+    MAX_HOLD_S,
+    SAMPLE_RATE,
+    UtteranceEnds,
+    speech_probability,
+    utterance_end,
+)
 
 SENTENCE = "I will send you the report tomorrow morning."
 
@@ -74,3 +80,29 @@ def test_a_hum_at_the_cut_keeps_the_cut() -> None:
     intervals = _intervals(audio, [0.0, 1.5, 3.0])
     assert intervals[0] == pytest.approx((0.0, 1.5), abs=0.01)
     assert intervals[1] == pytest.approx((1.5, 3.0), abs=0.01)  # the sentence stays in its own keyframe
+
+
+def _ends(audio: np.ndarray) -> list[float]:
+    """When ``UtteranceEnds`` said so, fed 20 ms at a time (s)."""
+    ends, tracker, chunk = [], UtteranceEnds(), SAMPLE_RATE // 50
+    for i in range(0, audio.size, chunk):
+        if tracker.push(audio[i : i + chunk]):
+            ends.append((i + chunk) / SAMPLE_RATE)
+    return ends
+
+
+def test_each_utterance_end_is_reported_once_soon_after() -> None:
+    parts, spoken_ends, t = [_silence(0.5)], [], 0.5
+    for sentence in (SENTENCE, "The bikes are racing down the hill."):
+        said = speech_audio(sentence, SAMPLE_RATE)
+        spoken_ends.append(t + np.flatnonzero(np.abs(said) > 0.01)[-1] / SAMPLE_RATE)
+        parts += [said, _silence(1.0)]
+        t += said.size / SAMPLE_RATE + 1.0
+    ends = _ends(np.concatenate(parts))
+    assert len(ends) == 2, (ends, spoken_ends)
+    for said_end, reported in zip(spoken_ends, ends, strict=True):
+        assert 0.2 <= reported - said_end <= 0.7  # the pause, then the next look
+
+
+def test_a_hum_is_no_utterance() -> None:
+    assert _ends(_sound("hum", 4 * 48000, np.random.default_rng(0))[::3]) == []

@@ -14,6 +14,7 @@ from m3e.eval.testset import Scene, make_clip
 from m3e.media.sources import AudioItem, MediaSource, SourceConfig
 from m3e.schemes.base import Examined
 from m3e.schemes.m3e_video import LiveWorker
+from m3e.semantics.extractor import KeyframeSemantics
 from sender.semantic import SemanticWorker, examined
 
 PICTURES = ("chelsea", "coffee", "rocket", "astronaut", "stereo_motorcycle", "chelsea")
@@ -56,3 +57,34 @@ def test_the_live_worker_never_skips_a_keyframe() -> None:
     worker.close()
     assert [t for t, key in seen if key] == [0.0, 0.3, 0.6]
     assert seen[-1] == (0.9, False) and worker.dropped > 0  # of the others, only the newest
+
+
+@pytest.mark.slow
+def test_live_a_keyframe_follows_each_utterance_with_its_whole_sentence() -> None:
+    """A still camera (no cut for 6 s) and two sentences: live, each sentence's text comes from
+    a keyframe made where it ended, not at the next cut."""
+    from m3e.eval.testset import speech_audio
+    from m3e.media.offline import picture
+
+    rate, fps = 48000, 30.0
+    sentences = ("I will send you the report tomorrow morning.", "The bikes are racing down the hill.")
+    parts, ends, t = [np.zeros(rate // 2, np.float32)], [], 0.5
+    for s in sentences:
+        said = speech_audio(s, rate)
+        ends.append(t + np.flatnonzero(np.abs(said) > 0.01)[-1] / rate)
+        parts += [said, np.zeros(rate, np.float32)]
+        t += said.size / rate + 1.0
+    audio = (np.concatenate(parts) * 32767).astype(np.int16).reshape(-1, 1)
+    still = np.ascontiguousarray(picture("chelsea")[:240, :320])
+    found: list[KeyframeSemantics] = []
+    worker = SemanticWorker(fps, rate, found.append, keyframe_at_utterance_end=True)
+    per_frame = int(rate / fps)
+    for n in range(int(t * fps)):
+        worker.offer_audio(audio[n * per_frame : (n + 1) * per_frame])
+        if examined(n, fps):
+            worker.offer_frame(still, n, n / fps)
+    worker.close()
+    times = [k.time_s for k in found]
+    assert len(found) == 3, times  # the first frame, then after each sentence
+    assert 0.2 <= times[1] - ends[0] <= 0.8 and 0.2 <= times[2] - ends[1] <= 0.8, (times, ends)
+    assert "report" in found[0].transcript.lower() and "hill" in found[1].transcript.lower()
