@@ -1,4 +1,5 @@
 import dataclasses
+import time
 from pathlib import Path
 
 import av
@@ -150,6 +151,8 @@ def test_m3e_text_sentence_is_decoded_with_its_estimate(tmp_path: Path) -> None:
     fb = session.on_burst(_sentence_burst(0, "a cat is meowing and a cup", 20.0))
     assert fb.kind == FeedbackKind.ACK and fb.decoded_text == "a cat is meowing and a cup"
     assert fb.xi is not None and fb.xi > 0.9
+    arrived = session.texts[0].pop("arrived")
+    assert abs(float(arrived) - time.time()) < 60  # type: ignore[arg-type]  # wall clock, like captured
     assert session.texts == [
         {
             "seq": 0,
