@@ -63,7 +63,7 @@ def utterance_end(speech: npt.NDArray[np.float32], cut: int, complete: bool) -> 
     for i in range(cut, min(len(speech), cut + hold)):
         quiet = quiet + 1 if speech[i] < SILENCE else 0
         if quiet == pause:
-            return min(i, i - pause + 1 + 2)
+            return i - pause + 3  # its first window + 2
     if len(speech) >= cut + hold or complete:
         window = speech[cut : cut + hold]
         return cut + int(np.argmin(window)) if window.size else cut
