@@ -52,6 +52,8 @@ class SemanticWorker:
         # live: a keyframe also where an utterance ends (at least UTTERANCE_KEYFRAME_S after the
         # last), so a sentence's text, and the voice regenerated from it, need not wait for the
         # next cut (a talking head: up to max_audio_s, and the text came 9-16 s after capture)
+        # It listens on the producer thread, beside the keyframe test: the worker, which also
+        # runs the VAD (where a cut may end), can be seconds behind on a busy machine.
         self._utterances = UtteranceEnds() if keyframe_at_utterance_end else None
         self._utterance_ended = False
         self._key_t = -np.inf
