@@ -31,6 +31,7 @@ import numpy.typing as npt
 from aiohttp import WSMsgType, web
 
 from m3e.media.sinks import JpegEncoder
+from m3e.restore.picture import Picture, pixels
 from m3e.wire import auth
 from m3e.wire import link_pb2 as pb
 from m3e.wire import link_pb2_grpc as rpc
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("m3e.viewer")
 PAGE = Path(__file__).parent / "static" / "viewer.html"
 MIN_FRAME_GAP_S = 0.02  # frames to a page at most 50 a second (the stream's are 1/30 s apart)
-_Frame = tuple[int, int, npt.NDArray[np.uint8], float]  # see Viewer._frames
+_Frame = tuple[int, int, Picture, float]  # see Viewer._frames
 
 
 class SessionSource(Protocol):
@@ -76,9 +77,9 @@ class Viewer:
         self.service: SessionSource | None = None
         self._lock = threading.Lock()
         self._jpeg = b""
-        self._jpeg_rgb: npt.NDArray[np.uint8] | None = None  # the picture self._jpeg shows
-        # the last frames played: (number of frames played before it, index, RGB, wall-clock
-        # capture time of its source or NaN), encoded when sent
+        self._jpeg_picture: Picture | None = None  # the picture self._jpeg shows
+        # the last frames played: (number of frames played before it, index, picture, wall-clock
+        # capture time of its source or NaN), made and encoded when sent
         self._frames: collections.deque[_Frame] = collections.deque(maxlen=4)
         self._played = 0
         self._frame_index = -1
@@ -102,7 +103,7 @@ class Viewer:
     def on_frame(self, frame: PlayedFrame) -> None:
         captured = float("nan") if frame.latency_ms is None else time.time() - frame.latency_ms / 1000
         with self._lock:
-            self._frames.append((self._played, frame.index, frame.rgb, captured))
+            self._frames.append((self._played, frame.index, frame.picture, captured))
             self._played += 1
             self._frame_index = frame.index
         self._wake()
@@ -123,9 +124,9 @@ class Viewer:
         """(its number among the frames played, JPEG, index, capture time): encoded once per
         picture sent: frames played faster than a page takes them are never encoded, and a
         picture held over frames (M3E holds its pictures between motion) once. Under ``_lock``."""
-        played, index, rgb, captured = frame
-        if rgb is not self._jpeg_rgb:
-            self._jpeg, self._jpeg_rgb = self._encoder.encode(rgb), rgb
+        played, index, picture, captured = frame
+        if picture is not self._jpeg_picture:  # an M3E frame's pixels are made here, if at all
+            self._jpeg, self._jpeg_picture = self._encoder.encode(pixels(picture)), picture
         return played, self._jpeg, index, captured
 
     def on_audio(self, samples: npt.NDArray[np.int16]) -> None:

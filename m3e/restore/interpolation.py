@@ -27,7 +27,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-Image = npt.NDArray[np.uint8]
+from m3e.restore.picture import Image, LazyPicture
+
 Warp = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.float32]  # (H, W), 1 where a warped pixel came from inside the picture
 IDENTITY: Warp = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
@@ -289,15 +290,20 @@ class Interpolator:
 
 def frames_between(
     a: Image, b: Image | None, track: MotionTrack, first: int, last: int, a_to_b: Warp | None = None
-) -> list[Image]:
+) -> list[LazyPicture]:
     """Frames ``first``..``last`` (inclusive) after keyframe ``a`` (at ``track``'s start) and
     before ``b`` (None across a cut: ``a`` moved along ``track`` alone). ``a_to_b``: the global
-    warp from a onto b (b's frame is the track's end)."""
+    warp from a onto b (b's frame is the track's end). Each is made when first looked at; the
+    flow between a and b once, for the first of them (``m3e.restore.picture``)."""
     start = track.frames[0]
     if b is None or a_to_b is None:
         moving = MovingPicture(a)
-        return [moving.at(track(f)) for f in range(first, last + 1)]
+        return [LazyPicture(functools.partial(moving.at, track(f))) for f in range(first, last + 1)]
     end = last + 1
     track.add(end, a_to_b)
-    between = Interpolator(a, b, a_to_b)
-    return [between.at((f - start) / (end - start), track(f)) for f in range(first, last + 1)]
+    between = functools.cache(lambda: Interpolator(a, b, a_to_b))
+
+    def frame(f: int) -> Image:
+        return between().at((f - start) / (end - start), track(f))
+
+    return [LazyPicture(functools.partial(frame, f)) for f in range(first, last + 1)]

@@ -13,17 +13,17 @@ once.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
 from m3e.codecs.m3e_keyframe import KeyframeMessage, KeyframeReceiver
 from m3e.codecs.prediction import Image, Prediction, estimate_motion
 from m3e.restore.interpolation import IDENTITY, MotionTrack, MovingPicture, Warp, frames_between, same_warp
+from m3e.restore.picture import LazyPicture, Picture, pixels
 from m3e.restore.smoothing import PositionSmoother
 
 MAX_ANCHORS, MAX_SAMPLES = 64, 1024  # keyframes waiting with motion, motion samples per keyframe
-MAX_AHEAD = 300  # frames moved ahead of the next keyframe at most (10 s at 30 fps; 1 MB each at 720x480)
-MOVE_PER_SAMPLE = 6  # frames moved ahead per motion sample received (twice the pace samples come at)
 LATE_MS = 150.0  # low latency: a motion sample this late plays its own frame only
 # low latency: a frame nothing moved this long after its capture holds the picture. Late motion
 # and pictures move the frames after theirs, so this sets the latency of a still picture: 0.2 s
@@ -34,8 +34,12 @@ HOLD_AFTER_S = 0.15
 @dataclass
 class PlayedPicture:
     index: int  # frame number in the stream
-    rgb: Image
+    picture: Picture  # a frame between keyframes is made when first looked at (m3e.restore.picture)
     latency_ms: float | None  # capture to play-out, for keyframes
+
+    @property
+    def rgb(self) -> Image:
+        return pixels(self.picture)
 
 
 def same_scene(a: Image, b: Image) -> bool:
@@ -53,13 +57,6 @@ class KeyframePlayer:
         self._next = 0
         self._last: tuple[int, Image] | None = None
         self._motion: dict[int, dict[int, Warp]] = {}  # keyframe frame -> {frame: warp from it}
-        # The frames after the last keyframe, moved along its motion a few at each motion burst
-        # (as if the next keyframe were of another scene): a keyframe's sentence comes after
-        # its scene's motion (it holds what was heard until the next keyframe), so by the next
-        # keyframe they are moved and it does not wait behind seconds of frames rendered at
-        # once. If it is of the same scene they are interpolated instead (the work is lost).
-        self._ahead: list[Image] = []
-        self._moving: MovingPicture | None = None  # the last keyframe, to move
 
     def text(self, index: int, text: str, pts: float, capture_time: float) -> None:
         self._texts.setdefault(index, (text, pts, capture_time))
@@ -78,26 +75,6 @@ class KeyframePlayer:
         samples = self._motion.setdefault(anchor, {})
         if len(samples) < MAX_SAMPLES and len(self._motion) <= MAX_ANCHORS:  # memory is bounded
             samples[frame] = prediction.warp
-        self._move_ahead(MOVE_PER_SAMPLE)
-
-    def _move_ahead(self, most: int) -> None:
-        """Up to ``most`` more of the last keyframe's frames, up to its newest motion sample,
-        moved (``_ahead``)."""
-        samples = self._motion.get(self._last[0]) if self._last is not None else None
-        if self._last is None or self._moving is None or not samples:
-            return
-        start = self._last[0]
-        first = start + 1 + len(self._ahead)
-        last = min(max(samples), start + MAX_AHEAD, first + most - 1)
-        track = MotionTrack(start, samples)
-        self._ahead += [self._moving.at(track(f)) for f in range(first, last + 1)]
-
-    def _moved(self, track: MotionTrack, first: int, last: int) -> list[Image]:
-        """Frames ``first``..``last`` after the last keyframe, moved along ``track`` (those
-        moved ahead already, and the rest)."""
-        ahead = self._ahead[: max(0, last - first + 1)]
-        assert self._last is not None and first == self._last[0] + 1
-        return ahead + frames_between(self._last[1], None, track, first + len(ahead), last)
 
     def flush(self, end_s: float = 0.0) -> list[PlayedPicture]:
         """At the end of the stream: what can still be played (a keyframe whose video burst
@@ -117,8 +94,8 @@ class KeyframePlayer:
         if self._last is not None:
             last_frame = self._last[0]
             track = MotionTrack(last_frame, self._motion.pop(last_frame, {}))
-            moved = self._moved(track, last_frame + 1, round(end_s * self.fps))
-            out += [PlayedPicture(last_frame + 1 + i, rgb, None) for i, rgb in enumerate(moved)]
+            moved = frames_between(self._last[1], None, track, last_frame + 1, round(end_s * self.fps))
+            out += [PlayedPicture(last_frame + 1 + i, picture, None) for i, picture in enumerate(moved)]
         return out
 
     def ready(self) -> list[PlayedPicture]:
@@ -140,19 +117,31 @@ class KeyframePlayer:
         if self._last is not None and frame > self._last[0] + 1:
             last_frame, last_image = self._last
             track = MotionTrack(last_frame, self._motion.pop(last_frame, {}))
-            if same_scene(last_image, image):
-                a_to_b = estimate_motion(last_image, image)
-                between = frames_between(last_image, image, track, last_frame + 1, frame - 1, a_to_b)
-            else:
-                between = self._moved(track, last_frame + 1, frame - 1)
-            out += [PlayedPicture(last_frame + 1 + i, rgb, None) for i, rgb in enumerate(between)]
+            between = _between(last_image, image, track, last_frame + 1, frame - 1)
+            out += [PlayedPicture(last_frame + 1 + i, picture, None) for i, picture in enumerate(between)]
         if self._last is None or frame > self._last[0]:
             latency = (time.time() - captured) * 1000 if captured else None
             out.append(PlayedPicture(frame, image, latency))
             self._last = (frame, image)
-            self._moving, self._ahead = MovingPicture(image), []
             self._motion = {k: v for k, v in self._motion.items() if k >= frame}
         return out
+
+
+def _between(a: Image, b: Image, track: MotionTrack, first: int, last: int) -> list[LazyPicture]:
+    """Frames ``first``..``last`` between keyframes ``a`` and ``b``: interpolated into ``b``
+    when it shows the same scene, else ``a`` moved along ``track``. Decided (a comparison and
+    a motion estimate, ~20 ms) when the first of them is looked at."""
+
+    @functools.cache
+    def frames() -> list[LazyPicture]:
+        if same_scene(a, b):
+            return frames_between(a, b, track, first, last, estimate_motion(a, b))
+        return frames_between(a, None, track, first, last)
+
+    def frame(i: int) -> Image:
+        return frames()[i].image()
+
+    return [LazyPicture(functools.partial(frame, i)) for i in range(last - first + 1)]
 
 
 class LowLatencyPlayer:
@@ -164,7 +153,7 @@ class LowLatencyPlayer:
     def __init__(self, width: int, height: int, fps: float) -> None:
         self.receiver = KeyframeReceiver("m3e", (width, height))
         self.fps = fps
-        self._last: tuple[int, Image] | None = None  # the last frame played
+        self._last: tuple[int, Picture] | None = None  # the last frame played
         self._smoother = PositionSmoother(width)
         # (reference, frame, smoothed warp) of the last motion played
         self._track: tuple[int, int, Warp] | None = None
@@ -239,9 +228,9 @@ class LowLatencyPlayer:
         if latency is not None and latency > LATE_MS:
             first = frame  # behind: the frames between are held, not warped (fewer, never later)
         moving = MovingPicture(memory.image)
-        out = [PlayedPicture(f, moving.at(track(f)), None) for f in range(max(first, since + 1), frame)]
-        self._last = (out[-1].index, out[-1].rgb) if out else self._last
-        return out + self._play(frame, moving.at(m), latency)
+        out = [PlayedPicture(f, _moved(moving, track(f)), None) for f in range(max(first, since + 1), frame)]
+        self._last = (out[-1].index, out[-1].picture) if out else self._last
+        return out + self._play(frame, _moved(moving, m), latency)
 
     def _late(self, reference: int, frame: int, warp: Warp, image: Image) -> None:
         """A motion sample whose frame has been played (held): the frames from the next on show
@@ -257,7 +246,7 @@ class LowLatencyPlayer:
         m = self._smoother(warp, (frame - since) / self.fps)
         self._track = (reference, frame, m)
         if not same_warp(m, before):
-            self._last = (self._last[0], MovingPicture(image).at(m))
+            self._last = (self._last[0], _moved(MovingPicture(image), m))
 
     def hold(self, now: float) -> list[PlayedPicture]:
         """The frames up to wall-clock ``now`` whose capture was ``HOLD_AFTER_S`` ago and that
@@ -287,7 +276,7 @@ class LowLatencyPlayer:
         return self._play(round(end_s * self.fps), self._last[1], None, hold_only=True)
 
     def _play(
-        self, frame: int, image: Image, latency: float | None, hold_only: bool = False
+        self, frame: int, image: Picture, latency: float | None, hold_only: bool = False
     ) -> list[PlayedPicture]:
         """Frames up to ``frame``: the previous picture held over any gap, then this one."""
         first = 0 if self._last is None else self._last[0] + 1
@@ -297,3 +286,7 @@ class LowLatencyPlayer:
         out.append(PlayedPicture(frame, image, None if hold_only else latency))
         self._last = (frame, image)
         return out
+
+
+def _moved(moving: MovingPicture, m: Warp) -> LazyPicture:
+    return LazyPicture(functools.partial(moving.at, m))

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from m3e.media.sources import SourceConfig
+from m3e.restore.picture import Picture, pixels
 from m3e.wire.messages import Burst, Modality, StreamHeader
 
 if TYPE_CHECKING:
@@ -138,9 +139,13 @@ class PlayedFrame:
     """A video decoder's output for one frame index, and what sinks and the viewer get."""
 
     index: int
-    rgb: npt.NDArray[np.uint8]
+    picture: Picture  # an M3E frame between keyframes is made when first looked at
     frozen: bool
     latency_ms: float | None
+
+    @property
+    def rgb(self) -> npt.NDArray[np.uint8]:
+        return pixels(self.picture)
 
 
 @dataclass

@@ -345,14 +345,14 @@ class LowLatencyDecoder(VideoSchemeDecoder):
         return [
             f
             if f.latency_ms is not None
-            else PlayedFrame(f.index, f.rgb, f.frozen, (wall - self.player.due_at(f.index)) * 1000)
+            else PlayedFrame(f.index, f.picture, f.frozen, (wall - self.player.due_at(f.index)) * 1000)
             for f in due + _played(self.player.hold(wall))
         ]
 
     def flush(self, end_pts: float) -> list[PlayedFrame]:
         self._pictures.shutdown(wait=True)
         self._show_decoded()
-        held = [PlayedFrame(p.index, p.rgb, True, None) for p in self.player.flush(end_pts)]
+        held = [PlayedFrame(p.index, p.picture, True, None) for p in self.player.flush(end_pts)]
         due, self._due = self._due, []
         return due + held
 
@@ -363,4 +363,4 @@ def decoder(header: StreamHeader, options: DecoderOptions) -> VideoSchemeDecoder
 
 
 def _played(pictures: list[PlayedPicture]) -> list[PlayedFrame]:
-    return [PlayedFrame(p.index, p.rgb, False, p.latency_ms) for p in pictures]
+    return [PlayedFrame(p.index, p.picture, False, p.latency_ms) for p in pictures]

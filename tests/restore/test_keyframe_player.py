@@ -138,17 +138,18 @@ def test_motion_samples_move_the_keyframe_until_the_next_one() -> None:
     assert err_moved < np.abs(played[0].rgb.astype(int) - pan[9]).mean()  # towards where the camera went
 
 
-def test_frames_are_moved_as_motion_comes_and_play_the_same() -> None:
-    """Frames after a played keyframe are moved a few at each motion burst that comes (its own
-    samples, or the next scene's), not all at the next keyframe, and play the same."""
+def test_frames_between_keyframes_are_made_when_looked_at_and_play_the_same() -> None:
+    """Frames after a played keyframe are made only when looked at (a receiver nobody watches
+    moves no pixels), whether their motion came before the keyframe or after it, and play the
+    same either way."""
     from m3e.codecs.prediction import Prediction, estimate_motion
+    from m3e.restore.picture import LazyPicture
 
     pan = [view(picture("astronaut"), p / 20, "pan", SIZE) for p in range(10)]
     cat = view(picture("chelsea"), 0.0, "pan", SIZE)
     samples = [Prediction(0, estimate_motion(pan[0], pan[f])).to_bytes() for f in (3, 6, 9)]
     runs = []
-    for order in ("at the next keyframe", "as its samples come", "as the next scene's come"):
-        live = order == "as its samples come"
+    for live in (False, True):
         player, sender = _player_and_sender()
         keyframes = [(pan[0], "a person", 0.0), (cat, "a cat", 1.0)]
         payloads = [sender.encode(image, text, 3000)[0].payload() for image, text, _ in keyframes]
@@ -161,16 +162,16 @@ def test_frames_are_moved_as_motion_comes_and_play_the_same() -> None:
         if live:
             for f, sample in zip((3, 6, 9), samples, strict=True):
                 player.motion(sample, f / 10)
-            assert len(player._ahead) == 9  # moved already: frames 1..9
-        elif order == "as the next scene's come":
-            player.motion(Prediction(10, estimate_motion(cat, cat)).to_bytes(), 1.1)
-            assert len(player._ahead) == 6
         player.text(1, "a cat", 1.0, 0.0)
         player.video(1, payloads[1])
-        runs.append(played + player.ready())
-    for run in runs[1:]:
-        assert [p.index for p in run] == [p.index for p in runs[0]] == list(range(11))
-        assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(run, runs[0], strict=True))
+        run = played + player.ready()
+        between = [p.picture for p in run[1:10]]
+        assert all(isinstance(p, LazyPicture) and not p.made for p in between)
+        runs.append(run)
+    assert [p.index for p in runs[1]] == [p.index for p in runs[0]] == list(range(11))
+    assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(runs[1], runs[0], strict=True))
+    moved = runs[0][9].rgb  # the camera's pan, not the keyframe held
+    assert np.abs(moved.astype(int) - pan[9]).mean() < np.abs(runs[0][0].rgb.astype(int) - pan[9]).mean()
 
 
 def test_a_stream_ending_before_its_last_keyframe_adds_no_frames() -> None:
