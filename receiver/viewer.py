@@ -227,7 +227,8 @@ class Viewer:
             while not ws.closed and not closed.done():
                 news.clear()
                 wait = 0.5
-                if (frame := self._frame_after(sent)) is not None:
+                # made (an M3E frame's pixels) and encoded off the event loop
+                if (frame := await asyncio.to_thread(self._frame_after, sent)) is not None:
                     if (now := time.monotonic()) >= next_at:
                         sent, jpeg, index, captured = frame
                         await ws.send_bytes(b"T" + struct.pack("<dq", captured, index))
@@ -257,7 +258,7 @@ class Viewer:
         sent = -1
         try:
             while True:
-                played, jpeg, _, _ = self._newest()
+                played, jpeg, _, _ = await asyncio.to_thread(self._newest)
                 if played != sent and jpeg:
                     await resp.write(b"--frame\r\nContent-Type: image/jpeg\r\n\r\n" + jpeg + b"\r\n")
                     sent = played
