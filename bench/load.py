@@ -314,7 +314,7 @@ async def _run_level(messages: list[tuple[float, bytes]], level: Level) -> Level
         try:
             rx_port = sink_port if level.target == "sink" else free_port()
             if level.target == "receiver":
-                args = ["receive", "--port", str(rx_port), "--no-viewer", "--no-record"]
+                args = ["receive", "--port", str(rx_port), "--no-viewer", "--no-record", "--no-sound"]
                 args += ["--stats-json", str(stats / "rx.json"), "--max-sessions", str(level.receiver_limit)]
                 procs.append(start_process(args, rx_port, echo=False, quiet=True, env=env, cpus=RECEIVER_CPU))
             relay_port = free_port()

@@ -248,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     receive.add_argument("--control", default=None, help="relay address, for the viewer's SNR control")
     receive.add_argument("--no-viewer", action="store_true", help="do not serve the web viewer")
     receive.add_argument("--no-record", action="store_true", help="record no MP4 (statistics only)")
+    receive.add_argument("--no-sound", action="store_true", help="play no audio on this machine's sound card")
     receive.add_argument("--once", action="store_true", help="exit when the first stream has finished")
     receive.add_argument("--stats-json", default=None, help="write the session's statistics here at the end")
     _add_options(receive, "receiver", "retransmission", "capacity")
@@ -556,6 +557,7 @@ def _receive(args: argparse.Namespace) -> int:
     config = receiver_config(s, args.stats_json)
     if args.no_record:
         config.out = None
+    config.sound_card = not args.no_sound
     token = auth.resolve_token(s.control_token, s.control_token_file, create=False)
     if args.control and not token and not args.no_viewer:
         print(

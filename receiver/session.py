@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from m3e import schemes
+from m3e.media.sinks import sound_card_present
 from m3e.phy.estimation import PilotLayout
 from m3e.phy.link import PayloadReceiver, TransportCoder
 from m3e.schemes.base import DecoderOptions, PlayedFrame
@@ -72,7 +73,8 @@ class ReceiverSession:
         self._transmissions = self._failed = 0  # for the block error rate
         self._coders: dict[tuple[str, float, int, int], TransportCoder] = {}
         self._pending: dict[int, _Pending] = {}
-        options = DecoderOptions(config.playout_delay_s)
+        listened = bool(config.out or on_audio or (config.sound_card and sound_card_present()))
+        options = DecoderOptions(config.playout_delay_s, listened=listened)
         self._video = schemes.video_decoder(header, options)
         self._audio = schemes.audio_decoder(header, options) if header.audio_scheme else None
         self._text = schemes.text_decoder(header, options) if header.text_scheme else None

@@ -12,6 +12,7 @@ cost), and ``close`` writes out everything queued.
 from __future__ import annotations
 
 import fractions
+import functools
 import logging
 import queue
 import threading
@@ -142,6 +143,17 @@ class Mp4Recorder:
                 for p in stream.encode(None):
                     self._out.mux(p)
         self._out.close()
+
+
+@functools.cache
+def sound_card_present() -> bool:
+    """Whether this machine has a default output device (PortAudio, through sounddevice)."""
+    try:
+        import sounddevice
+
+        return bool(sounddevice.query_devices(kind="output"))
+    except Exception:  # no PortAudio, no device
+        return False
 
 
 class SoundCard:

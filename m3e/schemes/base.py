@@ -151,6 +151,9 @@ class PlayedFrame:
 @dataclass
 class DecoderOptions:
     playout_delay_s: float = 0.3
+    # someone hears the audio (a sound card, a recording or the viewer); an M3E voice nobody
+    # hears is not regenerated (docs/capacity.md)
+    listened: bool = True
 
 
 Played = TypeVar("Played")

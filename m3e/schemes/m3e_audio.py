@@ -50,7 +50,10 @@ class M3EAudioDecoder(AudioSchemeDecoder):
     """Segments are regenerated on a thread of their own, in arrival order: speaking a sentence
     takes 100–300 ms on a busy machine, and on the session's thread it held the video played
     there (a low-latency picture stood still at every sentence). ``ready`` returns the segments
-    regenerated since the last call."""
+    regenerated since the last call. Nothing is regenerated when nobody listens
+    (``DecoderOptions.listened``): speaking the sentences is the largest work of an M3E
+    receiver's session after its keyframes, and a receiver with no sound card, no recording
+    and no viewer plays its audio to nobody."""
 
     def __init__(self, header: StreamHeader, options: DecoderOptions) -> None:
         super().__init__(header, options)
@@ -59,6 +62,9 @@ class M3EAudioDecoder(AudioSchemeDecoder):
         self._done: queue.SimpleQueue[AudioBlock] = queue.SimpleQueue()
 
     def _then_play(self, change: Callable[[], None]) -> None:
+        if not self.options.listened:
+            return
+
         def run() -> None:
             try:
                 change()
