@@ -259,13 +259,11 @@ class ReceiverService(rpc.LinkServicer):
             await self.expire_idle()
 
     def _new_session(self, header: StreamHeader) -> ReceiverSession:
-        v = self.viewer
+        if self.viewer is None:
+            return ReceiverSession(header, self.config, on_start=self._numbering)
+        on_frame, on_audio, shown = self.viewer.sinks(header.session_id)
         return ReceiverSession(
-            header,
-            self.config,
-            on_frame=v.on_frame if v else None,
-            on_audio=v.on_audio if v else None,
-            on_start=self._numbering,
+            header, self.config, on_frame, on_audio, on_start=self._numbering, watched=shown
         )
 
     def _numbering(self, session: ReceiverSession) -> None:

@@ -10,6 +10,7 @@ and the order of bursts is kept.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -63,9 +64,12 @@ class ReceiverSession:
         on_frame: Callable[[PlayedFrame], None] | None = None,
         on_audio: Callable[[npt.NDArray[np.int16]], None] | None = None,
         on_start: Callable[[ReceiverSession], None] | None = None,
+        watched: Callable[[], bool] | None = None,
     ) -> None:
         """``on_start(session)`` runs once, when the first frame or audio is played, before the
-        recording is opened (nothing is written for a session without media)."""
+        recording is opened (nothing is written for a session without media). ``watched``:
+        whether ``on_frame`` and ``on_audio`` reach someone now (the viewer showing this
+        session); without it they always do."""
         schemes.check_header(header)
         self.header = header
         self.config = config
@@ -73,8 +77,12 @@ class ReceiverSession:
         self._transmissions = self._failed = 0  # for the block error rate
         self._coders: dict[tuple[str, float, int, int], TransportCoder] = {}
         self._pending: dict[int, _Pending] = {}
-        listened = bool(config.out or on_audio or (config.sound_card and sound_card_present()))
-        options = DecoderOptions(config.playout_delay_s, listened=listened)
+        # who hears the audio: a recording or the sound card always; the page while it shows
+        # this session (``watched``), or always when that is not known
+        always = bool(config.out or (config.sound_card and sound_card_present()))
+        if watched is None or always:
+            watched = functools.partial(bool, always or on_audio is not None)  # () -> that
+        options = DecoderOptions(config.playout_delay_s, listened=watched)
         self._video = schemes.video_decoder(header, options)
         self._audio = schemes.audio_decoder(header, options) if header.audio_scheme else None
         self._text = schemes.text_decoder(header, options) if header.text_scheme else None

@@ -21,7 +21,7 @@ import logging
 import struct
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -98,6 +98,27 @@ class Viewer:
         if self._loop is not None:
             for event in list(self._waiting):
                 self._loop.call_soon_threadsafe(event.set)
+
+    def sinks(
+        self, session_id: str
+    ) -> tuple[Callable[[PlayedFrame], None], Callable[[npt.NDArray[np.int16]], None], Callable[[], bool]]:
+        """What session ``session_id`` plays to the page (``on_frame``, ``on_audio``), taken
+        only while the page shows it (the newest session with media), and whether it does: the
+        frames and voices of the sessions not shown are never made (docs/capacity.md)."""
+
+        def shown() -> bool:
+            session = self._session()
+            return session is not None and session.header.session_id == session_id
+
+        def frame(f: PlayedFrame) -> None:
+            if shown():
+                self.on_frame(f)
+
+        def audio(samples: npt.NDArray[np.int16]) -> None:
+            if shown():
+                self.on_audio(samples)
+
+        return frame, audio, shown
 
     # ---- called from the decode worker thread
     def on_frame(self, frame: PlayedFrame) -> None:

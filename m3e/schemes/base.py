@@ -148,12 +148,16 @@ class PlayedFrame:
         return pixels(self.picture)
 
 
+def always() -> bool:
+    return True
+
+
 @dataclass
 class DecoderOptions:
     playout_delay_s: float = 0.3
-    # someone hears the audio (a sound card, a recording or the viewer); an M3E voice nobody
-    # hears is not regenerated (docs/capacity.md)
-    listened: bool = True
+    # whether someone hears the audio now (a sound card, a recording, the viewer showing this
+    # session); an M3E voice nobody hears is not regenerated (docs/capacity.md)
+    listened: Callable[[], bool] = always
 
 
 Played = TypeVar("Played")

@@ -62,7 +62,7 @@ class M3EAudioDecoder(AudioSchemeDecoder):
         self._done: queue.SimpleQueue[AudioBlock] = queue.SimpleQueue()
 
     def _then_play(self, change: Callable[[], None]) -> None:
-        if not self.options.listened:
+        if not self.options.listened():
             return
 
         def run() -> None:

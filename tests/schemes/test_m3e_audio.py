@@ -48,7 +48,7 @@ def test_a_voice_nobody_hears_is_not_regenerated(monkeypatch: pytest.MonkeyPatch
     header = StreamHeader("s", 64, 48, 30.0, 16000, 1, "m3e", "m3e")
     burst = Burst("s", 0, 0.0, Modality.AUDIO, "m3e", "qpsk", 0.5, 0, np.zeros(1, np.complex64), index=0)
     for listened in (False, True):
-        decoder = M3EAudioDecoder(header, DecoderOptions(listened=listened))
+        decoder = M3EAudioDecoder(header, DecoderOptions(listened=lambda heard=listened: heard))
         decoder.sentence(0, "a", 0.0, 0.0)
         decoder.lost(burst)
         blocks = decoder.flush(1.0)
@@ -63,7 +63,7 @@ def test_a_receiver_listens_through_a_recording_a_viewer_or_a_sound_card(tmp_pat
 
     def listened(session: ReceiverSession) -> bool:
         assert session._audio is not None
-        return session._audio.options.listened
+        return session._audio.options.listened()
 
     nobody = ReceiverConfig(out=None, sound_card=False)
     assert not listened(ReceiverSession(header, nobody))
