@@ -9,7 +9,8 @@ recorded with their send times (cached in ``~/.cache/m3e/load``). N copies of th
 each with a session id of its own and capture times of now, start spread over 3 s (about a
 keyframe interval, as independent callers would be) and are replayed at the recorded pace
 through one relay (``m3e relay``, 20 dB AWGN, pinned to core 0) to one receiver (``m3e
-receive --no-record --no-viewer``, statistics per session, pinned to core 1 beside this
+receive --no-record --no-viewer --no-sound``: nobody sees or hears it, so it makes no M3E
+frame's pixels and no voice; statistics per session, pinned to core 1 beside this
 replaying process); a burst the receiver asks for again is sent again. Relay and receiver
 are fresh for every level and warmed up by a short session first (an M3E receiver loads its
 models at its first session). The relay alone is measured the same way with a sink in this

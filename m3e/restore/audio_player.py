@@ -40,7 +40,7 @@ class SegmentPlayer:
     def __init__(self) -> None:
         self._segments: dict[int, _Segment] = {}
         self._next = 0  # the next keyframe index to play
-        self._cursor = 0.0  # seconds of track written
+        self._cursor: float | None = 0.0  # seconds of track written; None: from the next segment on
         self._mute_speech = False  # no speech synthesiser here: events and T′ only
 
     def text(self, index: int, text: str, pts: float) -> None:
@@ -52,7 +52,10 @@ class SegmentPlayer:
         segment = self._segments.setdefault(index, _Segment(pts))
         segment.difference, segment.start = payload, pts
 
-    def ready(self) -> list[Audio]:
+    def ready(self, speak: bool = True) -> list[Audio]:
+        """The segments settled, in order. ``speak`` False: they are dropped unspoken (nobody
+        listens), and the track starts again at the next one spoken, without the silence of
+        the time between."""
         out = []
         while self._segments:
             segment = self._segments.get(self._next)
@@ -60,7 +63,10 @@ class SegmentPlayer:
             if not settled and len(self._segments) <= MAX_WAITING:
                 break
             if segment is not None:
-                out.append(self._place(segment))
+                if speak:
+                    out.append(self._place(segment))
+                else:
+                    self._cursor = None
                 del self._segments[self._next]
             self._next += 1
         return out
@@ -80,7 +86,10 @@ class SegmentPlayer:
             audio = self._regenerate(text, difference)
         except ValueError:  # a damaged T′: the sentence alone
             audio = self._regenerate(text, None)
-        gap = round(((segment.pts if segment.start is None else segment.start) - self._cursor) * RATE)
+        start = segment.pts if segment.start is None else segment.start
+        if self._cursor is None:
+            self._cursor = start
+        gap = round((start - self._cursor) * RATE)
         if gap > 0:
             audio = np.concatenate([np.zeros(gap, np.float32), audio])
         else:

@@ -62,13 +62,10 @@ class M3EAudioDecoder(AudioSchemeDecoder):
         self._done: queue.SimpleQueue[AudioBlock] = queue.SimpleQueue()
 
     def _then_play(self, change: Callable[[], None]) -> None:
-        if not self.options.listened():
-            return
-
         def run() -> None:
             try:
                 change()
-                for segment in self.player.ready():
+                for segment in self.player.ready(speak=self.options.listened()):
                     self._done.put(to_int16(segment))
             except Exception:  # one bad segment must not silence the rest
                 log.exception("M3E audio segment failed")
@@ -93,4 +90,5 @@ class M3EAudioDecoder(AudioSchemeDecoder):
     def flush(self, end_pts: float) -> list[AudioBlock]:
         """What was regenerated, then the rest (the worker has finished)."""
         self._worker.shutdown(wait=True)
-        return self.ready(end_pts) + [to_int16(segment) for segment in self.player.flush()]
+        held = self.player.flush() if self.options.listened() else []
+        return self.ready(end_pts) + [to_int16(segment) for segment in held]

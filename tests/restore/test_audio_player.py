@@ -41,6 +41,19 @@ def test_a_segment_begins_where_its_audio_interval_began() -> None:
     assert np.all(second[: RATE // 2] == 0) and second.shape[0] == RATE + RATE // 2
 
 
+def test_segments_nobody_hears_are_dropped_and_the_track_goes_on_without_their_time() -> None:
+    """A session the viewer did not show: its segments are dropped unspoken; when it is shown,
+    its voice starts with the next segment, not after the silence of the time unheard."""
+    player = SegmentPlayer()
+    player.text(0, "a cup", 0.0)
+    player.difference(0, encode_difference(_loud(1.0)), 0.0)
+    assert player.ready(speak=False) == []
+    player.text(1, "a cup", 5.0)
+    player.difference(1, encode_difference(_loud(1.0)), 5.0)
+    (spoken,) = player.ready()
+    assert spoken.shape[0] == RATE and np.abs(spoken[: RATE // 10]).max() > 0  # no 5 s of silence first
+
+
 def test_an_unsettled_segment_does_not_hold_the_track_for_ever() -> None:
     player = SegmentPlayer()
     for i in range(1, 5):
