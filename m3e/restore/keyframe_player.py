@@ -1,5 +1,7 @@
 """M3E play-out at the receiver: keyframes rebuilt from text + side information + V′, and the
-frames between them moved and interpolated (eq 10), in frame order at the stream's rate.
+frames between them moved and interpolated (eq 10), in frame order: a keyframe interval's
+frames all at once, when the later keyframe is ready (not paced at the frame rate: a page
+watching skips to the newest; the low-latency decoder paces its frames).
 
 A keyframe is rebuilt once both its sentence (after any retransmissions) and its video burst
 (decoded or given up) are final; keyframes are played in index order. The frames after a
