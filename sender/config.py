@@ -64,15 +64,19 @@ class SenderStats:
     @property
     def frames_delivered(self) -> int:
         """Frames the receiver played with their own picture, as its latest feedback said (an
-        acknowledged frame that came after its play-out time froze all the same)."""
+        acknowledged frame that came after its play-out time froze all the same), at most the
+        source's frames: a low-latency M3E receiver holds its last picture at the frame rate
+        while the stream stays open for the last sentences, and those frames are no source's
+        ("792 of 780 frames delivered")."""
         r = self.last_receiver
-        return max(0, int(r.get("frames", 0)) - int(r.get("frames_frozen", 0)))
+        played = max(0, int(r.get("frames", 0)) - int(r.get("frames_frozen", 0)))
+        return min(played, self.source_frames) if self.source_frames else played
 
     @property
     def delivered_fraction(self) -> float:
         """Frames played with their own picture, of the frames the source produced (1.0 when
         it produced none)."""
-        return min(1.0, self.frames_delivered / self.source_frames) if self.source_frames else 1.0
+        return self.frames_delivered / self.source_frames if self.source_frames else 1.0
 
 
 def sender_config(

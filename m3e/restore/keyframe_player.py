@@ -59,6 +59,7 @@ class KeyframePlayer:
         self._next = 0
         self._last: tuple[int, Image] | None = None
         self._motion: dict[int, dict[int, Warp]] = {}  # keyframe frame -> {frame: warp from it}
+        self.clock: float | None = None  # wall time frame 0 was captured, by the latest keyframe
 
     def text(self, index: int, text: str, pts: float, capture_time: float) -> None:
         self._texts.setdefault(index, (text, pts, capture_time))
@@ -121,6 +122,8 @@ class KeyframePlayer:
             track = MotionTrack(last_frame, self._motion.pop(last_frame, {}))
             between = _between(last_image, image, track, last_frame + 1, frame - 1)
             out += [PlayedPicture(last_frame + 1 + i, picture, None) for i, picture in enumerate(between)]
+        if captured:
+            self.clock = captured - frame / self.fps
         if self._last is None or frame > self._last[0]:
             latency = (time.time() - captured) * 1000 if captured else None
             out.append(PlayedPicture(frame, image, latency))

@@ -60,3 +60,60 @@ class PlayoutBuffer(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class PacedPlayout(Generic[T]):
+    """Frames that arrive in batches, played at the frame rate: frame i at its capture time
+    plus one delay ``D``, ``D`` the largest lateness of a batch that arrived in the last
+    ``window_s`` (a batch's lateness: its first frame's time from capture to arrival, the
+    longest of its frames).
+
+    M3E's interpolation mode needs it: the frames between two keyframes exist only once the
+    later keyframe is decoded, so they come a keyframe interval at a time, and a page showing
+    the newest frame skipped all but the last of each batch (a slideshow of 26 pictures in
+    30 s). Paced, they play one after another; the price is the mode's true latency, a keyframe
+    interval plus the sentence's, for every frame. The window lets ``D`` fall again after a
+    long interval (a still scene holds a keyframe up to 10 s): the frames then due at once
+    are a jump ahead, as a jitter buffer shrinks."""
+
+    def __init__(self, fps: float, window_s: float = 10.0) -> None:
+        if fps <= 0 or window_s <= 0:
+            raise ValueError(f"need fps > 0 and window_s > 0, got {fps} and {window_s}")
+        self.fps, self.window_s = fps, window_s
+        self._waiting: list[tuple[int, T]] = []  # in frame order
+        self._lateness: list[tuple[float, float]] = []  # (arrival, lateness) of recent batches
+        self._clock: float | None = None  # wall time of frame 0's capture
+
+    @property
+    def delay_s(self) -> float:
+        return max((late for _, late in self._lateness), default=0.0)
+
+    def put(self, frames: list[tuple[int, T]], clock: float | None, now: float) -> None:
+        """A batch of (frame index, item) in order, arriving at wall time ``now``; ``clock``:
+        the wall time frame 0 was captured (None while unknown: the frames are due at once)."""
+        if not frames:
+            return
+        self._clock = clock
+        if clock is not None:
+            self._lateness = [(t, late) for t, late in self._lateness if now - t < self.window_s]
+            self._lateness.append((now, now - self.captured(frames[0][0])))
+        self._waiting += frames
+
+    def captured(self, index: int) -> float:
+        """Wall time frame ``index`` was captured (0 while the clock is unknown)."""
+        return 0.0 if self._clock is None else self._clock + index / self.fps
+
+    def due(self, now: float) -> list[tuple[int, T]]:
+        """The frames whose play-out time has come, in order."""
+        if self._clock is None:
+            out, self._waiting = self._waiting, []
+            return out
+        deadline = now - self.delay_s
+        n = next((i for i, (index, _) in enumerate(self._waiting) if self.captured(index) > deadline), None)
+        out, self._waiting = (self._waiting, []) if n is None else (self._waiting[:n], self._waiting[n:])
+        return out
+
+    def rest(self) -> list[tuple[int, T]]:
+        """Every frame still waiting (the stream has ended)."""
+        out, self._waiting = self._waiting, []
+        return out

@@ -236,15 +236,19 @@ class LiveWorker:
 
 class M3EVideoDecoder(VideoSchemeDecoder):
     """A keyframe plays when both its sentence and its video burst (or its loss) are in;
-    the frames between two keyframes are interpolated (``KeyframePlayer``)."""
+    the frames between two keyframes are interpolated (``KeyframePlayer``). They come a
+    keyframe interval at a time and play at the frame rate, each as late as the latest batch
+    of the last seconds came (``PacedPlayout``); every frame's latency is its own."""
 
     def __init__(self, header: StreamHeader, options: DecoderOptions) -> None:
         from m3e.restore.keyframe_player import KeyframePlayer
+        from m3e.restore.playout import PacedPlayout
 
         super().__init__(header, options)
         self.player: KeyframePlayer = KeyframePlayer(
             header.video_scheme, header.width, header.height, header.fps
         )
+        self._paced = PacedPlayout[PlayedFrame](header.fps)
 
     def payload(self, burst: Burst, payload: bytes, now: float) -> None:
         if burst.keyframe:
@@ -263,10 +267,17 @@ class M3EVideoDecoder(VideoSchemeDecoder):
         self.player.text(index, text, pts, capture_time)
 
     def ready(self, now: float) -> list[PlayedFrame]:
-        return _played(self.player.ready())
+        wall = time.time()
+        self._paced.put([(f.index, f) for f in _played(self.player.ready())], self.player.clock, wall)
+        captured = self._paced.captured
+        return [
+            PlayedFrame(f.index, f.picture, f.frozen, (wall - captured(i)) * 1000 if captured(i) else None)
+            for i, f in self._paced.due(wall)
+        ]
 
     def flush(self, end_pts: float) -> list[PlayedFrame]:
-        return _played(self.player.flush(end_pts) + self.player.ready())
+        """What waits to be played, then the rest of the stream, at once (the stream is over)."""
+        return [f for _, f in self._paced.rest()] + _played(self.player.flush(end_pts) + self.player.ready())
 
 
 PACE_S = 0.1  # low latency: frames play this long after capture (motion comes 10 times a second)

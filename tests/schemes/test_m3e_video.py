@@ -1,4 +1,5 @@
-"""Low-latency M3E: the sender's motion samples, the receiver's pictures off the session's thread."""
+"""M3E video decoders: interpolation mode paced at the frame rate; low latency's motion samples and
+pictures off the session's thread."""
 
 import threading
 import time
@@ -8,7 +9,7 @@ import pytest
 
 from m3e.codecs.prediction import Prediction
 from m3e.schemes.base import DecoderOptions
-from m3e.schemes.m3e_video import LowLatencyDecoder
+from m3e.schemes.m3e_video import LowLatencyDecoder, M3EVideoDecoder
 from m3e.wire.messages import Burst, Modality, StreamHeader
 
 
@@ -75,3 +76,35 @@ def test_a_still_cameras_motion_goes_once_a_second(monkeypatch: pytest.MonkeyPat
     kinds = [("picture" if o.keyframe else "motion", o.pts) for o in sent]
     # 0.2: within 0.5 pixel of 0.1; 1.2: the same, a second later; 1.3: moved 3 pixels
     assert kinds == [("picture", 0.0), ("motion", 0.1), ("motion", 1.2), ("motion", 1.3)]
+
+
+def test_interpolated_frames_play_at_the_frame_rate_not_a_keyframe_interval_at_once() -> None:
+    """The frames between two keyframes exist once the later one is decoded; a page showing
+    the newest frame saw one picture per keyframe interval."""
+    from m3e.codecs.m3e_keyframe import KeyframeSender
+    from m3e.codecs.prediction import Memory, embed
+    from m3e.media.offline import picture, view
+
+    size = (160, 120)
+    exemplars = [Memory(-1, "a clock", embed(["a clock"])[0], view(picture("clock"), 0.0, "pan", size))]
+    decoder = M3EVideoDecoder(StreamHeader("s", *size, 10.0, video_scheme="m3e"), DecoderOptions())
+    decoder.player.receiver.kb.exemplars = exemplars
+    sender = KeyframeSender("m3e", size, exemplars=exemplars)
+    cups = [view(picture("coffee"), p, "pan", size) for p in (0.0, 0.3)]
+    t0 = time.time() - 1.2  # keyframe 1 (pts 1 s) was captured 0.2 s ago
+    for index, frame in enumerate(cups):
+        burst = Burst("s", index, float(index), Modality.VIDEO, "m3e", "qpsk", 0.5, 0,
+                      np.zeros(1, np.complex64), index=index, keyframe=True)  # fmt: skip
+        decoder.payload(burst, sender.encode(frame, "a cup", 1500)[0].payload(), 0.0)
+        decoder.sentence(index, "a cup", float(index), t0 + index)
+        if index == 0:
+            assert [f.index for f in decoder.ready(0.0)] == [0]  # 1.2 s after its capture
+    first = decoder.ready(0.0)  # frames 1..10 are decoded, but not yet due
+    time.sleep(0.35)
+    later = decoder.ready(0.0)
+    assert len(first) <= 1 and 2 <= len(first) + len(later) <= 5, ([f.index for f in first], [f.index for f in later])
+    played = first + later
+    assert [f.index for f in played] == list(range(1, 1 + len(played)))
+    assert all(f.latency_ms is not None and 1100 < f.latency_ms < 1700 for f in played)  # each its own
+    rest = decoder.flush(1.5)
+    assert [f.index for f in rest] == list(range(1 + len(played), 16))  # what waited, then held

@@ -130,6 +130,9 @@ def test_the_sender_says_when_too_little_was_delivered() -> None:
     assert line is not None and "18%" in line and "53 of 300" in line and "\n" not in line
     sender.stats.last_receiver = {"frames": 290.0, "frames_frozen": 10.0}
     assert sender.shortfall() is None and sender.stats.delivered_fraction == pytest.approx(280 / 300)
+    # a low-latency M3E receiver held its last picture while the stream stayed open
+    sender.stats.last_receiver = {"frames": 312.0, "frames_frozen": 0.0}
+    assert sender.stats.frames_delivered == 300 and sender.stats.delivered_fraction == 1.0
 
 
 def test_a_late_ack_after_the_timer_gave_up_still_counts_as_acknowledged() -> None:
