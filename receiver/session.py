@@ -325,6 +325,10 @@ class ReceiverSession:
 
     def _update_stats(self) -> None:
         self.playback.update(self.stats)
+        # frames decoded and only waiting for their play-out time count as received: the
+        # sender judges delivery by this, and M3E's paced frames wait seconds (the last of a
+        # stream wait until it closes, after the sender's last feedback)
+        self.stats.frames += self._video.waiting()
         self.stats.bler = self._failed / max(1, self._transmissions)
 
     def end_at(self, pts: float) -> None:

@@ -113,6 +113,9 @@ class PacedPlayout(Generic[T]):
         out, self._waiting = (self._waiting, []) if n is None else (self._waiting[:n], self._waiting[n:])
         return out
 
+    def __len__(self) -> int:
+        return len(self._waiting)
+
     def rest(self) -> list[tuple[int, T]]:
         """Every frame still waiting (the stream has ended)."""
         out, self._waiting = self._waiting, []

@@ -189,6 +189,10 @@ class SchemeDecoder(Generic[Played]):
     def flush(self, end_pts: float) -> list[Played]:
         return []
 
+    def waiting(self) -> int:
+        """Units decoded whose play-out time has not come (M3E's paced frames)."""
+        return 0
+
     def first_shown(self) -> dict[int, int]:
         """Video: each picture's frame -> the first frame played with it, where a picture can
         come after its frame was played (low-latency M3E); empty where every frame plays at

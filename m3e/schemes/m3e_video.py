@@ -275,6 +275,9 @@ class M3EVideoDecoder(VideoSchemeDecoder):
             for i, f in self._paced.due(wall)
         ]
 
+    def waiting(self) -> int:
+        return len(self._paced)
+
     def flush(self, end_pts: float) -> list[PlayedFrame]:
         """What waits to be played, then the rest of the stream, at once (the stream is over)."""
         return [f for _, f in self._paced.rest()] + _played(self.player.flush(end_pts) + self.player.ready())

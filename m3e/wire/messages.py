@@ -85,7 +85,7 @@ class ReceiverStats:
     payloads_lost: int = 0
     nacks: int = 0
     rejected: int = 0
-    frames: int = 0
+    frames: int = 0  # played, or decoded and waiting for their play-out time
     fps: float = 0.0
     latency_ms_p50: float = 0.0
     latency_ms_p95: float = 0.0

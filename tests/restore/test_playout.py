@@ -47,6 +47,7 @@ def test_paced_frames_play_one_after_another_as_late_as_the_latest_batch() -> No
     arrival = c0 + 1.0 + 0.5
     paced.put([(i, f"f{i}") for i in range(1, 11)], clock=c0, now=arrival)
     assert paced.delay_s == pytest.approx(1.4)  # frame 1's capture to arrival
+    assert len(paced) == 10
     released = [[i for i, _ in paced.due(arrival + k * 0.1 + 1e-9)] for k in range(10)]
     assert released == [[i] for i in range(1, 11)]  # one per frame period, in order
     assert paced.due(arrival + 5.0) == []
