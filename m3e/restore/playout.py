@@ -70,11 +70,11 @@ class PacedPlayout(Generic[T]):
 
     M3E's interpolation mode needs it: the frames between two keyframes exist only once the
     later keyframe is decoded, so they come a keyframe interval at a time, and a page showing
-    the newest frame skipped all but the last of each batch (a slideshow of 26 pictures in
-    30 s). Paced, they play one after another; the price is the mode's true latency, a keyframe
-    interval plus the sentence's, for every frame. The window lets ``D`` fall again after a
-    long interval (a still scene holds a keyframe up to 10 s): the frames then due at once
-    are a jump ahead, as a jitter buffer shrinks."""
+    the newest frame skipped all but the last of each batch (on a 10-s clip the page got 20
+    pictures, up to 59 frames apart). Paced, they play one after another; the price is the
+    mode's true latency, a keyframe interval plus the sentence's, for every frame. The window
+    lets ``D`` fall again after a long interval (a still scene holds a keyframe up to 10 s):
+    the frames then due at once are a jump ahead, as a jitter buffer shrinks."""
 
     def __init__(self, fps: float, window_s: float = 10.0) -> None:
         if fps <= 0 or window_s <= 0:
