@@ -29,6 +29,9 @@ from receiver.viewer import Viewer
 log = logging.getLogger("m3e.receiver")
 
 PLAY_OUT_HZ = 60.0  # how often due frames are looked for between bursts (twice the frame rate)
+# a finished stream's paced frames (M3E interpolation: a keyframe interval plus a sentence
+# behind) play out before the session closes, for at most this long
+PLAY_OUT_AFTER_END_S = 30.0
 
 
 class ReceiverService(rpc.LinkServicer):
@@ -53,6 +56,7 @@ class ReceiverService(rpc.LinkServicer):
         self._started = 0  # sessions started by this process
         self._opening = 0  # sessions whose decoders are being set up
         self._clock: asyncio.Task[None] | None = None
+        self._finishing: set[str] = set()  # sessions playing out their last frames
 
     async def Stream(
         self, request_iterator: AsyncIterator[pb.Uplink], context: grpc.aio.ServicerContext
@@ -212,8 +216,14 @@ class ReceiverService(rpc.LinkServicer):
 
     async def _finish(self, session: ReceiverSession, why: str) -> None:
         sid = session.header.session_id
-        if self.sessions.get(sid) is not session:
-            return  # closed already
+        if self.sessions.get(sid) is not session or sid in self._finishing:
+            return  # closed already, or closing
+        self._finishing.add(sid)
+        try:
+            if why == "finished":
+                await self._play_out_rest(session)
+        finally:
+            self._finishing.discard(sid)
         self.sessions.pop(sid, None)
         self._streams.pop(sid, None)
         self._seen.pop(sid, None)
@@ -225,10 +235,18 @@ class ReceiverService(rpc.LinkServicer):
         if session.has_media:
             self.finished.set()
 
+    async def _play_out_rest(self, session: ReceiverSession) -> None:
+        """Until the session's paced frames have played (the frame clock plays them), at most
+        ``PLAY_OUT_AFTER_END_S``: a page watching sees the end of the stream, not a jump to it."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + PLAY_OUT_AFTER_END_S
+        while session.waiting() and loop.time() < end:
+            await asyncio.sleep(1 / PLAY_OUT_HZ)
+
     async def _play_out(self) -> None:
-        """The low-latency frame clock: what is due plays between bursts too (the picture held
-        at its frame rate), on the decode worker like the bursts. Other schemes play as their
-        bursts come (a frame per burst) and leave the worker to them."""
+        """The frame clock: what is due plays between bursts too (the low-latency picture held
+        at its frame rate, M3E's paced frames), on the decode worker like the bursts. Other
+        schemes play as their bursts come (a frame per burst) and leave the worker to them."""
         loop = asyncio.get_running_loop()
         period, tick = 1 / PLAY_OUT_HZ, loop.time()
         while True:
@@ -236,7 +254,7 @@ class ReceiverService(rpc.LinkServicer):
             # frame period play two frames at once (the frame rate halved on the page, measured)
             tick = max(tick + period, loop.time() - period)
             await asyncio.sleep(tick - loop.time())
-            live = [s for sid, s in self.sessions.items() if s.header.low_latency and sid in self.workers]
+            live = [s for sid, s in self.sessions.items() if s.clocked and sid in self.workers]
             await asyncio.gather(*(loop.run_in_executor(self._worker(s), s.tick) for s in live))
 
     async def expire_idle(self) -> int:

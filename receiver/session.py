@@ -312,8 +312,18 @@ class ReceiverSession:
         return coder
 
     # --------------------------------------------------------------- play-out
+    def waiting(self) -> int:
+        """Video frames decoded and waiting for their play-out time (M3E's paced frames)."""
+        return self._video.waiting()
+
+    @property
+    def clocked(self) -> bool:
+        """Whether frames fall due between bursts: the low-latency picture held at the frame
+        rate, or paced frames waiting."""
+        return self.header.low_latency or self.waiting() > 0
+
     def tick(self) -> None:
-        """Play what is due now between bursts (the low-latency picture held at the frame rate)."""
+        """Play what is due now between bursts (``clocked``)."""
         if not self._closed:
             self._play(time.monotonic())
 
@@ -328,7 +338,7 @@ class ReceiverSession:
         # frames decoded and only waiting for their play-out time count as received: the
         # sender judges delivery by this, and M3E's paced frames wait seconds (the last of a
         # stream wait until it closes, after the sender's last feedback)
-        self.stats.frames += self._video.waiting()
+        self.stats.frames += self.waiting()
         self.stats.bler = self._failed / max(1, self._transmissions)
 
     def end_at(self, pts: float) -> None:

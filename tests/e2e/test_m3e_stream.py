@@ -43,3 +43,7 @@ def test_m3e_stream_is_regenerated_from_keyframes(link: Link, mode: list[str]) -
     assert motorcycle > 3 * cup, (cup, motorcycle)
     if mode:  # live: each keyframe is shown as soon as its picture arrives, not a scene later
         assert stats["latency_ms_p50"] < 1500, stats["latency_ms_p50"]
+    else:  # paced: every frame up to the last keyframe played at its time (with its latency),
+        # none left for the close (the frames after it exist only once the stream has ended)
+        timed = [p for p in stats["played"] if p[1] is not None]
+        assert len(timed) >= max(keyframes) + 1, (len(timed), keyframes)
